@@ -1,0 +1,76 @@
+/** Contract between the local gateway and the local Lambda runtime (the Lambda Invoke API, in process). */
+
+export type InvokeErrorType =
+  /** No environment free and the concurrency limit reached (Lambda: TooManyRequestsException, 429). */
+  | 'Throttled'
+  /** The handler ran past the function timeout; the environment was destroyed. */
+  | 'Timeout'
+  /** The handler threw or rejected; the environment survives. */
+  | 'HandlerError'
+  /** The environment died (uncaught exception, unhandled rejection, exit, out of memory). */
+  | 'EnvironmentCrash'
+  /** Init (module load) failed. */
+  | 'InitError'
+  | 'UnknownFunction';
+
+export type InvokeResult =
+  | {
+      readonly ok: true;
+      readonly payload: unknown;
+      readonly environmentId: string;
+      readonly durationMs: number;
+      /** Present when this invocation paid a cold start (init of an on-demand environment). */
+      readonly initDurationMs?: number;
+    }
+  | {
+      readonly ok: false;
+      readonly errorType: InvokeErrorType;
+      readonly errorMessage: string;
+      readonly environmentId?: string;
+      readonly durationMs?: number;
+      readonly initDurationMs?: number;
+    };
+
+export interface Invoker {
+  invoke(functionName: string, event: unknown): Promise<InvokeResult>;
+}
+
+export interface FunctionConfig {
+  readonly name: string;
+  /** Absolute path of the CommonJS bundle that exports the handler. */
+  readonly bundlePath: string;
+  /** Export name of the handler in the bundle (Lambda's `_HANDLER` is `index.<handlerExport>`). */
+  readonly handlerExport?: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  /** Environments initialized ahead of traffic (stand-in for provisioned concurrency). */
+  readonly provisionedConcurrency?: number;
+  /** Maximum concurrent environments for this function (reserved concurrency). */
+  readonly reservedConcurrency?: number;
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+export interface RuntimeOptions {
+  readonly functions: readonly FunctionConfig[];
+  /** Account-wide concurrency limit across all functions (AWS default 1000). */
+  readonly accountConcurrency?: number;
+  /** Environments idle longer than this are reclaimed (Lambda reclaims idle environments after minutes). */
+  readonly idleReclaimMs?: number;
+  /** How an idle warm environment is picked: most recently used (default) or at random. Never per connection. */
+  readonly placement?: 'mru' | 'random';
+  /** Each line a function writes to stdout/stderr (its log group), with the function and environment. */
+  readonly onLog?: (functionName: string, environmentId: string, line: string) => void;
+  readonly region?: string;
+}
+
+export interface FunctionStats {
+  invocations: number;
+  coldStarts: number;
+  initDurationsMs: number[];
+  throttles: number;
+  timeouts: number;
+  handlerErrors: number;
+  crashes: number;
+  environments: number;
+  busy: number;
+}
