@@ -73,4 +73,6 @@ export interface FunctionStats {
   crashes: number;
   environments: number;
   busy: number;
+  /** Environments whose init (module load) failed or timed out. */
+  initErrors?: number;
 }

@@ -1,0 +1,334 @@
+/** CallStore on DynamoDB: every state change is one conditional write, so concurrent environments cannot corrupt a call. */
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { CallRecord, CallStore, StartFields, TurnRecord } from '../domain/call/model';
+import type { DialogState } from '../domain/responder/responder';
+import type { StoredFrame } from '../domain/vad';
+import { keys, RETENTION } from './table-schema';
+
+const epochSeconds = (ms: number) => Math.floor(ms / 1000);
+
+export class DynamoCallStore implements CallStore {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    private readonly tableName: string,
+    client: DynamoDBClient,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async createCall(callId: string, connectionId: string, now: number): Promise<boolean> {
+    return this.conditional(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...keys.call(callId),
+            callId,
+            connectionId,
+            status: 'connected',
+            createdAt: now,
+            events: false,
+            lastEndpointChunk: 0, // Twilio numbers chunks from 1
+            turnCount: 0,
+            dialogTurn: 0,
+            lastDtmfSeq: -1,
+            expiresAt: epochSeconds(now) + RETENTION.callSeconds,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    ).then((r) => r !== undefined);
+  }
+
+  async getCall(callId: string): Promise<CallRecord | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.call(callId), ConsistentRead: true }));
+    return out.Item ? toCall(out.Item) : undefined;
+  }
+
+  async startStream(callId: string, f: StartFields): Promise<CallRecord | 'not-connected'> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression:
+            'SET #status = :streaming, streamSid = :streamSid, callSid = :callSid, #format = :format, events = :events, dialog = :dialog, startedAt = :startedAt, turnCount = turnCount + :one',
+          ConditionExpression: '#status = :connected',
+          ExpressionAttributeNames: { '#status': 'status', '#format': 'format' },
+          ExpressionAttributeValues: {
+            ':streaming': 'streaming',
+            ':connected': 'connected',
+            ':streamSid': f.streamSid,
+            ':callSid': f.callSid ?? '',
+            ':format': f.format,
+            ':events': f.events,
+            ':dialog': f.dialog,
+            ':startedAt': f.startedAt,
+            ':one': 1,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : 'not-connected';
+  }
+
+  async endCall(callId: string, reason: string, now: number): Promise<CallRecord | undefined> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'SET #status = :ended, endedAt = if_not_exists(endedAt, :now), endReason = if_not_exists(endReason, :reason) REMOVE #agent',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status', '#agent': 'agent' },
+          ExpressionAttributeValues: { ':ended': 'ended', ':now': now, ':reason': reason },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : undefined;
+  }
+
+  async putAudioFrame(callId: string, frame: StoredFrame): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...keys.audio(callId, frame.chunk),
+          ts: frame.ts,
+          dur: frame.durationMs,
+          at: frame.receivedAt,
+          audio: frame.audio,
+          expiresAt: epochSeconds(frame.receivedAt) + RETENTION.audioSeconds,
+        },
+      }),
+    );
+  }
+
+  async latestFrameAfter(callId: string, afterChunk: number) {
+    const out = await this.doc.send(
+      new QueryCommand({
+        ...this.audioRange(callId, afterChunk, 9_999_999_999),
+        ScanIndexForward: false,
+        Limit: 1,
+        ProjectionExpression: 'sk, ts, dur, #at',
+        ExpressionAttributeNames: { '#at': 'at' },
+      }),
+    );
+    const item = out.Items?.[0];
+    return item ? { chunk: keys.chunkOf(item.sk), ts: item.ts, durationMs: item.dur, receivedAt: item.at } : undefined;
+  }
+
+  async framesBetween(callId: string, afterChunk: number, throughChunk: number): Promise<StoredFrame[]> {
+    const frames: StoredFrame[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...this.audioRange(callId, afterChunk, throughChunk), ExclusiveStartKey: start }));
+      for (const item of out.Items ?? []) {
+        frames.push({ chunk: keys.chunkOf(item.sk), ts: item.ts, durationMs: item.dur, receivedAt: item.at, audio: item.audio as Uint8Array });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return frames;
+  }
+
+  async countFramesBetween(callId: string, afterChunk: number, throughChunk: number): Promise<number> {
+    const out = await this.doc.send(new QueryCommand({ ...this.audioRange(callId, afterChunk, throughChunk), Select: 'COUNT' }));
+    return out.Count ?? 0;
+  }
+
+  async claimEndpoint(callId: string, prevEndpointChunk: number, endpointChunk: number, newTurn: boolean): Promise<CallRecord | undefined> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: newTurn ? 'SET lastEndpointChunk = :end, turnCount = turnCount + :one' : 'SET lastEndpointChunk = :end',
+          ConditionExpression: '#status = :streaming AND lastEndpointChunk = :prev',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':end': endpointChunk, ':prev': prevEndpointChunk, ':streaming': 'streaming', ...(newTurn ? { ':one': 1 } : {}) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : undefined;
+  }
+
+  async claimDtmfTurn(callId: string, sequenceNumber: number): Promise<CallRecord | undefined> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'SET lastDtmfSeq = :seq, turnCount = turnCount + :one',
+          ConditionExpression: '#status = :streaming AND lastDtmfSeq < :seq',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':seq': sequenceNumber, ':one': 1, ':streaming': 'streaming' },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : undefined;
+  }
+
+  async setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void> {
+    await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'SET #agent = :agent',
+          ConditionExpression: '#status = :streaming AND turnCount = :turn',
+          ExpressionAttributeNames: { '#status': 'status', '#agent': 'agent' },
+          ExpressionAttributeValues: { ':agent': { turn, untilMs }, ':streaming': 'streaming', ':turn': turn },
+        }),
+      ),
+    );
+  }
+
+  async claimBargeIn(callId: string, turn: number): Promise<boolean> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'SET bargedTurn = :turn REMOVE #agent',
+          ConditionExpression: '#agent.#turn = :turn',
+          ExpressionAttributeNames: { '#turn': 'turn', '#agent': 'agent' },
+          ExpressionAttributeValues: { ':turn': turn },
+        }),
+      ),
+    );
+    return out !== undefined;
+  }
+
+  async finishTurn(
+    callId: string,
+    record: TurnRecord,
+    update: { dialog?: DialogState; pendingAction?: 'hangup' | 'transfer'; agentUntilMs?: number },
+  ): Promise<void> {
+    const now = Date.now();
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...keys.turn(callId, record.turn), ...record, expiresAt: epochSeconds(now) + RETENTION.callSeconds },
+      }),
+    );
+    if (update.dialog || update.pendingAction) {
+      // Only a newer turn may replace the dialog state: an older turn finishing late loses.
+      await this.conditional(
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.call(callId),
+            UpdateExpression: update.pendingAction
+              ? 'SET dialog = :dialog, dialogTurn = :turn, pendingAction = :pending'
+              : 'SET dialog = :dialog, dialogTurn = :turn',
+            ConditionExpression: 'dialogTurn < :turn',
+            ExpressionAttributeValues: {
+              ':dialog': update.dialog,
+              ':turn': record.turn,
+              ...(update.pendingAction ? { ':pending': { turn: record.turn, action: update.pendingAction } } : {}),
+            },
+          }),
+        ),
+      );
+    }
+    if (update.agentUntilMs !== undefined) {
+      await this.conditional(
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.call(callId),
+            UpdateExpression: 'SET #agent.untilMs = :until',
+            ConditionExpression: '#agent.#turn = :turn',
+            ExpressionAttributeNames: { '#turn': 'turn', '#agent': 'agent' },
+            ExpressionAttributeValues: { ':until': update.agentUntilMs, ':turn': record.turn },
+          }),
+        ),
+      );
+    }
+  }
+
+  async markPlayed(callId: string, turn: number, now: number): Promise<CallRecord | undefined> {
+    await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.turn(callId, turn),
+          UpdateExpression: 'SET timings.playedAt = if_not_exists(timings.playedAt, :now)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      ),
+    );
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'REMOVE #agent',
+          ConditionExpression: '#agent.#turn = :turn',
+          ExpressionAttributeNames: { '#turn': 'turn', '#agent': 'agent' },
+          ExpressionAttributeValues: { ':turn': turn },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : this.getCall(callId);
+  }
+
+  async getTurn(callId: string, turn: number): Promise<TurnRecord | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.turn(callId, turn), ConsistentRead: true }));
+    return out.Item ? toTurn(out.Item) : undefined;
+  }
+
+  async listTurns(callId: string): Promise<TurnRecord[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :turn)',
+        ExpressionAttributeValues: { ':pk': keys.call(callId).pk, ':turn': 'TURN#' },
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items ?? []).map(toTurn);
+  }
+
+  private audioRange(callId: string, afterChunk: number, throughChunk: number): QueryCommandInput {
+    return {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: {
+        ':pk': keys.call(callId).pk,
+        ':from': keys.audioSk(afterChunk + 1),
+        ':to': keys.audioSk(throughChunk),
+      },
+      ConsistentRead: true,
+    };
+  }
+
+  /** Resolves to undefined when the write's condition did not hold (someone else won, or the state moved on). */
+  private async conditional<T>(write: Promise<T>): Promise<T | undefined> {
+    try {
+      return await write;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw err;
+    }
+  }
+}
+
+function toCall(item: Record<string, unknown>): CallRecord {
+  const { pk: _pk, sk: _sk, expiresAt: _e, bargedTurn: _b, startedAt: _s, ...rest } = item;
+  const call = rest as unknown as CallRecord & { callSid?: string };
+  return call.callSid === '' ? { ...call, callSid: undefined } : call;
+}
+
+function toTurn(item: Record<string, unknown>): TurnRecord {
+  const { pk: _pk, sk: _sk, expiresAt: _e, ...rest } = item;
+  return rest as unknown as TurnRecord;
+}

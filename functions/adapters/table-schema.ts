@@ -1,0 +1,43 @@
+/**
+ * The one call table, as both the CDK stack and the local stack create it: single-table design keyed by call.
+ *   pk = CALL#<callId>   sk = META                 the call (status, format, turn counter, dialog state, …)
+ *                        sk = AUDIO#<chunk:10>     one caller speech frame (silence is never stored); short TTL
+ *                        sk = TURN#<turn:6>        one turn: transcript, reply, per-stage timings
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+export const CALL_TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  timeToLiveAttribute: 'expiresAt',
+} as const;
+
+export const keys = {
+  call: (callId: string) => ({ pk: `CALL#${callId}`, sk: 'META' }),
+  audioSk: (chunk: number) => `AUDIO#${String(Math.max(0, chunk)).padStart(10, '0')}`,
+  audio: (callId: string, chunk: number) => ({ pk: `CALL#${callId}`, sk: keys.audioSk(chunk) }),
+  turnSk: (turn: number) => `TURN#${String(turn).padStart(6, '0')}`,
+  turn: (callId: string, turn: number) => ({ pk: `CALL#${callId}`, sk: keys.turnSk(turn) }),
+  chunkOf: (audioSk: string) => Number(audioSk.slice('AUDIO#'.length)),
+};
+
+/** How long items live (DynamoDB TTL, seconds). Caller audio is kept only as long as a turn needs it. */
+export const RETENTION = {
+  callSeconds: 24 * 3600,
+  audioSeconds: 3600,
+};
+
+export function createTableInput(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: CALL_TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
+      { AttributeName: CALL_TABLE_SCHEMA.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: CALL_TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+      { AttributeName: CALL_TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+    ],
+  };
+}

@@ -1,0 +1,79 @@
+/** Audio codecs and measurements for the two wire formats. Pure functions, no I/O. */
+import { mulaw } from 'alawmulaw';
+import type { AudioFormat } from './speech';
+
+export const FRAME_MS = 20;
+
+export function bytesPerSample(format: AudioFormat): number {
+  return format.encoding === 'mulaw' ? 1 : 2;
+}
+
+export function durationMs(byteLength: number, format: AudioFormat): number {
+  return (byteLength / bytesPerSample(format) / format.sampleRate) * 1000;
+}
+
+export function bytesForMs(ms: number, format: AudioFormat): number {
+  return Math.round((ms / 1000) * format.sampleRate) * bytesPerSample(format);
+}
+
+/** Decodes wire audio to linear 16-bit samples at the format's own rate. */
+export function toPcm16(audio: Uint8Array, format: AudioFormat): Int16Array {
+  if (format.encoding === 'mulaw') return mulaw.decode(audio);
+  if (audio.byteLength % 2 !== 0) throw new RangeError('pcm16 audio must have an even number of bytes');
+  const samples = new Int16Array(audio.byteLength / 2);
+  const view = new DataView(audio.buffer, audio.byteOffset, audio.byteLength);
+  for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(i * 2, true);
+  return samples;
+}
+
+/** Encodes linear 16-bit samples (already at the format's rate) to wire audio. */
+export function fromPcm16(samples: Int16Array, format: AudioFormat): Uint8Array {
+  if (format.encoding === 'mulaw') return mulaw.encode(samples);
+  const out = new Uint8Array(samples.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < samples.length; i++) view.setInt16(i * 2, samples[i]!, true);
+  return out;
+}
+
+/** Linear-interpolation resampler; enough for speech between 8 and 16 kHz (downsampling averages to limit aliasing). */
+export function resample(samples: Int16Array, fromRate: number, toRate: number): Int16Array {
+  if (fromRate === toRate) return samples;
+  if (fromRate === 2 * toRate) {
+    const out = new Int16Array(Math.floor(samples.length / 2));
+    for (let i = 0; i < out.length; i++) out[i] = (samples[2 * i]! + samples[2 * i + 1]!) >> 1;
+    return out;
+  }
+  const ratio = fromRate / toRate;
+  const out = new Int16Array(Math.floor(samples.length / ratio));
+  for (let i = 0; i < out.length; i++) {
+    const pos = i * ratio;
+    const j = Math.floor(pos);
+    const frac = pos - j;
+    const a = samples[j]!;
+    const b = samples[Math.min(j + 1, samples.length - 1)]!;
+    out[i] = Math.round(a + (b - a) * frac);
+  }
+  return out;
+}
+
+/** Converts wire audio from one format to another. */
+export function transcode(audio: Uint8Array, from: AudioFormat, to: AudioFormat): Uint8Array {
+  if (from.encoding === to.encoding && from.sampleRate === to.sampleRate) return audio;
+  return fromPcm16(resample(toPcm16(audio, from), from.sampleRate, to.sampleRate), to);
+}
+
+/** Root-mean-square level in dBFS (0 = full scale; digital silence = -Infinity). */
+export function levelDbfs(samples: Int16Array): number {
+  if (samples.length === 0) return -Infinity;
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) sum += samples[i]! * samples[i]!;
+  const rms = Math.sqrt(sum / samples.length);
+  return rms === 0 ? -Infinity : 20 * Math.log10(rms / 32768);
+}
+
+/** The byte that means silence in each encoding (μ-law 0xFF is zero amplitude). */
+export function silence(ms: number, format: AudioFormat): Uint8Array {
+  const out = new Uint8Array(bytesForMs(ms, format));
+  if (format.encoding === 'mulaw') out.fill(0xff);
+  return out;
+}

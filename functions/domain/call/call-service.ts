@@ -1,0 +1,107 @@
+/** The call lifecycle routes: connect, start, dtmf, mark, stop, disconnect. Media is in media-processor.ts. */
+import { EVENTS_OPT_IN_PARAMETER, formatOf, markName, outbound, ProtocolError, type DtmfMessage, type MarkMessage, type StartMessage, type StopMessage } from '../protocol';
+import type { Responder } from '../responder/responder';
+import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
+import type { TurnRunner } from './turn-runner';
+
+export class CallService {
+  constructor(
+    private readonly store: CallStore,
+    private readonly sender: ConnectionSender,
+    private readonly turns: TurnRunner,
+    private readonly responder: Responder,
+    private readonly telemetry: Telemetry,
+    private readonly now: () => number,
+  ) {}
+
+  /** `$connect` (after the authorizer allowed it): the call exists from now on, in state `connected`. */
+  async connect(callId: string, connectionId: string): Promise<void> {
+    const created = await this.store.createCall(callId, connectionId, this.now());
+    if (!created) this.telemetry.warn('connect for a call that already exists');
+  }
+
+  /** `start`: the stream's metadata and audio format; then the greeting is turn 1. */
+  async start(callId: string, message: StartMessage, receivedAt: number): Promise<void> {
+    if (message.start.streamSid !== message.streamSid) throw new ProtocolError('start.streamSid does not match streamSid');
+    const format = formatOf(message);
+    const result = await this.store.startStream(callId, {
+      streamSid: message.streamSid,
+      callSid: message.start.callSid,
+      format,
+      events: message.start.customParameters?.[EVENTS_OPT_IN_PARAMETER] === 'true',
+      dialog: this.responder.initialState(),
+      startedAt: receivedAt,
+    });
+    if (result === 'not-connected') {
+      const call = await this.store.getCall(callId);
+      if (!call) throw new ProtocolError('start for an unknown call');
+      throw new ProtocolError(call.status === 'ended' ? 'start after stop' : 'start twice');
+    }
+    this.telemetry.count('CallsStarted');
+    this.telemetry.info('call started', { streamSid: message.streamSid, callSid: message.start.callSid, format, events: result.events });
+    await this.turns.run({ kind: 'greeting', turn: result.turnCount, call: result, timings: { endpointAt: receivedAt } });
+  }
+
+  /** `dtmf`: a key press is a turn of its own; it interrupts the agent. */
+  async dtmf(callId: string, message: DtmfMessage, receivedAt: number): Promise<void> {
+    const call = await this.streamingCall(callId, message.streamSid, 'dtmf');
+    if (call.agent && this.now() < call.agent.untilMs && (await this.store.claimBargeIn(callId, call.agent.turn))) {
+      this.telemetry.count('BargeIns');
+      await this.sender.send(call.connectionId, outbound.clear(call.streamSid ?? ''));
+    }
+    const claimed = await this.store.claimDtmfTurn(callId, message.sequenceNumber);
+    if (!claimed) {
+      this.telemetry.info('duplicate or stale dtmf ignored', { sequenceNumber: message.sequenceNumber });
+      return;
+    }
+    await this.turns.run({ kind: 'dtmf', turn: claimed.turnCount, call: claimed, dtmf: message.dtmf.digit, timings: { endpointAt: receivedAt } });
+  }
+
+  /** `mark`: the caller's side has played our audio up to this mark. The end mark of a turn settles it. */
+  async mark(callId: string, message: MarkMessage): Promise<void> {
+    const mark = markName.parse(message.mark.name);
+    if (!mark) throw new ProtocolError('mark name was not sent by this agent');
+    if (!mark.end) return; // segment marks: playback progress only, nothing to store
+    const call = await this.store.markPlayed(callId, mark.turn, this.now());
+    if (!call) return;
+    if (call.streamSid !== message.streamSid) throw new ProtocolError('streamSid does not match the call');
+    const pending = call.pendingAction;
+    if (pending && pending.turn === mark.turn) {
+      this.telemetry.info('ending the call after the final reply played', { action: pending.action });
+      if (call.events) await this.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', pending.action, { turn: mark.turn }));
+      await this.store.endCall(callId, pending.action, this.now());
+      this.telemetry.count('CallsEnded');
+      await this.sender.close(call.connectionId);
+    }
+  }
+
+  /** `stop`: the caller's side ended the stream. */
+  async stop(callId: string, message: StopMessage): Promise<void> {
+    const before = await this.store.endCall(callId, 'stop', this.now());
+    if (!before) throw new ProtocolError('stop for an unknown call');
+    if (before.streamSid !== undefined && before.streamSid !== message.streamSid) {
+      throw new ProtocolError('streamSid does not match the call');
+    }
+    if (before.status === 'ended') throw new ProtocolError('stop after the call ended');
+    this.telemetry.count('CallsEnded');
+    this.telemetry.info('call stopped by the caller', { turns: before.turnCount });
+  }
+
+  /** `$disconnect`: the socket is gone (hang-up, idle, or our own close). Idempotent. */
+  async disconnect(callId: string, reason: string): Promise<void> {
+    const before = await this.store.endCall(callId, reason, this.now());
+    if (before && before.status !== 'ended') {
+      this.telemetry.count('CallsEnded');
+      this.telemetry.info('call ended by disconnect', { reason, turns: before.turnCount });
+    }
+  }
+
+  private async streamingCall(callId: string, streamSid: string, what: string): Promise<CallRecord> {
+    const call = await this.store.getCall(callId);
+    if (!call) throw new ProtocolError(`${what} for an unknown call`);
+    if (call.status === 'connected') throw new ProtocolError(`${what} before start`);
+    if (call.status === 'ended') throw new ProtocolError(`${what} after stop`);
+    if (call.streamSid !== streamSid) throw new ProtocolError('streamSid does not match the call');
+    return call;
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The hot path: one 20 ms frame per invocation, 50 a second per call, in whichever environment Lambda picks.
+ *
+ * Per frame: silence costs no request at all; speech costs one PutItem (the frame, so whichever environment
+ * detects the end of the utterance can read the whole utterance). Endpoint, barge-in and polling decisions read
+ * DynamoDB only around utterance boundaries. See docs/ARCHITECTURE.md ("The hot path").
+ */
+import { durationMs, toPcm16 } from '../audio';
+import { outbound, ProtocolError, type MediaMessage } from '../protocol';
+import { assembleUtterance, isEndpoint, isSpeech, type EndpointingConfig } from '../vad';
+import { silence } from '../audio';
+import { CallViewCache, isKnowledgeComplete, resetTracking, type CallView } from './call-view';
+import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
+import type { TurnRunner } from './turn-runner';
+
+export interface MediaConfig extends EndpointingConfig {
+  /** How stale the cached call may be when a speech frame needs to know whether the agent is talking. */
+  readonly callRefreshMs: number;
+  /** Any frame refreshes a cached call older than this, so a call ended elsewhere is noticed within it. */
+  readonly callMaxAgeMs: number;
+  /** An environment without complete knowledge of a call looks for others' speech on chunks divisible by this. */
+  readonly pollEveryChunks: number;
+  /** Largest accepted audio payload per media message. */
+  readonly maxFrameMs: number;
+}
+
+export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
+  callRefreshMs: 300,
+  callMaxAgeMs: 2000,
+  pollEveryChunks: 10,
+  maxFrameMs: 1000,
+};
+
+export interface MediaContext {
+  readonly callId: string;
+  readonly receivedAt: number;
+}
+
+export class MediaProcessor {
+  constructor(
+    private readonly store: CallStore,
+    private readonly sender: ConnectionSender,
+    private readonly turns: TurnRunner,
+    private readonly telemetry: Telemetry,
+    private readonly config: MediaConfig,
+    private readonly now: () => number,
+    private readonly cache = new CallViewCache(),
+  ) {}
+
+  async process(ctx: MediaContext, message: MediaMessage): Promise<void> {
+    const view = await this.viewFor(ctx.callId, message);
+    const call = view.call;
+    const format = call.format!;
+    const audio = Buffer.from(message.media.payload, 'base64');
+    const frameMs = durationMs(audio.byteLength, format);
+    if (audio.byteLength === 0) throw new ProtocolError('media payload is empty');
+    if (frameMs > this.config.maxFrameMs) throw new ProtocolError(`media payload longer than ${this.config.maxFrameMs} ms`);
+    if (format.encoding === 'pcm16' && audio.byteLength % 2 !== 0) throw new ProtocolError('pcm16 payload has an odd number of bytes');
+
+    const chunk = message.media.chunk;
+    const ts = message.media.timestamp;
+    if (chunk <= call.lastEndpointChunk) {
+      // Belongs to an utterance that was already closed: arrived later than the endpoint silence.
+      this.telemetry.count('LateFrames');
+      return;
+    }
+    view.seenSince++;
+
+    if (isSpeech(toPcm16(audio, format), this.config)) {
+      await this.onSpeech(ctx, view, { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt });
+    } else {
+      await this.onSilence(ctx, view, chunk, ts);
+    }
+  }
+
+  private async onSpeech(
+    ctx: MediaContext,
+    view: CallView,
+    frame: { chunk: number; ts: number; durationMs: number; audio: Uint8Array; receivedAt: number },
+  ): Promise<void> {
+    await this.store.putAudioFrame(ctx.callId, frame);
+    const endTs = frame.ts + frame.durationMs;
+    if (!view.lastSpeech || frame.chunk > view.lastSpeech.chunk) {
+      view.lastSpeech = { chunk: frame.chunk, endTs, receivedAt: frame.receivedAt };
+    }
+    if (this.now() - view.fetchedAt > this.config.callRefreshMs) await this.refresh(ctx.callId, view);
+    const agent = view.call.agent;
+    if (agent && this.now() < agent.untilMs) await this.maybeBargeIn(ctx, view, frame.chunk, frame.durationMs, agent.turn);
+  }
+
+  private async onSilence(ctx: MediaContext, view: CallView, chunk: number, ts: number): Promise<void> {
+    const open = view.lastSpeech && view.lastSpeech.chunk > view.call.lastEndpointChunk;
+    if (open && isEndpoint(view.lastSpeech!.endTs, ts, this.config)) {
+      await this.tryEndpoint(ctx, view, chunk, ts);
+      return;
+    }
+    if (!isKnowledgeComplete(view, chunk) && chunk % this.config.pollEveryChunks === 0) {
+      // Other environments may have stored speech this one never saw: look once, then know.
+      this.telemetry.count('EndpointPolls');
+      const latest = await this.store.latestFrameAfter(ctx.callId, view.call.lastEndpointChunk);
+      resetTracking(view, chunk);
+      if (!latest) return;
+      view.lastSpeech = { chunk: latest.chunk, endTs: latest.ts + latest.durationMs, receivedAt: latest.receivedAt };
+      if (isEndpoint(view.lastSpeech.endTs, ts, this.config)) await this.tryEndpoint(ctx, view, chunk, ts);
+    }
+  }
+
+  /** Reads the utterance, confirms the silence, and claims the endpoint; the winner runs the turn inline. */
+  private async tryEndpoint(ctx: MediaContext, view: CallView, chunk: number, ts: number): Promise<void> {
+    const call = view.call;
+    const frames = await this.store.framesBetween(ctx.callId, call.lastEndpointChunk, chunk);
+    const last = frames.reduce<(typeof frames)[number] | undefined>((a, f) => (!a || f.chunk > a.chunk ? f : a), undefined);
+    if (!last) {
+      view.lastSpeech = undefined;
+      return;
+    }
+    view.lastSpeech = { chunk: last.chunk, endTs: last.ts + last.durationMs, receivedAt: last.receivedAt };
+    if (!isEndpoint(view.lastSpeech.endTs, ts, this.config)) return; // another environment stored newer speech
+    const format = call.format!;
+    const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
+    const isTurn = utterance.speechMs >= this.config.minSpeechMs;
+    const endpointAt = this.now();
+    const claimed = await this.store.claimEndpoint(ctx.callId, call.lastEndpointChunk, chunk, isTurn);
+    if (!claimed) {
+      await this.refresh(ctx.callId, view); // someone else closed it, or the call ended
+      return;
+    }
+    view.call = claimed;
+    view.fetchedAt = endpointAt;
+    view.lastSpeech = undefined;
+    resetTracking(view, chunk);
+    if (!isTurn) {
+      this.telemetry.count('TurnsIgnored');
+      return;
+    }
+    await this.turns.run({
+      kind: 'speech',
+      turn: claimed.turnCount,
+      call: claimed,
+      audio: utterance.audio,
+      timings: { speechEndAt: last.receivedAt, endpointAt },
+      fromChunk: frames[0]?.chunk,
+      toChunk: last.chunk,
+      speechMs: utterance.speechMs,
+    });
+  }
+
+  private async maybeBargeIn(ctx: MediaContext, view: CallView, chunk: number, frameMs: number, turn: number): Promise<void> {
+    const now = this.now();
+    if (now - view.lastBargeCheckAt < frameMs * 3) return;
+    view.lastBargeCheckAt = now;
+    const window = Math.ceil((this.config.bargeInMs * 1.5) / frameMs);
+    const speechFrames = await this.store.countFramesBetween(ctx.callId, Math.max(chunk - window, view.call.lastEndpointChunk), chunk);
+    if (speechFrames * frameMs < this.config.bargeInMs) return;
+    if (!(await this.store.claimBargeIn(ctx.callId, turn))) return;
+    this.telemetry.count('BargeIns');
+    this.telemetry.info('barge-in: clearing the agent audio', { turn });
+    view.call = { ...view.call, agent: undefined };
+    await this.sender.send(view.call.connectionId, outbound.clear(view.call.streamSid ?? ''));
+  }
+
+  private async viewFor(callId: string, message: MediaMessage): Promise<CallView> {
+    let view = this.cache.get(callId);
+    if (view && view.call.status !== 'connected' && this.now() - view.fetchedAt > this.config.callMaxAgeMs) {
+      await this.refresh(callId, view);
+      view = this.cache.get(callId);
+    }
+    if (!view || view.call.status === 'connected') {
+      const call = await this.store.getCall(callId);
+      if (!call) throw new ProtocolError('media for an unknown call');
+      view = view ?? {
+        call,
+        fetchedAt: this.now(),
+        trackFrom: call.lastEndpointChunk,
+        seenSince: 0,
+        lastBargeCheckAt: 0,
+      };
+      view.call = call;
+      view.fetchedAt = this.now();
+      this.cache.set(callId, view);
+    }
+    const call: CallRecord = view.call;
+    if (call.status === 'connected') throw new ProtocolError('media before start');
+    if (call.status === 'ended') throw new ProtocolError('media after stop');
+    if (message.streamSid !== call.streamSid) throw new ProtocolError('streamSid does not match the call');
+    return view;
+  }
+
+  private async refresh(callId: string, view: CallView): Promise<void> {
+    const call = await this.store.getCall(callId);
+    view.fetchedAt = this.now();
+    if (!call) {
+      this.cache.delete(callId);
+      return;
+    }
+    if (call.lastEndpointChunk !== view.call.lastEndpointChunk) resetTracking(view, call.lastEndpointChunk);
+    view.call = call;
+  }
+
+  /** Forget a call (e.g. it ended). */
+  forget(callId: string): void {
+    this.cache.delete(callId);
+  }
+}

@@ -1,0 +1,147 @@
+/** Call state as the domain sees it. Stored in DynamoDB by the call store adapter; plain data. */
+import type { AudioFormat } from '../speech';
+import type { DialogState } from '../responder/responder';
+import type { StoredFrame } from '../vad';
+
+export type CallStatus = 'connected' | 'streaming' | 'ended';
+
+export interface CallRecord {
+  readonly callId: string;
+  readonly connectionId: string;
+  readonly status: CallStatus;
+  readonly createdAt: number;
+  readonly streamSid?: string;
+  readonly callSid?: string;
+  readonly format?: AudioFormat;
+  /** The client opted in to the extra voiceagent.* events. */
+  readonly events: boolean;
+  /** Chunk number of the last end of utterance: frames at or before it belong to closed utterances. */
+  readonly lastEndpointChunk: number;
+  /** Number of turns claimed so far (the greeting is turn 1). */
+  readonly turnCount: number;
+  readonly dialog?: DialogState;
+  /** Turn whose reply last wrote `dialog` (an older turn finishing late must not overwrite a newer state). */
+  readonly dialogTurn: number;
+  /** The agent's audio of this turn may still be playing until `untilMs` (epoch ms). */
+  readonly agent?: { readonly turn: number; readonly untilMs: number };
+  /** What to do once the turn's audio has played (final mark received). */
+  readonly pendingAction?: { readonly turn: number; readonly action: 'hangup' | 'transfer' };
+  readonly lastDtmfSeq: number;
+  readonly endedAt?: number;
+  readonly endReason?: string;
+}
+
+export type TurnKind = 'greeting' | 'speech' | 'dtmf';
+export type TurnStatus = 'completed' | 'barged' | 'superseded' | 'failed' | 'ignored' | 'hungup';
+
+/** Epoch milliseconds at which each stage of a turn happened. */
+export interface TurnTimings {
+  /** The gateway received the last speech frame of the utterance (speech turns). */
+  speechEndAt?: number;
+  /** The endpoint was decided (or the DTMF / start message arrived). */
+  endpointAt: number;
+  transcriptAt?: number;
+  replyAt?: number;
+  /** First text-to-speech bytes received. */
+  ttsFirstByteAt?: number;
+  /** First agent audio handed to the connection. */
+  firstAudioAt?: number;
+  lastAudioAt?: number;
+  playedAt?: number;
+}
+
+export interface TurnRecord {
+  readonly turn: number;
+  readonly kind: TurnKind;
+  readonly status: TurnStatus;
+  readonly timings: TurnTimings;
+  readonly transcript?: string;
+  readonly reply?: string;
+  readonly intent?: string;
+  readonly fromChunk?: number;
+  readonly toChunk?: number;
+  readonly speechMs?: number;
+  readonly audioMs?: number;
+  readonly error?: string;
+}
+
+export interface StartFields {
+  readonly streamSid: string;
+  readonly callSid?: string;
+  readonly format: AudioFormat;
+  readonly events: boolean;
+  readonly dialog: DialogState;
+  readonly startedAt: number;
+}
+
+/** Persistence of call state. Every method that changes state is a conditional write: safe under races. */
+export interface CallStore {
+  /** False when the call already exists. */
+  createCall(callId: string, connectionId: string, now: number): Promise<boolean>;
+  /** Strongly consistent read. */
+  getCall(callId: string): Promise<CallRecord | undefined>;
+  /** connected → streaming, and claims turn 1 (the greeting). Fails when the call is not in `connected`. */
+  startStream(callId: string, fields: StartFields): Promise<CallRecord | 'not-connected'>;
+  /** Marks the call ended (idempotent); returns the record before the change, or undefined if unknown. */
+  endCall(callId: string, reason: string, now: number): Promise<CallRecord | undefined>;
+
+  putAudioFrame(callId: string, frame: StoredFrame): Promise<void>;
+  /** The newest stored (speech) frame after `afterChunk`. */
+  latestFrameAfter(callId: string, afterChunk: number): Promise<Pick<StoredFrame, 'chunk' | 'ts' | 'durationMs' | 'receivedAt'> | undefined>;
+  framesBetween(callId: string, afterChunk: number, throughChunk: number): Promise<StoredFrame[]>;
+  countFramesBetween(callId: string, afterChunk: number, throughChunk: number): Promise<number>;
+
+  /**
+   * Closes the utterance after `prevEndpointChunk` at `endpointChunk`. Exactly one caller wins per previous
+   * endpoint. With `newTurn` the turn counter is incremented (the winner runs that turn).
+   */
+  claimEndpoint(callId: string, prevEndpointChunk: number, endpointChunk: number, newTurn: boolean): Promise<CallRecord | undefined>;
+  /** Claims a turn for a DTMF digit; duplicates (same or older sequence number) lose. */
+  claimDtmfTurn(callId: string, sequenceNumber: number): Promise<CallRecord | undefined>;
+  setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void>;
+  /** Wins once per agent turn; clears the speaking state. */
+  claimBargeIn(callId: string, turn: number): Promise<boolean>;
+  /** Records the turn and, when this turn is the newest to finish, its dialog state and pending action. */
+  finishTurn(callId: string, record: TurnRecord, update: { dialog?: DialogState; pendingAction?: 'hangup' | 'transfer'; agentUntilMs?: number }): Promise<void>;
+  /** The final mark of a turn came back: its audio has played. Returns the call after the change. */
+  markPlayed(callId: string, turn: number, now: number): Promise<CallRecord | undefined>;
+  getTurn(callId: string, turn: number): Promise<TurnRecord | undefined>;
+  listTurns(callId: string): Promise<TurnRecord[]>;
+}
+
+/** The way back to the caller (API Gateway Management API). */
+export interface ConnectionSender {
+  /** 'gone' when the caller has hung up (GoneException). */
+  send(connectionId: string, data: string): Promise<'ok' | 'gone'>;
+  close(connectionId: string): Promise<void>;
+}
+
+/** What the domain reports; handlers bind it to Powertools Logger and Metrics. */
+export interface Telemetry {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+  count(metric: MetricName, value?: number): void;
+  milliseconds(metric: MetricName, value: number): void;
+}
+
+export type MetricName =
+  | 'InvalidMessages'
+  | 'CallsStarted'
+  | 'CallsEnded'
+  | 'TurnsCompleted'
+  | 'TurnsFailed'
+  | 'TurnsSuperseded'
+  | 'TurnsIgnored'
+  | 'BargeIns'
+  | 'LateFrames'
+  | 'ProviderErrors'
+  | 'CallerGone'
+  | 'TurnLatency'
+  | 'EndpointDelay'
+  | 'SttLatency'
+  | 'ResponderLatency'
+  | 'TtsFirstByteLatency'
+  | 'SendLatency'
+  | 'SpeechFramesStored'
+  | 'EndpointPolls';

@@ -1,0 +1,310 @@
+/**
+ * One turn: (speech-to-text →) responder → streaming text-to-speech → agent audio out through the connection,
+ * with a mark after each sentence. Runs in the invocation that claimed the turn; never throws.
+ */
+import { bytesForMs, durationMs } from '../audio';
+import { markName, outbound, type ExtraEventType } from '../protocol';
+import type { Reply, Responder } from '../responder/responder';
+import { SpeechProviderError, type AudioFormat, type SpeechToText, type TextToSpeech } from '../speech';
+import type { CallRecord, CallStore, ConnectionSender, Telemetry, TurnKind, TurnRecord, TurnStatus, TurnTimings } from './model';
+
+export interface TurnRunnerConfig {
+  readonly sttTimeoutMs: number;
+  readonly ttsTimeoutMs: number;
+  /** Longest audio per outbound media message (keeps each message well under API Gateway's 32 KB frame). */
+  readonly maxMessageAudioMs: number;
+  /** Said when a provider fails, so the caller hears something and the call goes on. */
+  readonly fallbackText: string;
+}
+
+export const DEFAULT_TURN_CONFIG: TurnRunnerConfig = {
+  sttTimeoutMs: 5000,
+  ttsTimeoutMs: 5000,
+  maxMessageAudioMs: 400,
+  fallbackText: "Sorry, I didn't catch that. Could you say it again?",
+};
+
+export interface TurnInput {
+  readonly kind: TurnKind;
+  readonly turn: number;
+  /** The call as returned by the claim that won this turn. */
+  readonly call: CallRecord;
+  readonly audio?: Uint8Array;
+  readonly dtmf?: string;
+  readonly timings: Pick<TurnTimings, 'speechEndAt' | 'endpointAt'>;
+  readonly fromChunk?: number;
+  readonly toChunk?: number;
+  readonly speechMs?: number;
+}
+
+export interface TurnDeps {
+  readonly store: CallStore;
+  readonly sender: ConnectionSender;
+  readonly stt: SpeechToText;
+  readonly tts: TextToSpeech;
+  readonly responder: Responder;
+  readonly telemetry: Telemetry;
+  readonly config: TurnRunnerConfig;
+  readonly now: () => number;
+}
+
+type SpeakOutcome = { status: TurnStatus; audioMs: number };
+
+export class TurnRunner {
+  constructor(private readonly deps: TurnDeps) {}
+
+  async run(input: TurnInput): Promise<TurnRecord> {
+    const { store, telemetry, now } = this.deps;
+    const { call, turn } = input;
+    const timings: TurnTimings = { ...input.timings };
+    const dialog = call.dialog ?? this.deps.responder.initialState();
+    let transcript: string | undefined;
+    let reply: Reply | undefined;
+    let error: string | undefined;
+    let status: TurnStatus = 'completed';
+    let audioMs = 0;
+
+    try {
+      if (input.kind === 'speech') {
+        const started = now();
+        const result = await withTimeout(
+          (signal) => this.deps.stt.transcribe(input.audio ?? new Uint8Array(), formatOf(call), { context: dialog.name, signal }),
+          this.deps.config.sttTimeoutMs,
+          this.deps.stt.name,
+        );
+        timings.transcriptAt = now();
+        telemetry.milliseconds('SttLatency', timings.transcriptAt - started);
+        transcript = result.text.trim();
+        if (transcript === '') status = 'ignored';
+        else await this.extra(call, 'transcript', { turn, text: transcript });
+      }
+      if (status !== 'ignored') {
+        const started = now();
+        reply =
+          input.kind === 'greeting'
+            ? this.deps.responder.greet(dialog)
+            : await this.deps.responder.respond(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: transcript }, dialog);
+        timings.replyAt = now();
+        telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
+      }
+    } catch (err) {
+      error = describe(err);
+      telemetry.count('ProviderErrors');
+      telemetry.warn('turn input failed; answering with the fallback phrase', { turn, error });
+      reply = { text: this.deps.config.fallbackText, state: dialog, intent: 'fallback' };
+      timings.replyAt = now();
+    }
+
+    if (reply && status !== 'ignored') {
+      await this.extra(call, 'reply', { turn, text: reply.text, intent: reply.intent });
+      const spoken = await this.speak(call, turn, reply.text, timings);
+      status = spoken.status;
+      audioMs = spoken.audioMs;
+    }
+
+    const record: TurnRecord = {
+      turn,
+      kind: input.kind,
+      status,
+      timings,
+      transcript,
+      reply: reply?.text,
+      intent: reply?.intent,
+      fromChunk: input.fromChunk,
+      toChunk: input.toChunk,
+      speechMs: input.speechMs,
+      audioMs,
+      error,
+    };
+    const agentUntilMs = timings.firstAudioAt !== undefined ? timings.firstAudioAt + audioMs + 500 : undefined;
+    await store.finishTurn(call.callId, record, {
+      dialog: reply && status !== 'superseded' ? reply.state : undefined,
+      pendingAction: status === 'completed' ? reply?.action : undefined,
+      agentUntilMs,
+    });
+    this.report(record);
+    if (record.timings.firstAudioAt !== undefined) {
+      await this.extra(call, 'turn', { turn, status, timings: record.timings, latencyMs: turnLatency(record) });
+    }
+    return record;
+  }
+
+  /** Streams the reply sentence by sentence; stops early on barge-in, a newer turn, or a caller who hung up. */
+  private async speak(call: CallRecord, turn: number, text: string, timings: TurnTimings): Promise<SpeakOutcome> {
+    const { sender, store, tts, telemetry, now, config } = this.deps;
+    const format = formatOf(call);
+    const streamSid = call.streamSid ?? '';
+    const maxBytes = bytesForMs(config.maxMessageAudioMs, format);
+    let sentBytes = 0;
+    let segment = 0;
+
+    const post = async (data: string): Promise<boolean> => {
+      const result = await sender.send(call.connectionId, data);
+      if (result === 'gone') telemetry.count('CallerGone');
+      return result === 'ok';
+    };
+    const postAudio = async (audio: Uint8Array): Promise<boolean> => {
+      const first = timings.firstAudioAt === undefined;
+      const sendStarted = now();
+      if (!(await post(outbound.media(streamSid, audio)))) return false;
+      sentBytes += audio.byteLength;
+      if (first) {
+        timings.firstAudioAt = now();
+        telemetry.milliseconds('SendLatency', timings.firstAudioAt - sendStarted);
+        await store.setAgentSpeaking(call.callId, turn, timings.firstAudioAt + 60_000);
+      }
+      timings.lastAudioAt = now();
+      return true;
+    };
+
+    try {
+      for (const sentence of splitSentences(text)) {
+        if (segment > 0) {
+          const interrupted = await this.interruption(call.callId, turn);
+          if (interrupted) return { status: interrupted, audioMs: durationMs(sentBytes, format) };
+        }
+        let pending: Uint8Array = new Uint8Array(0);
+        const ttsStarted = now();
+        const audio = withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name);
+        for await (const chunk of audio) {
+          if (timings.ttsFirstByteAt === undefined) {
+            timings.ttsFirstByteAt = now();
+            telemetry.milliseconds('TtsFirstByteLatency', timings.ttsFirstByteAt - ttsStarted);
+          }
+          pending = concat(pending, chunk);
+          // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
+          while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
+            const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
+            if (size === 0) break;
+            if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+            pending = pending.subarray(size);
+          }
+        }
+        if (pending.byteLength > 0 && !(await postAudio(pending))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+        if (!(await post(outbound.mark(streamSid, markName.segment(turn, segment))))) {
+          return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+        }
+        segment++;
+      }
+      if (!(await post(outbound.mark(streamSid, markName.end(turn))))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+      return { status: 'completed', audioMs: durationMs(sentBytes, format) };
+    } catch (err) {
+      telemetry.count('ProviderErrors');
+      telemetry.warn('speech synthesis failed mid-turn', { turn, error: describe(err) });
+      await post(outbound.mark(streamSid, markName.end(turn)));
+      return { status: 'failed', audioMs: durationMs(sentBytes, format) };
+    }
+  }
+
+  /** Between sentences: has the caller barged in, a newer turn started, or the call ended? One consistent read. */
+  private async interruption(callId: string, turn: number): Promise<TurnStatus | undefined> {
+    const call = await this.deps.store.getCall(callId);
+    if (!call || call.status === 'ended') return 'hungup';
+    if (call.turnCount > turn) return 'superseded';
+    if (call.agent?.turn !== turn) return 'barged';
+    return undefined;
+  }
+
+  private async extra(call: CallRecord, type: ExtraEventType, data: Record<string, unknown>): Promise<void> {
+    if (!call.events) return;
+    await this.deps.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', type, data));
+  }
+
+  private report(record: TurnRecord): void {
+    const { telemetry } = this.deps;
+    const latency = turnLatency(record);
+    if (latency !== undefined) telemetry.milliseconds('TurnLatency', latency);
+    if (record.timings.speechEndAt !== undefined) {
+      telemetry.milliseconds('EndpointDelay', record.timings.endpointAt - record.timings.speechEndAt);
+    }
+    const metric = ({ completed: 'TurnsCompleted', barged: 'TurnsCompleted', superseded: 'TurnsSuperseded', ignored: 'TurnsIgnored' } as const)[
+      record.status as 'completed'
+    ];
+    telemetry.count(metric ?? 'TurnsFailed');
+    telemetry.info('turn finished', {
+      turn: record.turn,
+      kind: record.kind,
+      status: record.status,
+      intent: record.intent,
+      latencyMs: latency,
+      sttMs: diff(record.timings.transcriptAt, record.timings.endpointAt),
+      ttsFirstByteMs: diff(record.timings.ttsFirstByteAt, record.timings.replyAt),
+    });
+  }
+}
+
+/** Turn latency: the caller's last speech frame reaching the gateway → the first agent audio handed back to it. */
+export function turnLatency(record: Pick<TurnRecord, 'timings'>): number | undefined {
+  const { speechEndAt, endpointAt, firstAudioAt } = record.timings;
+  if (firstAudioAt === undefined) return undefined;
+  return firstAudioAt - (speechEndAt ?? endpointAt);
+}
+
+export function splitSentences(text: string): string[] {
+  const parts = text.match(/[^.!?]+[.!?]*/g) ?? [];
+  const sentences = parts.map((s) => s.trim()).filter((s) => s.length > 0);
+  return sentences.length > 0 ? sentences : [text];
+}
+
+function formatOf(call: CallRecord): AudioFormat {
+  return call.format ?? { encoding: 'mulaw', sampleRate: 8000 };
+}
+
+const sampleBytes = (format: AudioFormat) => (format.encoding === 'mulaw' ? 1 : 2);
+const diff = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a - b : undefined);
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.byteLength === 0) return b;
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof SpeechProviderError) return `${err.provider} ${err.kind}: ${err.message}`;
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+async function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, provider: string): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new SpeechProviderError(provider, 'timeout', `no answer within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Fails a stream that stalls: each chunk must arrive within `ms` of the previous one; the request is aborted. */
+async function* withStreamTimeout<T>(
+  open: (signal: AbortSignal) => AsyncIterable<T>,
+  ms: number,
+  provider: string,
+): AsyncGenerator<T> {
+  const controller = new AbortController();
+  const iterator = open(controller.signal)[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    while (true) {
+      const next = await withTimeout(() => iterator.next(), ms, provider);
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!finished) {
+      controller.abort();
+      // Not awaited: a stalled stream may never settle its pending next().
+      iterator.return?.()?.catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What a warm execution environment keeps between invocations: clients and services, built on first use.
+ * Only caches live here — never state a correct answer depends on.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ApiGatewaySender, connectionsEndpoint } from '../adapters/connection-sender';
+import { DynamoCallStore } from '../adapters/dynamo-call-store';
+import { CallService } from '../domain/call/call-service';
+import { MediaProcessor } from '../domain/call/media-processor';
+import type { CallStore, ConnectionSender } from '../domain/call/model';
+import { TurnRunner } from '../domain/call/turn-runner';
+import { frontDeskResponder } from '../domain/responder';
+import type { Responder } from '../domain/responder/responder';
+import type { SpeechToText, TextToSpeech } from '../domain/speech';
+import { OfflineSpeechToText } from '../providers/offline-stt';
+import { OfflineTextToSpeech } from '../providers/offline-tts';
+import { loadConfig, type AppConfig } from './config';
+import type { WebSocketEvent } from './handler';
+import { telemetry } from './observability';
+
+export interface Services {
+  readonly config: AppConfig;
+  readonly store: CallStore;
+  readonly sender: ConnectionSender;
+  readonly calls: CallService;
+  readonly media: MediaProcessor;
+}
+
+let base: { config: AppConfig; store: CallStore; stt: SpeechToText; tts: TextToSpeech; responder: Responder } | undefined;
+const perEndpoint = new Map<string, Services>();
+
+function baseServices() {
+  if (base) return base;
+  const config = loadConfig();
+  const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
+  const store = new DynamoCallStore(config.tableName, dynamo);
+  if (!config.speech.offlineUrl) throw new Error('OFFLINE_SPEECH_URL is required with SPEECH_PROVIDER=offline');
+  const stt = new OfflineSpeechToText({ baseUrl: config.speech.offlineUrl, timeoutMs: config.turn.sttTimeoutMs });
+  const tts = new OfflineTextToSpeech({ baseUrl: config.speech.offlineUrl, timeoutMs: config.turn.ttsTimeoutMs });
+  base = { config, store, stt, tts, responder: frontDeskResponder };
+  return base;
+}
+
+/** Services bound to the API whose event this is (its @connections endpoint). */
+export function servicesFor(event: Pick<WebSocketEvent, 'requestContext'>): Services {
+  const endpoint = connectionsEndpoint(event.requestContext.domainName, event.requestContext.stage);
+  let services = perEndpoint.get(endpoint);
+  if (services) return services;
+  const { config, store, stt, tts, responder } = baseServices();
+  const sender = new ApiGatewaySender(endpoint);
+  const now = () => Date.now();
+  const turns = new TurnRunner({ store, sender, stt, tts, responder, telemetry, config: config.turn, now });
+  services = {
+    config,
+    store,
+    sender,
+    calls: new CallService(store, sender, turns, responder, telemetry, now),
+    media: new MediaProcessor(store, sender, turns, telemetry, config.media, now),
+  };
+  perEndpoint.set(endpoint, services);
+  return services;
+}

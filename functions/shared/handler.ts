@@ -1,0 +1,67 @@
+/**
+ * Every route handler is built here: middy with Powertools (logger context + call correlation id, tracer,
+ * metrics flushed only when there are any), input errors logged and counted, and nothing thrown back to the
+ * gateway — a bad message must never end a call or crash an environment.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
+import { ProtocolError } from '../domain/protocol';
+import { logger, metrics, telemetry, tracer } from './observability';
+
+export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
+  requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
+    requestTimeEpoch: number;
+    disconnectStatusCode?: number;
+    disconnectReason?: string;
+  };
+  queryStringParameters?: Record<string, string | undefined>;
+  headers?: Record<string, string | undefined>;
+};
+
+export interface RouteContext {
+  /** The call's id: its WebSocket connection (one call = one connection) and the logs' correlation id. */
+  readonly callId: string;
+  readonly connectionId: string;
+  /** When API Gateway received the message. */
+  readonly receivedAt: number;
+}
+
+let coldStart = true;
+
+/** Metrics are flushed only when the invocation recorded any: an empty flush per frame would be a log line per frame. */
+const flushMetricsWhenAny = (): middy.MiddlewareObj => {
+  const flush = async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  };
+  return { after: flush, onError: flush };
+};
+
+export function routeHandler(route: string, work: (event: WebSocketEvent, ctx: RouteContext) => Promise<APIGatewayProxyResultV2 | void>) {
+  const base = async (event: WebSocketEvent, _context: Context): Promise<APIGatewayProxyResultV2> => {
+    const { connectionId, requestTimeEpoch } = event.requestContext;
+    logger.appendKeys({ callId: connectionId, route });
+    logger.setCorrelationId(connectionId);
+    if (coldStart) {
+      coldStart = false;
+      metrics.captureColdStartMetric();
+    }
+    try {
+      return (await work(event, { callId: connectionId, connectionId, receivedAt: requestTimeEpoch ?? Date.now() })) ?? { statusCode: 200 };
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        telemetry.count('InvalidMessages');
+        logger.warn('invalid message', { reason: err.message });
+        return { statusCode: 400, body: err.message };
+      }
+      logger.error('route failed', { error: err as Error });
+      metrics.addMetric('RouteErrors', 'Count', 1);
+      return { statusCode: 500 };
+    }
+  };
+  return middy(base)
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(flushMetricsWhenAny());
+}

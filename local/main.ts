@@ -1,0 +1,33 @@
+/** `npm start`: the local stack in the foreground until SIGINT/SIGTERM. */
+import { LocalStack } from './stack';
+
+async function main() {
+  const stack = new LocalStack({
+    port: Number(process.env.PORT ?? 8080),
+    token: process.env.VOICE_AGENT_TOKEN || undefined,
+    provisioned: process.env.PROVISIONED !== undefined ? Number(process.env.PROVISIONED) : undefined,
+    echoLogs: process.env.ECHO_LOGS === '1',
+  });
+  const started = Date.now();
+  await stack.start();
+  const stats = stack.runtime!.stats();
+  const warm = Object.values(stats).reduce((n, s) => n + s.environments, 0);
+  console.log(`voice agent ready in ${Date.now() - started} ms (${warm} provisioned environments); logs in .cache/logs/`);
+  console.log(`WebSocket URL: ${stack.callerUrl()}`);
+  console.log(`try: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(`voice agent failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,559 @@
+/**
+ * Local stand-in for the Lambda service: execution environments are worker threads that are frozen
+ * between invocations, created on demand (cold starts), reused warm, throttled at the concurrency
+ * limits, destroyed on timeout or crash, and reclaimed when idle. See README.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import {
+  ENVIRONMENT_WORKER_SOURCE,
+  MSG_ERROR,
+  MSG_FATAL,
+  MSG_INIT_ERROR,
+  MSG_READY,
+  MSG_RESULT,
+} from './environment-worker';
+import type { FunctionConfig, FunctionStats, InvokeResult, Invoker, RuntimeOptions } from './types';
+
+const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
+const DEFAULT_IDLE_RECLAIM_MS = 10 * 60 * 1000;
+/** Lambda limits the init phase of an on-demand environment to 10 s. */
+const INIT_TIMEOUT_MS = 10_000;
+const MAX_INIT_SAMPLES = 1000;
+const ACCOUNT_ID = '000000000000';
+
+type EnvState = 'init' | 'idle' | 'busy' | 'dead';
+
+interface Pending {
+  readonly resolve: (r: InvokeResult) => void;
+  readonly event: unknown;
+  start: number;
+  initDurationMs: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Environment {
+  readonly id: string;
+  readonly fn: FunctionState;
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  readonly signal: Int32Array;
+  readonly deadline: Float64Array;
+  readonly provisioned: boolean;
+  readonly createdAt: number;
+  state: EnvState;
+  idleSince: number;
+  pending: Pending | undefined;
+  /** Set for provisioned environments being initialized by start(). */
+  onInit: ((err: Error | undefined) => void) | undefined;
+  initTimer: NodeJS.Timeout | undefined;
+  /** First fatal report (runtime message or worker 'error'), used when the worker exits. */
+  fatal: { type: string; message: string } | undefined;
+  initError: { type: string; message: string } | undefined;
+  outBuf: string;
+  errBuf: string;
+}
+
+interface FunctionState {
+  readonly config: FunctionConfig;
+  readonly handlerExport: string;
+  readonly timeoutMs: number;
+  readonly timeoutMessage: string;
+  readonly reserved: number | undefined;
+  readonly baseEnv: Record<string, string>;
+  readonly arn: string;
+  readonly logGroupName: string;
+  readonly stats: FunctionStats;
+  readonly idleProvisioned: Environment[];
+  readonly idleOnDemand: Environment[];
+  readonly all: Set<Environment>;
+  busy: number;
+  envSeq: number;
+  readonly throttled: InvokeResult;
+}
+
+function kill(worker: Worker): void {
+  worker.terminate().catch(() => undefined);
+}
+
+const UNKNOWN_FUNCTION = (name: string): InvokeResult => ({
+  ok: false,
+  errorType: 'UnknownFunction',
+  errorMessage: `Function not found: ${name}`,
+});
+
+export class LambdaRuntime implements Invoker {
+  private readonly functions = new Map<string, FunctionState>();
+  private readonly accountConcurrency: number;
+  /** Account concurrency left for functions without reserved concurrency (AWS: unreserved pool). */
+  private readonly unreservedLimit: number;
+  private unreservedBusy = 0;
+  private readonly idleReclaimMs: number;
+  private readonly random: boolean;
+  private readonly onLog: RuntimeOptions['onLog'];
+  private readonly region: string;
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(options: RuntimeOptions) {
+    this.accountConcurrency = options.accountConcurrency ?? DEFAULT_ACCOUNT_CONCURRENCY;
+    this.idleReclaimMs = options.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS;
+    this.random = options.placement === 'random';
+    this.onLog = options.onLog;
+    this.region = options.region ?? 'us-east-1';
+    let reservedTotal = 0;
+    for (const config of options.functions) {
+      if (this.functions.has(config.name)) throw new Error(`Duplicate function name: ${config.name}`);
+      const fn = this.makeFunctionState(config);
+      if (fn.reserved !== undefined) reservedTotal += fn.reserved;
+      this.functions.set(config.name, fn);
+    }
+    if (reservedTotal > this.accountConcurrency) {
+      throw new Error(`Reserved concurrency (${reservedTotal}) exceeds account concurrency (${this.accountConcurrency})`);
+    }
+    this.unreservedLimit = this.accountConcurrency - reservedTotal;
+  }
+
+  /** Initializes the provisioned environments; rejects if any of them fails to initialize. */
+  async start(): Promise<void> {
+    if (this.reclaimTimer === undefined && !this.stopped) {
+      const every = Math.max(10, Math.min(this.idleReclaimMs / 2, 30_000));
+      this.reclaimTimer = setInterval(() => this.reclaimIdle(), every);
+      this.reclaimTimer.unref();
+    }
+    const inits: Promise<void>[] = [];
+    for (const fn of this.functions.values()) {
+      const n = fn.config.provisionedConcurrency ?? 0;
+      for (let i = 0; i < n; i++) {
+        inits.push(
+          new Promise<void>((resolve, reject) => {
+            const env = this.createEnvironment(fn, true);
+            env.onInit = (err) => (err ? reject(err) : resolve());
+          }),
+        );
+      }
+    }
+    const results = await Promise.allSettled(inits);
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) {
+      throw new Error(`Provisioned environments failed to initialize: ${failed.map((f) => String(f.reason?.message ?? f.reason)).join('; ')}`);
+    }
+  }
+
+  invoke(functionName: string, event: unknown): Promise<InvokeResult> {
+    const fn = this.functions.get(functionName);
+    if (fn === undefined) return Promise.resolve(UNKNOWN_FUNCTION(functionName));
+    if (this.stopped) return Promise.resolve({ ok: false, errorType: 'EnvironmentCrash', errorMessage: 'Runtime stopped' });
+    // Concurrency = invocations in flight (including ones paying a cold start); idle environments do not count.
+    if (fn.reserved !== undefined ? fn.busy >= fn.reserved : this.unreservedBusy >= this.unreservedLimit) {
+      fn.stats.throttles++;
+      return Promise.resolve(fn.throttled);
+    }
+    fn.busy++;
+    if (fn.reserved === undefined) this.unreservedBusy++;
+    fn.stats.invocations++;
+    return new Promise<InvokeResult>((resolve) => {
+      const pending: Pending = { resolve, event, start: 0, initDurationMs: undefined, timer: undefined };
+      const env = this.takeIdle(fn);
+      if (env !== undefined) {
+        this.dispatch(env, pending);
+      } else {
+        fn.stats.coldStarts++;
+        const cold = this.createEnvironment(fn, false);
+        cold.pending = pending;
+      }
+    });
+  }
+
+  stats(): Record<string, FunctionStats> {
+    const out: Record<string, FunctionStats> = {};
+    for (const [name, fn] of this.functions) {
+      out[name] = { ...fn.stats, initDurationsMs: fn.stats.initDurationsMs.slice(), environments: fn.all.size, busy: fn.busy };
+    }
+    return out;
+  }
+
+  /** Terminates every environment; invocations in flight resolve as EnvironmentCrash. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
+    this.reclaimTimer = undefined;
+    const terminations: Promise<number>[] = [];
+    for (const fn of this.functions.values()) {
+      for (const env of [...fn.all]) {
+        terminations.push(env.worker.terminate().catch(() => 0));
+        this.destroy(env, { ok: false, errorType: 'EnvironmentCrash', errorMessage: 'Runtime stopped', environmentId: env.id }, true);
+      }
+    }
+    await Promise.allSettled(terminations);
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  private makeFunctionState(config: FunctionConfig): FunctionState {
+    const handlerExport = config.handlerExport ?? 'handler';
+    const logGroupName = `/aws/lambda/${config.name}`;
+    const baseEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) baseEnv[k] = v;
+    Object.assign(baseEnv, config.environment ?? {}, {
+      AWS_LAMBDA_FUNCTION_NAME: config.name,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.memoryMb),
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_REGION: this.region,
+      AWS_DEFAULT_REGION: this.region,
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      _HANDLER: `index.${handlerExport}`,
+      AWS_LAMBDA_LOG_GROUP_NAME: logGroupName,
+      LAMBDA_TASK_ROOT: dirname(config.bundlePath),
+    });
+    const reserved = config.reservedConcurrency;
+    const reason = reserved !== undefined ? 'ReservedFunctionConcurrentInvocationLimitExceeded' : 'ConcurrentInvocationLimitExceeded';
+    return {
+      config,
+      handlerExport,
+      timeoutMs: config.timeoutSeconds * 1000,
+      timeoutMessage: `Task timed out after ${config.timeoutSeconds.toFixed(2)} seconds`,
+      reserved,
+      baseEnv,
+      arn: `arn:aws:lambda:${this.region}:${ACCOUNT_ID}:function:${config.name}`,
+      logGroupName,
+      stats: {
+        invocations: 0,
+        coldStarts: 0,
+        initDurationsMs: [],
+        throttles: 0,
+        timeouts: 0,
+        handlerErrors: 0,
+        crashes: 0,
+        environments: 0,
+        busy: 0,
+        initErrors: 0,
+      },
+      idleProvisioned: [],
+      idleOnDemand: [],
+      all: new Set(),
+      busy: 0,
+      envSeq: 0,
+      throttled: Object.freeze({ ok: false, errorType: 'Throttled', errorMessage: `Rate Exceeded. (Reason: ${reason})` }),
+    };
+  }
+
+  private takeIdle(fn: FunctionState): Environment | undefined {
+    // Provisioned concurrency is used first, on-demand environments after (spillover).
+    const list = fn.idleProvisioned.length > 0 ? fn.idleProvisioned : fn.idleOnDemand;
+    const n = list.length;
+    if (n === 0) return undefined;
+    if (!this.random) return list.pop();
+    const i = Math.floor(Math.random() * n);
+    const env = list[i]!;
+    list[i] = list[n - 1]!;
+    list.pop();
+    return env;
+  }
+
+  private createEnvironment(fn: FunctionState, provisioned: boolean): Environment {
+    const seq = ++fn.envSeq;
+    const id = `${fn.config.name}#${seq}`;
+    const now = new Date();
+    const day = `${now.getUTCFullYear()}/${String(now.getUTCMonth() + 1).padStart(2, '0')}/${String(now.getUTCDate()).padStart(2, '0')}`;
+    const logStreamName = `${day}/[$LATEST]${randomBytes(16).toString('hex')}`;
+    const { port1, port2 } = new MessageChannel();
+    const ctrl = new SharedArrayBuffer(16);
+    const worker = new Worker(ENVIRONMENT_WORKER_SOURCE, {
+      eval: true,
+      name: id,
+      stdout: true,
+      stderr: true,
+      execArgv: [],
+      env: {
+        ...fn.baseEnv,
+        AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
+        AWS_LAMBDA_INITIALIZATION_TYPE: provisioned ? 'provisioned-concurrency' : 'on-demand',
+      },
+      resourceLimits: { maxOldGenerationSizeMb: fn.config.memoryMb },
+      workerData: {
+        port: port2,
+        ctrl,
+        bundlePath: fn.config.bundlePath,
+        handlerExport: fn.handlerExport,
+        functionName: fn.config.name,
+        functionVersion: '$LATEST',
+        memoryMb: fn.config.memoryMb,
+        invokedFunctionArn: fn.arn,
+        logGroupName: fn.logGroupName,
+        logStreamName,
+      },
+      transferList: [port2],
+    });
+    const env: Environment = {
+      id,
+      fn,
+      worker,
+      port: port1,
+      signal: new Int32Array(ctrl, 0, 1),
+      deadline: new Float64Array(ctrl, 8, 1),
+      provisioned,
+      createdAt: performance.now(),
+      state: 'init',
+      idleSince: 0,
+      pending: undefined,
+      onInit: undefined,
+      initTimer: undefined,
+      fatal: undefined,
+      initError: undefined,
+      outBuf: '',
+      errBuf: '',
+    };
+    fn.all.add(env);
+    this.attachLogs(env);
+    port1.on('message', (msg: unknown[]) => this.onMessage(env, msg));
+    worker.on('error', (err: Error & { code?: string }) => {
+      if (env.fatal !== undefined) return;
+      env.fatal =
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? { type: 'Runtime.OutOfMemory', message: `Runtime exited with error: out of memory (${fn.config.memoryMb} MB)` }
+          : { type: 'Runtime.UncaughtException', message: `${err.name}: ${err.message}` };
+    });
+    worker.on('exit', (code) => this.onExit(env, code));
+    env.initTimer = setTimeout(() => {
+      env.initTimer = undefined;
+      if (env.state !== 'init') return;
+      kill(worker);
+      this.failInit(env, 'Runtime.InitTimeout', `Init timed out after ${(INIT_TIMEOUT_MS / 1000).toFixed(2)} seconds`);
+    }, INIT_TIMEOUT_MS);
+    return env;
+  }
+
+  private attachLogs(env: Environment): void {
+    const { worker } = env;
+    const onLog = this.onLog;
+    if (onLog === undefined) {
+      // Drop the output but keep the streams flowing (the environment waits for them before freezing).
+      worker.stdout.resume();
+      worker.stderr.resume();
+      return;
+    }
+    const name = env.fn.config.name;
+    const emit = (line: string): void => {
+      try {
+        onLog(name, env.id, line);
+      } catch {
+        /* a broken log sink must not break the runtime */
+      }
+    };
+    const split = (chunk: string, buf: string): string => {
+      let text = buf + chunk;
+      let nl = text.indexOf('\n');
+      while (nl !== -1) {
+        emit(text.charCodeAt(nl - 1) === 13 ? text.slice(0, nl - 1) : text.slice(0, nl));
+        text = text.slice(nl + 1);
+        nl = text.indexOf('\n');
+      }
+      return text;
+    };
+    worker.stdout.setEncoding('utf8');
+    worker.stderr.setEncoding('utf8');
+    worker.stdout.on('data', (chunk: string) => (env.outBuf = split(chunk, env.outBuf)));
+    worker.stderr.on('data', (chunk: string) => (env.errBuf = split(chunk, env.errBuf)));
+    worker.stdout.on('end', () => {
+      if (env.outBuf !== '') emit(env.outBuf);
+      env.outBuf = '';
+    });
+    worker.stderr.on('end', () => {
+      if (env.errBuf !== '') emit(env.errBuf);
+      env.errBuf = '';
+    });
+  }
+
+  private dispatch(env: Environment, pending: Pending): void {
+    const fn = env.fn;
+    env.state = 'busy';
+    env.pending = pending;
+    env.deadline[0] = Date.now() + fn.timeoutMs;
+    try {
+      env.port.postMessage(pending.event);
+    } catch (err) {
+      // Not structured-cloneable: Lambda would reject the payload before running anything.
+      env.pending = undefined;
+      this.release(env);
+      pending.resolve({
+        ok: false,
+        errorType: 'HandlerError',
+        errorMessage: `Could not serialize event: ${(err as Error).message}`,
+        environmentId: env.id,
+      });
+      return;
+    }
+    pending.start = performance.now();
+    pending.timer = setTimeout(() => this.onTimeout(env), fn.timeoutMs);
+    Atomics.store(env.signal, 0, 1);
+    Atomics.notify(env.signal, 0);
+  }
+
+  private onMessage(env: Environment, msg: unknown[]): void {
+    const kind = msg[0];
+    if (kind === MSG_RESULT || kind === MSG_ERROR) {
+      const pending = env.pending;
+      if (pending === undefined || env.state !== 'busy') return;
+      clearTimeout(pending.timer);
+      env.pending = undefined;
+      const durationMs = performance.now() - pending.start;
+      this.release(env);
+      if (kind === MSG_RESULT) {
+        pending.resolve(
+          pending.initDurationMs === undefined
+            ? { ok: true, payload: msg[1], environmentId: env.id, durationMs }
+            : { ok: true, payload: msg[1], environmentId: env.id, durationMs, initDurationMs: pending.initDurationMs },
+        );
+      } else {
+        env.fn.stats.handlerErrors++;
+        pending.resolve({
+          ok: false,
+          errorType: 'HandlerError',
+          errorMessage: `${msg[1] as string}: ${msg[2] as string}`,
+          environmentId: env.id,
+          durationMs,
+          ...(pending.initDurationMs === undefined ? {} : { initDurationMs: pending.initDurationMs }),
+        });
+      }
+    } else if (kind === MSG_READY) {
+      if (env.state !== 'init') return;
+      clearTimeout(env.initTimer);
+      env.initTimer = undefined;
+      const initDurationMs = performance.now() - env.createdAt;
+      const fn = env.fn;
+      if (!env.provisioned) {
+        const samples = fn.stats.initDurationsMs;
+        samples.push(initDurationMs);
+        if (samples.length > MAX_INIT_SAMPLES) samples.shift();
+      }
+      const pending = env.pending;
+      if (pending !== undefined) {
+        pending.initDurationMs = initDurationMs;
+        this.dispatch(env, pending);
+      } else {
+        const onInit = env.onInit;
+        env.onInit = undefined;
+        this.release(env, false);
+        onInit?.(undefined);
+      }
+    } else if (kind === MSG_FATAL) {
+      if (env.fatal === undefined) env.fatal = { type: msg[1] as string, message: msg[2] as string };
+    } else if (kind === MSG_INIT_ERROR) {
+      env.initError = { type: msg[1] as string, message: msg[2] as string };
+    }
+  }
+
+  /** Marks the environment idle (after an invocation, or after init of a provisioned one). */
+  private release(env: Environment, wasBusy = true): void {
+    const fn = env.fn;
+    if (wasBusy) {
+      fn.busy--;
+      if (fn.reserved === undefined) this.unreservedBusy--;
+    }
+    env.state = 'idle';
+    env.idleSince = performance.now();
+    (env.provisioned ? fn.idleProvisioned : fn.idleOnDemand).push(env);
+  }
+
+  private onTimeout(env: Environment): void {
+    const pending = env.pending;
+    if (pending === undefined || env.state !== 'busy') return;
+    env.fn.stats.timeouts++;
+    kill(env.worker);
+    this.destroy(env, {
+      ok: false,
+      errorType: 'Timeout',
+      errorMessage: env.fn.timeoutMessage,
+      environmentId: env.id,
+      durationMs: performance.now() - pending.start,
+      ...(pending.initDurationMs === undefined ? {} : { initDurationMs: pending.initDurationMs }),
+    });
+  }
+
+  private failInit(env: Environment, type: string, message: string): void {
+    const fn = env.fn;
+    fn.stats.initErrors = (fn.stats.initErrors ?? 0) + 1;
+    const initDurationMs = performance.now() - env.createdAt;
+    const onInit = env.onInit;
+    env.onInit = undefined;
+    this.destroy(env, {
+      ok: false,
+      errorType: 'InitError',
+      errorMessage: `${type}: ${message}`,
+      environmentId: env.id,
+      initDurationMs,
+    });
+    onInit?.(new Error(`${env.id}: ${type}: ${message}`));
+  }
+
+  private onExit(env: Environment, code: number): void {
+    // Messages posted just before the exit may still be queued: handle them first, in order.
+    for (let m = receiveMessageOnPort(env.port); m !== undefined; m = receiveMessageOnPort(env.port)) {
+      this.onMessage(env, m.message as unknown[]);
+    }
+    env.port.close();
+    if (env.state === 'dead') return;
+    if (env.state === 'init') {
+      const err = env.initError ?? env.fatal ?? { type: 'Runtime.ExitError', message: `Runtime exited with error: exit status ${code}` };
+      this.failInit(env, err.type, err.message);
+      return;
+    }
+    env.fn.stats.crashes++;
+    const err = env.fatal ?? { type: 'Runtime.ExitError', message: `Runtime exited with error: exit status ${code}` };
+    const pending = env.pending;
+    this.destroy(env, {
+      ok: false,
+      errorType: 'EnvironmentCrash',
+      errorMessage: `${err.type}: ${err.message}`,
+      environmentId: env.id,
+      ...(pending === undefined ? {} : { durationMs: performance.now() - pending.start }),
+      ...(pending?.initDurationMs === undefined ? {} : { initDurationMs: pending.initDurationMs }),
+    });
+  }
+
+  /** Removes the environment from every pool; resolves its invocation in flight (if any) with `result`. */
+  private destroy(env: Environment, result: InvokeResult | undefined, stopping = false): void {
+    const fn = env.fn;
+    const prev = env.state;
+    if (prev === 'dead') return;
+    env.state = 'dead';
+    fn.all.delete(env);
+    clearTimeout(env.initTimer);
+    env.initTimer = undefined;
+    if (prev === 'idle') {
+      const list = env.provisioned ? fn.idleProvisioned : fn.idleOnDemand;
+      const i = list.indexOf(env);
+      if (i !== -1) list.splice(i, 1);
+    }
+    const pending = env.pending;
+    env.pending = undefined;
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      fn.busy--;
+      if (fn.reserved === undefined) this.unreservedBusy--;
+      pending.resolve(result ?? { ok: false, errorType: 'EnvironmentCrash', errorMessage: 'Environment destroyed', environmentId: env.id });
+    }
+    if (stopping) {
+      const onInit = env.onInit;
+      env.onInit = undefined;
+      onInit?.(new Error(`${env.id}: runtime stopped during init`));
+    }
+  }
+
+  private reclaimIdle(): void {
+    const cutoff = performance.now() - this.idleReclaimMs;
+    for (const fn of this.functions.values()) {
+      const list = fn.idleOnDemand;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const env = list[i]!;
+        if (env.idleSince <= cutoff) {
+          kill(env.worker);
+          this.destroy(env, undefined);
+        }
+      }
+    }
+  }
+}

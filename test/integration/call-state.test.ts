@@ -1,0 +1,206 @@
+/**
+ * Call state under Lambda's realities: frames of one call handled by different environments (separate warm
+ * caches), at the same time, duplicated and out of order — against a real DynamoDB API (dynalite).
+ */
+import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
+import { fromPcm16, silence } from '../../functions/domain/audio';
+import { CallService } from '../../functions/domain/call/call-service';
+import { DEFAULT_MEDIA_CONFIG, MediaProcessor, type MediaConfig } from '../../functions/domain/call/media-processor';
+import { DEFAULT_TURN_CONFIG, TurnRunner } from '../../functions/domain/call/turn-runner';
+import { parseMessage, ProtocolError, StartMessage, type MediaMessage } from '../../functions/domain/protocol';
+import { frontDeskResponder } from '../../functions/domain/responder';
+import { TELEPHONY_FORMAT } from '../../functions/domain/speech';
+import { DEFAULT_ENDPOINTING } from '../../functions/domain/vad';
+import { startTestTable, type TestTable } from '../support/dynamo';
+import { LengthSpeechToText, MemoryTelemetry, RecordingSender, ToneTextToSpeech } from '../support/fakes';
+
+const CONFIG: MediaConfig = { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG };
+const speechFrame = fromPcm16(Int16Array.from({ length: 160 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 300 * i) / 8000))), TELEPHONY_FORMAT);
+const silentFrame = silence(20, TELEPHONY_FORMAT);
+
+let table: TestTable;
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(async () => table.close());
+
+function world() {
+  const store = new DynamoCallStore(table.tableName, table.client);
+  const sender = new RecordingSender();
+  const stt = new LengthSpeechToText();
+  const tts = new ToneTextToSpeech();
+  const telemetry = new MemoryTelemetry();
+  const now = () => Date.now();
+  const turns = new TurnRunner({ store, sender, stt, tts, responder: frontDeskResponder, telemetry, config: DEFAULT_TURN_CONFIG, now });
+  const calls = new CallService(store, sender, turns, frontDeskResponder, telemetry, now);
+  /** An "execution environment": its own warm cache. */
+  const environment = () => new MediaProcessor(store, sender, turns, telemetry, CONFIG, now);
+  return { store, sender, stt, tts, telemetry, calls, environment };
+}
+
+let callNo = 0;
+async function startedCall(w: ReturnType<typeof world>) {
+  const callId = `call-${++callNo}-${Date.now()}`;
+  const streamSid = `MZ${callNo}`;
+  await w.calls.connect(callId, `conn-${callNo}`);
+  const start = parseMessage(
+    StartMessage,
+    JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid, start: { streamSid, callSid: `CA${callNo}`, customParameters: { voiceAgentEvents: 'true' } } }),
+  );
+  await w.calls.start(callId, start, Date.now());
+  return { callId, streamSid };
+}
+
+/** A caller's stream: silence, then `speechFrames` of speech, then silence; chunk numbers from 1. */
+function stream(streamSid: string, layout: ('s' | '.')[]): MediaMessage[] {
+  return layout.map((kind, i) => ({
+    event: 'media',
+    sequenceNumber: i + 2,
+    streamSid,
+    media: { track: 'inbound', chunk: i + 1, timestamp: i * 20, payload: Buffer.from(kind === 's' ? speechFrame : silentFrame).toString('base64') },
+  }));
+}
+const layout = (...parts: [number, 's' | '.'][]) => parts.flatMap(([n, k]) => Array<'s' | '.'>(n).fill(k));
+
+/** Deterministic shuffle within a window: models messages overtaking each other in flight. */
+function jitter<T>(items: T[], window: number, seed: number): T[] {
+  const out = [...items];
+  let x = seed;
+  const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < out.length; i++) {
+    const j = Math.min(out.length - 1, i + Math.floor(rand() * window));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe('call lifecycle', () => {
+  it('greets on start; start twice and media before start are refused', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const call = await w.store.getCall(callId);
+    expect(call).toMatchObject({ status: 'streaming', turnCount: 1, format: TELEPHONY_FORMAT, events: true });
+    expect(w.tts.texts[0]).toMatch(/thank/i);
+    expect(w.sender.events('mark').map((m) => m.mark.name)).toContain('t1-end');
+    const again = parseMessage(StartMessage, JSON.stringify({ event: 'start', sequenceNumber: '2', streamSid, start: { streamSid } }));
+    await expect(w.calls.start(callId, again, Date.now())).rejects.toThrow('start twice');
+
+    await w.calls.connect('not-started', 'conn-x');
+    const env = w.environment();
+    await expect(env.process({ callId: 'not-started', receivedAt: Date.now() }, stream('MZ?', ['s'])[0]!)).rejects.toThrow('media before start');
+  });
+
+  it('refuses media after stop, even in an environment whose cache still says streaming', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const env = w.environment();
+    const frames = stream(streamSid, layout([40, '.']));
+    for (const f of frames.slice(0, 5)) await env.process({ callId, receivedAt: Date.now() }, f);
+    await w.calls.stop(callId, { event: 'stop', sequenceNumber: 99, streamSid });
+    // Speech frames refresh a cache older than callRefreshMs; after that the stale view is gone.
+    await new Promise((r) => setTimeout(r, CONFIG.callMaxAgeMs + 50));
+    await expect(env.process({ callId, receivedAt: Date.now() }, frames[6]!)).rejects.toThrow('media after stop');
+  });
+});
+
+describe('endpointing across environments', () => {
+  it('runs exactly one turn per utterance when frames are spread over environments, concurrent, reordered and duplicated', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const envs = [w.environment(), w.environment(), w.environment()];
+    // Two utterances: 600 ms and 1000 ms of speech, each followed by 800 ms of silence.
+    const frames = stream(streamSid, layout([10, '.'], [30, 's'], [40, '.'], [50, 's'], [40, '.']));
+    const delivered = jitter([...frames, ...frames.filter((_, i) => i % 7 === 0)], 4, 42);
+    // Real-time-ish: batches of 4 concurrent invocations, each on a random environment.
+    for (let i = 0; i < delivered.length; i += 4) {
+      await Promise.all(
+        delivered.slice(i, i + 4).map((f, k) =>
+          envs[(i + k * 7) % envs.length]!.process({ callId, receivedAt: Date.now() }, f).catch((e) => {
+            if (!(e instanceof ProtocolError)) throw e;
+          }),
+        ),
+      );
+    }
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.turn, t.kind])).toEqual([
+      [1, 'greeting'],
+      [2, 'speech'],
+      [3, 'speech'],
+    ]);
+    // Every speech frame of each utterance reached its turn, in order, despite duplicates and reordering.
+    expect(w.stt.calls).toEqual([600, 1000]);
+    expect(turns[1]).toMatchObject({ fromChunk: 11, toChunk: 40, transcript: 'utterance of 600 ms', status: 'completed' });
+    expect(turns[2]).toMatchObject({ fromChunk: 81, toChunk: 130 });
+    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
+    expect((await w.store.getCall(callId))?.turnCount).toBe(3);
+  });
+
+  it('finds the end of an utterance even when the environment that saw the speech never sees the silence', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const [a, b] = [w.environment(), w.environment()];
+    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [60, '.']));
+    for (const f of frames) {
+      const env = f.media.chunk <= 30 ? a : b; // a hears all the speech, b only the silence after it
+      await env.process({ callId, receivedAt: Date.now() }, f);
+    }
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => t.kind)).toEqual(['greeting', 'speech']);
+    expect(w.telemetry.counts.get('EndpointPolls')).toBeGreaterThan(0);
+  });
+
+  it('stores nothing for silence: the hot path costs no DynamoDB request per silent frame', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const env = w.environment();
+    const frames = stream(streamSid, layout([100, '.']));
+    await env.process({ callId, receivedAt: Date.now() }, frames[0]!); // first frame reads the call into the cache
+    const before = table.requests();
+    for (const f of frames.slice(1, 60)) await env.process({ callId, receivedAt: Date.now() }, f);
+    expect(table.requests() - before).toBe(0);
+  });
+
+  it('treats a short noise as no turn', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const env = w.environment();
+    for (const f of stream(streamSid, layout([5, '.'], [3, 's'], [40, '.']))) await env.process({ callId, receivedAt: Date.now() }, f);
+    expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting']);
+    expect(w.telemetry.counts.get('TurnsIgnored')).toBe(1);
+  });
+});
+
+describe('racing claims', () => {
+  it('lets exactly one of ten concurrent claims of the same endpoint win', async () => {
+    const w = world();
+    const { callId } = await startedCall(w);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => w.store.claimEndpoint(callId, 0, 50 + i, true)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await w.store.getCall(callId))?.turnCount).toBe(2);
+  });
+
+  it('counts a duplicated DTMF message once', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const msg = { event: 'dtmf' as const, sequenceNumber: 7, streamSid, dtmf: { track: 'inbound_track', digit: '0' } };
+    await Promise.all([w.calls.dtmf(callId, msg, Date.now()), w.calls.dtmf(callId, msg, Date.now())]);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.filter((t) => t.kind === 'dtmf')).toHaveLength(1);
+    expect(turns.find((t) => t.kind === 'dtmf')?.intent).toMatch(/transfer/);
+  });
+});
+
+describe('barge-in', () => {
+  it('clears the agent audio once when the caller talks over it', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    // The greeting's audio is "playing" (agent.untilMs in the future) until its end mark comes back.
+    expect((await w.store.getCall(callId))?.agent?.turn).toBe(1);
+    const envs = [w.environment(), w.environment()];
+    const frames = stream(streamSid, layout([2, '.'], [20, 's']));
+    for (const [i, f] of frames.entries()) await envs[i % 2]!.process({ callId, receivedAt: Date.now() }, f);
+    expect(w.sender.events('clear')).toHaveLength(1);
+    expect(w.telemetry.counts.get('BargeIns')).toBe(1);
+    expect((await w.store.getCall(callId))?.agent).toBeUndefined();
+  });
+});

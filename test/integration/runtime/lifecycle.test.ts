@@ -1,0 +1,258 @@
+import { fail, fn, ok, runtime, sleep, stopAll } from './helpers';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+afterEach(stopAll);
+
+describe('LambdaRuntime lifecycle', () => {
+  test('cold start then warm reuse of the same environment', async () => {
+    const rt = runtime({ functions: [fn('echo', 'echo', { memoryMb: 256, timeoutSeconds: 3 })] });
+    await rt.start();
+    expect(rt.stats().echo!.environments).toBe(0);
+
+    const first = ok(await rt.invoke('echo', { n: 1 }));
+    expect(first.initDurationMs).toBeGreaterThan(0);
+    expect(first.durationMs).toBeGreaterThanOrEqual(0);
+    const p1 = first.payload as { event: unknown; invocations: number; context: Record<string, unknown> };
+    expect(p1.event).toEqual({ n: 1 });
+    expect(p1.invocations).toBe(1);
+
+    const second = ok(await rt.invoke('echo', { n: 2 }));
+    expect(second.initDurationMs).toBeUndefined();
+    expect(second.environmentId).toBe(first.environmentId);
+    const p2 = second.payload as typeof p1;
+    expect(p2.invocations).toBe(2); // module state survived: same warm environment
+
+    const c = p2.context;
+    expect(c.functionName).toBe('echo');
+    expect(c.functionVersion).toBe('$LATEST');
+    expect(c.invokedFunctionArn).toBe('arn:aws:lambda:us-east-1:000000000000:function:echo');
+    expect(c.memoryLimitInMB).toBe('256');
+    expect(c.awsRequestId).toMatch(UUID);
+    expect(c.awsRequestId).not.toBe(p1.context.awsRequestId);
+    expect(c.logGroupName).toBe('/aws/lambda/echo');
+    expect(c.logStreamName).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    expect(c.logStreamName).toBe(p1.context.logStreamName);
+    expect(c.remainingMs).toBeGreaterThan(2500);
+    expect(c.remainingMs).toBeLessThanOrEqual(3000);
+    expect(c.callbackWaitsForEmptyEventLoop).toBe(true);
+
+    const s = rt.stats().echo!;
+    expect(s.invocations).toBe(2);
+    expect(s.coldStarts).toBe(1);
+    expect(s.initDurationsMs).toEqual([first.initDurationMs]);
+    expect(s.environments).toBe(1);
+    expect(s.busy).toBe(0);
+  });
+
+  test('concurrent invocations run in parallel in separate environments', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep')] });
+    await rt.start();
+    const t0 = performance.now();
+    const results = await Promise.all([1, 2, 3].map(() => rt.invoke('sleep', { ms: 300 })));
+    const elapsed = performance.now() - t0;
+    const ids = results.map((r) => ok(r).environmentId);
+    expect(new Set(ids).size).toBe(3);
+    expect(results.every((r) => ok(r).initDurationMs !== undefined)).toBe(true);
+    expect(elapsed).toBeLessThan(900); // serial would take >= 900 ms plus 3 inits
+    const s = rt.stats().sleep!;
+    expect(s.coldStarts).toBe(3);
+    expect(s.environments).toBe(3);
+  });
+
+  test('busy count reflects invocations in flight', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep')] });
+    const pending = [rt.invoke('sleep', { ms: 200 }), rt.invoke('sleep', { ms: 200 })];
+    expect(rt.stats().sleep!.busy).toBe(2);
+    await Promise.all(pending);
+    expect(rt.stats().sleep!.busy).toBe(0);
+  });
+
+  test('an idle environment is picked most-recently-used', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep')] });
+    const [a, b] = await Promise.all([rt.invoke('sleep', { ms: 50 }), rt.invoke('sleep', { ms: 250 })]);
+    const longer = ok(b!).environmentId; // released last
+    expect(ok(a!).environmentId).not.toBe(longer);
+    for (let i = 0; i < 5; i++) {
+      const r = ok(await rt.invoke('sleep', { ms: 0 }));
+      expect(r.environmentId).toBe(longer);
+    }
+  });
+
+  test('random placement spreads sequential invocations over warm environments', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep')], placement: 'random' });
+    await Promise.all([1, 2, 3, 4].map(() => rt.invoke('sleep', { ms: 100 })));
+    const seen = new Set<string>();
+    for (let i = 0; i < 60; i++) seen.add(ok(await rt.invoke('sleep', { ms: 0 })).environmentId);
+    expect(seen.size).toBeGreaterThan(1);
+    expect(rt.stats().sleep!.coldStarts).toBe(4);
+  });
+
+  test('reserved concurrency: over the limit is throttled immediately, not queued', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep', { reservedConcurrency: 2 })] });
+    const a = rt.invoke('sleep', { ms: 300 });
+    const b = rt.invoke('sleep', { ms: 300 });
+    const t0 = performance.now();
+    const c = fail(await rt.invoke('sleep', { ms: 0 }));
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(c.errorType).toBe('Throttled');
+    expect(c.errorMessage).toContain('ReservedFunctionConcurrentInvocationLimitExceeded');
+    ok(await a);
+    ok(await b);
+    // capacity is back once the invocations finish
+    expect(ok(await rt.invoke('sleep', { ms: 0 })).initDurationMs).toBeUndefined();
+    const s = rt.stats().sleep!;
+    expect(s.throttles).toBe(1);
+    expect(s.invocations).toBe(3);
+  });
+
+  test('account concurrency is shared across functions; idle environments do not count', async () => {
+    const rt = runtime({ functions: [fn('a', 'sleep'), fn('b', 'sleep')], accountConcurrency: 2 });
+    ok(await rt.invoke('b', { ms: 0 })); // leaves an idle environment behind
+    const a1 = rt.invoke('a', { ms: 300 });
+    const a2 = rt.invoke('a', { ms: 300 });
+    const b = fail(await rt.invoke('b', { ms: 0 }));
+    expect(b.errorType).toBe('Throttled');
+    expect(b.errorMessage).toContain('ConcurrentInvocationLimitExceeded');
+    await Promise.all([a1, a2]);
+    ok(await rt.invoke('b', { ms: 0 }));
+    expect(rt.stats().b!.throttles).toBe(1);
+    expect(rt.stats().a!.throttles).toBe(0);
+  });
+
+  test('reserved concurrency is carved out of the account pool', async () => {
+    const rt = runtime({
+      functions: [fn('reserved', 'sleep', { reservedConcurrency: 2 }), fn('other', 'sleep')],
+      accountConcurrency: 3,
+    });
+    const o1 = rt.invoke('other', { ms: 200 });
+    expect(fail(await rt.invoke('other', { ms: 0 })).errorType).toBe('Throttled'); // unreserved pool is 1
+    const r = await Promise.all([rt.invoke('reserved', { ms: 0 }), rt.invoke('reserved', { ms: 0 })]);
+    r.forEach(ok);
+    ok(await o1);
+    expect(() => runtime({ functions: [fn('x', 'sleep', { reservedConcurrency: 5 })], accountConcurrency: 4 })).toThrow(/exceeds/);
+  });
+
+  test('provisioned environments are initialized by start() and report no init duration', async () => {
+    const rt = runtime({ functions: [fn('env', 'env-echo', { provisionedConcurrency: 2 })] });
+    await rt.start();
+    expect(rt.stats().env!.environments).toBe(2);
+    expect(rt.stats().env!.coldStarts).toBe(0);
+
+    const [a, b, c] = await Promise.all([rt.invoke('env', {}), rt.invoke('env', {}), rt.invoke('env', {})]);
+    const provisioned = [ok(a!), ok(b!)];
+    for (const r of provisioned) {
+      expect(r.initDurationMs).toBeUndefined();
+      expect((r.payload as Record<string, string>).AWS_LAMBDA_INITIALIZATION_TYPE).toBe('provisioned-concurrency');
+    }
+    // spillover beyond the provisioned environments is an on-demand cold start
+    const spill = ok(c!);
+    expect(spill.initDurationMs).toBeGreaterThan(0);
+    expect((spill.payload as Record<string, string>).AWS_LAMBDA_INITIALIZATION_TYPE).toBe('on-demand');
+    const s = rt.stats().env!;
+    expect(s.coldStarts).toBe(1);
+    expect(s.initDurationsMs).toHaveLength(1);
+    expect(s.environments).toBe(3);
+
+    // provisioned environments are preferred over the warm on-demand one
+    const next = ok(await rt.invoke('env', {}));
+    expect((next.payload as Record<string, string>).AWS_LAMBDA_INITIALIZATION_TYPE).toBe('provisioned-concurrency');
+  });
+
+  test('environment variables and handler export', async () => {
+    process.env.RUNTIME_TEST_PARENT_VAR = 'from-parent';
+    const rt = runtime({
+      region: 'eu-west-1',
+      functions: [
+        fn('env', 'env-echo', { memoryMb: 512, environment: { TABLE_NAME: 'sessions', AWS_REGION: 'ignored' } }),
+        fn('other', 'env-echo', { handlerExport: 'other' }),
+      ],
+    });
+    const e = ok(await rt.invoke('env', { set: 'leak?' })).payload as Record<string, string>;
+    delete process.env.RUNTIME_TEST_PARENT_VAR;
+    expect(e.TABLE_NAME).toBe('sessions');
+    expect(e.AWS_LAMBDA_FUNCTION_NAME).toBe('env');
+    expect(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE).toBe('512');
+    expect(e.AWS_LAMBDA_FUNCTION_VERSION).toBe('$LATEST');
+    expect(e.AWS_REGION).toBe('eu-west-1');
+    expect(e.AWS_DEFAULT_REGION).toBe('eu-west-1');
+    expect(e.AWS_EXECUTION_ENV).toBe('AWS_Lambda_nodejs22.x');
+    expect(e._HANDLER).toBe('index.handler');
+    expect(e.AWS_LAMBDA_LOG_GROUP_NAME).toBe('/aws/lambda/env');
+    expect(e.AWS_LAMBDA_INITIALIZATION_TYPE).toBe('on-demand');
+    expect(e.PATH).toBe(process.env.PATH);
+    expect(e.RUNTIME_TEST_PARENT_VAR).toBe('from-parent');
+    // the environment has its own copy of process.env
+    expect(process.env.SET_BY_HANDLER).toBeUndefined();
+
+    const o = ok(await rt.invoke('other', {}));
+    expect(o.payload).toBe('other export');
+  });
+
+  test('callback-style handlers', async () => {
+    const rt = runtime({ functions: [fn('cb', 'callback')] });
+    expect(ok(await rt.invoke('cb', { n: 21 })).payload).toEqual({ doubled: 42 });
+    const r = fail(await rt.invoke('cb', { fail: true }));
+    expect(r.errorType).toBe('HandlerError');
+    expect(r.errorMessage).toBe('Error: callback failure');
+  });
+
+  test('an event that cannot be cloned is rejected without running the handler', async () => {
+    const rt = runtime({ functions: [fn('echo', 'echo')] });
+    ok(await rt.invoke('echo', {}));
+    const r = fail(await rt.invoke('echo', { f: () => 1 }));
+    expect(r.errorMessage).toMatch(/^Could not serialize event/);
+    const after = ok(await rt.invoke('echo', {}));
+    expect((after.payload as { invocations: number }).invocations).toBe(2);
+    expect(rt.stats().echo!.busy).toBe(0);
+  });
+
+  test('unknown function', async () => {
+    const rt = runtime({ functions: [] });
+    const r = fail(await rt.invoke('nope', {}));
+    expect(r.errorType).toBe('UnknownFunction');
+  });
+
+  test('idle on-demand environments are reclaimed, provisioned ones are kept', async () => {
+    const rt = runtime({ functions: [fn('p', 'sleep', { provisionedConcurrency: 1 }), fn('d', 'sleep')], idleReclaimMs: 150 });
+    await rt.start();
+    const first = ok(await rt.invoke('d', { ms: 0 }));
+    expect(rt.stats().d!.environments).toBe(1);
+    await sleep(500);
+    expect(rt.stats().d!.environments).toBe(0);
+    expect(rt.stats().p!.environments).toBe(1);
+    const again = ok(await rt.invoke('d', { ms: 0 }));
+    expect(again.initDurationMs).toBeGreaterThan(0);
+    expect(again.environmentId).not.toBe(first.environmentId);
+    expect(ok(await rt.invoke('p', { ms: 0 })).initDurationMs).toBeUndefined();
+  });
+
+  test('stop() terminates environments and fails invocations in flight', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep')] });
+    ok(await rt.invoke('sleep', { ms: 0 }));
+    const inflight = rt.invoke('sleep', { ms: 5000 });
+    await sleep(50);
+    await rt.stop();
+    const r = fail(await inflight);
+    expect(r.errorType).toBe('EnvironmentCrash');
+    expect(rt.stats().sleep!.environments).toBe(0);
+  });
+
+  test('sustains a few thousand invocations per second', async () => {
+    const rt = runtime({ functions: [fn('echo', 'echo')] });
+    const n = 5000;
+    const t0 = performance.now();
+    let batch: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      batch.push(rt.invoke('echo', { i }));
+      if (batch.length === 16) {
+        await Promise.all(batch);
+        batch = [];
+      }
+    }
+    await Promise.all(batch);
+    const perSecond = n / ((performance.now() - t0) / 1000);
+    expect(rt.stats().echo!.invocations).toBe(n);
+    expect(perSecond).toBeGreaterThan(1000);
+  });
+});
