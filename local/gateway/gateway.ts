@@ -580,6 +580,7 @@ export class WebSocketGateway {
     conn.closeCause = cause;
     conn.closeCode = code;
     conn.closeReason = reason;
+    this.counters.closesByReason[cause] = (this.counters.closesByReason[cause] ?? 0) + 1;
     if (this.connections.get(conn.connectionId) === conn) this.connections.delete(conn.connectionId);
   }
 
@@ -595,8 +596,6 @@ export class WebSocketGateway {
       this.markClosing(conn, 'client', code, reason !== '' ? reason : (CLIENT_CLOSE_REASONS[code] ?? ''));
     }
     this.live.delete(conn);
-    const cause = conn.closeCause ?? 'client';
-    this.counters.closesByReason[cause] = (this.counters.closesByReason[cause] ?? 0) + 1;
     for (const p of this.inflight) {
       if (p.conn !== conn) continue;
       p.done = true;

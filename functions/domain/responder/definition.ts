@@ -65,6 +65,8 @@ export interface TimeSlotType {
   readonly offsets: Readonly<Record<string, number>>;
   /** Words that make a bare number a time ("at three", "for ten"). */
   readonly cues: readonly string[];
+  /** Recognizer slips read as an hour when am/pm or o'clock follows ("for pm" → 4 PM). */
+  readonly soundsLike?: Readonly<Record<string, number>>;
   /** Without am/pm, hours 1..assumePmBelow-1 are afternoon ("at three" → 15:00), others morning. */
   readonly assumePmBelow: number;
 }

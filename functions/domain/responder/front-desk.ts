@@ -83,6 +83,7 @@ export const FRONT_DESK: RuleDefinition = {
       oclock: ['oclock'],
       offsets: { 'half past': 30, 'quarter past': 15, 'quarter after': 15, 'quarter to': -15, 'quarter of': -15 },
       cues: ['at', 'for', 'around', 'about', 'by', 'after', 'before', 'say'],
+      soundsLike: { to: 2, too: 2, for: 4, tree: 3, free: 3, ate: 8, won: 1, tin: 10, nigh: 9 },
       assumePmBelow: 7,
     },
   },

@@ -159,6 +159,7 @@ export interface CompiledTimeType {
   readonly oclock: ReadonlySet<string>;
   readonly cues: ReadonlySet<string>;
   readonly assumePmBelow: number;
+  readonly soundsLike: ReadonlyMap<string, number>;
 }
 
 export function compileTimeType(t: TimeSlotType): CompiledTimeType {
@@ -173,6 +174,7 @@ export function compileTimeType(t: TimeSlotType): CompiledTimeType {
     oclock: new Set(t.oclock.flatMap((w) => tokenize(w).map(stem))),
     cues: new Set(t.cues.flatMap((w) => tokenize(w).map(stem))),
     assumePmBelow: t.assumePmBelow,
+    soundsLike: new Map(Object.entries(t.soundsLike ?? {}).map(([w, n]) => [stem(w), n])),
   };
 }
 
@@ -233,7 +235,11 @@ export function extractTime(stemmed: readonly string[], t: CompiledTimeType, len
         continue;
       }
     }
-    const tok = stemmed[i];
+    let tok = stemmed[i];
+    const alike = tok === undefined ? undefined : t.soundsLike.get(tok);
+    if (alike !== undefined && (t.oclock.has(stemmed[i + 1] as string) || meridiemAfter(stemmed, t, i + 1))) {
+      tok = String(alike);
+    }
     if (!isNumber(tok)) continue;
     numbers++;
     const hour = Number(tok);

@@ -49,7 +49,6 @@ const steps = (h: Handler): readonly Step[] => (Array.isArray(h) ? (h as readonl
 
 interface CompiledIntent {
   readonly name: string;
-  readonly order: number;
   readonly phrases: ReadonlyArray<readonly string[]>;
   readonly keywords: ReadonlySet<string>;
   readonly dtmf: ReadonlySet<string>;
@@ -74,7 +73,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
   const now = options.now ?? (() => new Date());
   let weekdayFormat: Intl.DateTimeFormat | undefined; // created on first use: costs ~1 ms
 
-  const intents: CompiledIntent[] = def.intents.map((intent, order) => compileIntent(intent, order));
+  const intents: CompiledIntent[] = def.intents.map(compileIntent);
   const negators = new Set(def.negators.flatMap((w) => tokenize(w).map(stem)));
   const slotTypes: Array<[string, CompiledDayType | CompiledTimeType]> = Object.entries(def.slotTypes).map(
     ([name, t]) => [name, t.kind === 'weekday' ? compileDayType(t) : compileTimeType(t)],
@@ -108,7 +107,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
   }
 
   function classify(stemmed: readonly string[], active: ReadonlySet<string>): string | undefined {
-    let best: { name: string; score: number; order: number } | undefined;
+    let best: { name: string; score: number } | undefined;
     for (const intent of intents) {
       if (!active.has(intent.name)) continue;
       let score = 0;
@@ -123,7 +122,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
       stemmed.forEach((tok, i) => {
         if (intent.keywords.has(tok) && !(intent.negatable && negated(stemmed, i))) score += 1;
       });
-      if (score > 0 && (!best || score > best.score)) best = { name: intent.name, score, order: intent.order };
+      if (score > 0 && (!best || score > best.score)) best = { name: intent.name, score };
     }
     return best?.name;
   }
@@ -364,10 +363,9 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
 
 // ---- helpers ------------------------------------------------------------------------------------------------------
 
-function compileIntent(intent: IntentDefinition, order: number): CompiledIntent {
+function compileIntent(intent: IntentDefinition): CompiledIntent {
   return {
     name: intent.name,
-    order,
     phrases: [...new Set((intent.phrases ?? []).map((p) => tokenize(p).map(stem).join(' ')))]
       .filter((p) => p.length > 0)
       .map((p) => p.split(' ')),

@@ -186,13 +186,18 @@ describe('limits', () => {
     expect(gateway.stats().closesByReason.messageTooBig).toBe(1);
   });
 
-  it('closes with 1009 on a single text message over the default 128 KiB', async () => {
-    const { url, invoker } = await startGateway({ connect: ok, fallback: () => 1 });
+  it('closes with 1009 on a text message over the default 128 KiB sent in 30 KiB frames', async () => {
+    const { url, invoker, gateway } = await startGateway({ connect: ok, fallback: () => 1 });
     const ws = await connect(url);
     const c = closed(ws);
-    ws.send('x'.repeat(128 * 1024 + 1), { fin: false });
+    const frame = 'x'.repeat(30 * 1024);
+    for (let i = 0; i < 4; i++) ws.send(frame, { fin: i === 3 }); // 120 KiB: fine
+    await invoker.waitFor((calls) => calls.some((x) => x.functionName === 'fallback'));
+    expect(invoker.callsTo('fallback')[0]!.event.body).toHaveLength(120 * 1024);
+    for (let i = 0; i < 5; i++) ws.send(frame, { fin: i === 4 }); // 150 KiB
     expect((await c).code).toBe(1009);
-    expect(invoker.callsTo('fallback')).toHaveLength(0);
+    expect(invoker.callsTo('fallback')).toHaveLength(1);
+    expect(gateway.stats().closesByReason).toEqual({ messageTooBig: 1 });
   });
 
   it('closes with 1009 on a single frame over maxFrameBytes even when the message is small enough', async () => {

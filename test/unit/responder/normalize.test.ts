@@ -75,6 +75,11 @@ describe('time slot', () => {
     ['twelve am', '00:00'],
     ['fifteen hundred', undefined],
     ['tuesday at three pm', '15:00'],
+    // recognizer slips, only next to am/pm or o'clock
+    ['at for pm', '16:00'],
+    ['tree oclock', '15:00'],
+    ['to pm', '14:00'],
+    ['i want to come in', undefined],
   ])('%s → %s', (text, expected) => {
     expect(timeOf(text)).toBe(expected);
   });
