@@ -94,6 +94,8 @@ export class LocalStack {
       AWS_SECRET_ACCESS_KEY: 'local',
       POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_LOG_LEVEL: 'INFO',
+      // Lambda runs nodejs22.x; this machine has Node 20, for which the SDK would warn in every environment.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...o.functionEnv,
     };
     const provisioned = o.provisioned ?? 2;

@@ -471,7 +471,7 @@ export class WebSocketGateway {
       if (conn.closeCause !== undefined) return;
       if (err.code === FRAME_TOO_BIG) this.markClosing(conn, 'frameTooBig', 1009, 'Message too big');
       else if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.markClosing(conn, 'messageTooBig', 1009, 'Message too big');
-      else this.markClosing(conn, 'protocolError', 1002, err.message);
+      else this.markClosing(conn, 'protocolError', wsStatusCode(err) ?? 1002, err.message);
     });
     ws.on('close', (code, reason) => this.onClose(conn, code, reason));
     this.connections.set(conn.connectionId, conn);
@@ -610,6 +610,17 @@ export class WebSocketGateway {
     this.pendingDisconnects.add(p);
     void p.finally(() => this.pendingDisconnects.delete(p));
   }
+}
+
+/** The close code ws attached to a receiver error (1002 protocol error, 1007 invalid UTF-8, …). */
+function wsStatusCode(err: Error): number | undefined {
+  for (const sym of Object.getOwnPropertySymbols(err)) {
+    if (sym.description === 'status-code') {
+      const v = (err as unknown as Record<symbol, unknown>)[sym];
+      return typeof v === 'number' ? v : undefined;
+    }
+  }
+  return undefined;
 }
 
 function headerFrom(headers: unknown, lowerName: string): string | undefined {

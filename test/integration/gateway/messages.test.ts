@@ -45,7 +45,7 @@ describe('MESSAGE events and route selection', () => {
   });
 
   it('routes by $request.body.event and falls back to $default', async () => {
-    const { url, invoker } = await startGateway({ connect: ok, media: () => 1, start: () => 1, fallback: () => 1 });
+    const { url, invoker, gateway } = await startGateway({ connect: ok, media: () => 1, start: () => 1, fallback: () => 1 });
     const ws = await connect(url);
     ws.send(JSON.stringify({ event: 'start' }));
     ws.send(JSON.stringify({ event: 'unknown' }));
@@ -61,6 +61,7 @@ describe('MESSAGE events and route selection', () => {
     expect(defaults.map((e) => e.isBase64Encoded)).toEqual([false, false, false, false, true]);
     expect(defaults[1].body).toBe('not json {');
     expect(defaults[4].body).toBe(Buffer.from([0, 1, 2, 255]).toString('base64'));
+    expect(gateway.stats()).toMatchObject({ messagesIn: 6, messagesOut: 0, connectionsOpen: 1, connectionsAccepted: 1, integrationErrors: 0 });
   });
 
   it('generalizes the selection expression to nested paths', async () => {
@@ -302,5 +303,20 @@ describe('$disconnect', () => {
     expect((await Promise.all(closes)).map((c) => c.code)).toEqual([1001, 1001]);
     expect(invoker.callsTo('disconnect')).toHaveLength(2);
     expect(gateway.stats().closesByReason.shutdown).toBe(2);
+  });
+});
+
+describe('protocol errors', () => {
+  it('closes 1007 on invalid UTF-8 in a text frame and reports it to $disconnect', async () => {
+    const { url, invoker, gateway } = await startGateway({ connect: ok, fallback: () => 1, disconnect: () => 1 });
+    const ws = await connect(url);
+    const c = closed(ws);
+    // ws (the client) does not validate outgoing text, so invalid bytes go out as a text frame.
+    ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
+    expect((await c).code).toBe(1007);
+    await invoker.waitFor((calls) => calls.some((x) => x.functionName === 'disconnect'));
+    expect(invoker.callsTo('disconnect')[0]!.event.requestContext.disconnectStatusCode).toBe(1007);
+    expect(invoker.callsTo('fallback')).toHaveLength(0);
+    expect(gateway.stats().closesByReason.protocolError).toBe(1);
   });
 });
