@@ -2,7 +2,7 @@
  * The CDK stack against the route table: routes, functions, authorizer, table and grants all come from
  * functions/routes.ts and functions/adapters/table-schema.ts. Bundling is skipped (no esbuild run per test).
  */
-import { App } from 'aws-cdk-lib';
+import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CALL_TABLE_SCHEMA } from '../../../functions/adapters/table-schema';
 import { ALL_FUNCTIONS, AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/routes';
@@ -12,23 +12,26 @@ import { VoiceAgentStack } from '../../../lib/voice-agent-stack';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
-function synth(envName: EnvName, voiceAgentToken: string | undefined = 'test-token'): Template {
+const stacks = new WeakMap<Template, VoiceAgentStack>();
+
+function synth(envName: EnvName, voiceAgentToken: string | null = 'test-token'): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new VoiceAgentStack(app, stackName(envName), { envName, voiceAgentToken });
-  return Template.fromStack(stack);
+  const stack = new VoiceAgentStack(app, stackName(envName), { envName, voiceAgentToken: voiceAgentToken ?? undefined });
+  const template = Template.fromStack(stack);
+  stacks.set(template, stack);
+  return template;
 }
 
 const dev = synth('dev');
 const resources = (t: Template, type: string) => Object.entries(t.findResources(type) as Record<string, Resource>);
 
-/** Logical id of the Lambda function whose code entry is `<name>` (by CDK path metadata: …/Functions/<name>/Resource). */
+/** Logical id of the Lambda function built for spec `<name>` (the construct `Functions/<name>`). */
 function functionIdByName(t: Template, name: string): string {
-  const json = t.toJSON() as { Resources: Record<string, Resource & { Metadata?: Record<string, string> }> };
-  const hits = Object.entries(json.Resources).filter(
-    ([, r]) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['aws:cdk:path']?.endsWith(`/Functions/${name}/Resource`),
-  );
-  expect(hits).toHaveLength(1);
-  return hits[0]![0];
+  const stack = stacks.get(t)!;
+  const fn = stack.node.findChild('Functions').node.findChild(name);
+  const id = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+  expect((t.toJSON().Resources[id] as Resource | undefined)?.Type).toBe('AWS::Lambda::Function');
+  return id;
 }
 
 /** Fn::GetAtt / Fn::Join integration URIs → the Lambda logical ids they reference. */
@@ -142,7 +145,7 @@ describe('functions', () => {
       const vars = (dev.toJSON().Resources[functionIdByName(dev, spec.name)] as Resource).Properties.Environment.Variables;
       expect(vars.VOICE_AGENT_TOKEN).toBe(spec.name === AUTHORIZER.name ? 'test-token' : undefined);
     }
-    const noToken = synth('dev', undefined);
+    const noToken = synth('dev', null);
     expect((noToken.toJSON().Resources[functionIdByName(noToken, AUTHORIZER.name)] as Resource).Properties.Environment.Variables.VOICE_AGENT_TOKEN).toBeUndefined();
   });
 
