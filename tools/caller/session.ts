@@ -147,8 +147,9 @@ export class CallerSession {
     this.ws?.send(data, { binary });
   }
 
-  async stop(): Promise<void> {
-    this.stopTicker();
+  /** Sends `stop`. A well-behaved caller stops streaming too; `keepStreaming` models one that does not. */
+  async stop(options: { keepStreaming?: boolean } = {}): Promise<void> {
+    if (!options.keepStreaming) this.stopTicker();
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
       this.sendJson({ event: 'stop', sequenceNumber: String(++this.sequence), streamSid: this.streamSid, stop: { accountSid: 'AC' + '0'.repeat(32), callSid: this.callSid } });
     }

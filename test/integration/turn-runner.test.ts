@@ -1,0 +1,114 @@
+/** The turn runner's failure paths, against a real DynamoDB API (dynalite). */
+import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
+import { CallService } from '../../functions/domain/call/call-service';
+import { DEFAULT_TURN_CONFIG, splitSentences, TurnRunner, turnLatency } from '../../functions/domain/call/turn-runner';
+import { frontDeskResponder } from '../../functions/domain/responder';
+import { SpeechProviderError, type SpeechToText, type TextToSpeech } from '../../functions/domain/speech';
+import { startTestTable, type TestTable } from '../support/dynamo';
+import { LengthSpeechToText, MemoryTelemetry, RecordingSender, ToneTextToSpeech } from '../support/fakes';
+
+let table: TestTable;
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(async () => table.close());
+
+let n = 0;
+async function setup(options: { stt?: SpeechToText; tts?: TextToSpeech; sttTimeoutMs?: number; ttsTimeoutMs?: number } = {}) {
+  const store = new DynamoCallStore(table.tableName, table.client);
+  const sender = new RecordingSender();
+  const telemetry = new MemoryTelemetry();
+  const config = { ...DEFAULT_TURN_CONFIG, sttTimeoutMs: options.sttTimeoutMs ?? 500, ttsTimeoutMs: options.ttsTimeoutMs ?? 500 };
+  const now = () => Date.now();
+  const tts = options.tts ?? new ToneTextToSpeech();
+  const runner = new TurnRunner({ store, sender, stt: options.stt ?? new LengthSpeechToText(), tts, responder: frontDeskResponder, telemetry, config, now });
+  const callId = `turn-${++n}`;
+  const calls = new CallService(store, sender, new TurnRunner({ store, sender, stt: new LengthSpeechToText(), tts: new ToneTextToSpeech(), responder: frontDeskResponder, telemetry, config, now }), frontDeskResponder, telemetry, now);
+  await calls.connect(callId, `conn-${n}`);
+  await calls.start(callId, { event: 'start', sequenceNumber: 1, streamSid: `MZ${n}`, start: { streamSid: `MZ${n}` } }, Date.now());
+  const claim = async () => (await store.claimEndpoint(callId, (await store.getCall(callId))!.lastEndpointChunk, 100 * (n + 1), true))!;
+  return { store, sender, telemetry, runner, callId, claim };
+}
+
+const speechTurn = (call: Awaited<ReturnType<Awaited<ReturnType<typeof setup>>['claim']>>) => ({
+  kind: 'speech' as const,
+  turn: call.turnCount,
+  call,
+  audio: new Uint8Array(8000),
+  timings: { speechEndAt: Date.now() - 400, endpointAt: Date.now() },
+});
+
+describe('turn runner', () => {
+  it('answers with the fallback phrase when speech-to-text times out, and the call goes on', async () => {
+    const hanging: SpeechToText = { name: 'hanging', transcribe: () => new Promise(() => undefined) };
+    const w = await setup({ stt: hanging, sttTimeoutMs: 100 });
+    const record = await w.runner.run(speechTurn(await w.claim()));
+    expect(record).toMatchObject({ status: 'completed', intent: 'fallback', reply: DEFAULT_TURN_CONFIG.fallbackText });
+    expect(record.error).toMatch(/hanging timeout/);
+    expect(w.telemetry.counts.get('ProviderErrors')).toBe(1);
+    expect((await w.store.getCall(w.callId))?.status).toBe('streaming');
+  });
+
+  it('answers with the fallback phrase when speech-to-text fails', async () => {
+    const failing: SpeechToText = {
+      name: 'failing',
+      transcribe: async () => {
+        throw new SpeechProviderError('failing', 'unavailable', 'HTTP 503');
+      },
+    };
+    const w = await setup({ stt: failing });
+    const record = await w.runner.run(speechTurn(await w.claim()));
+    expect(record.intent).toBe('fallback');
+    expect(w.sender.events('media').length).toBeGreaterThan(0);
+  });
+
+  it('fails the turn, not the call, when synthesis stalls mid-stream', async () => {
+    const stalling: TextToSpeech = {
+      name: 'stalling',
+      async *synthesize() {
+        yield new Uint8Array(800);
+        await new Promise(() => undefined);
+      },
+    };
+    const w = await setup({ tts: stalling, ttsTimeoutMs: 100 });
+    const record = await w.runner.run(speechTurn(await w.claim()));
+    expect(record.status).toBe('failed');
+    expect(w.sender.events('mark').map((m) => m.mark.name)).toContain(`t${record.turn}-end`);
+    expect(w.telemetry.counts.get('ProviderErrors')).toBe(1);
+  });
+
+  it('stops when the caller has hung up (GoneException)', async () => {
+    const w = await setup();
+    const call = await w.claim();
+    w.sender.gone.add(call.connectionId);
+    const record = await w.runner.run(speechTurn(call));
+    expect(record.status).toBe('hungup');
+    expect(w.telemetry.counts.get('CallerGone')).toBeGreaterThan(0);
+  });
+
+  it('stops between sentences when a newer turn was claimed', async () => {
+    const w = await setup();
+    const call = await w.claim();
+    const deps = (w.runner as unknown as { deps: ConstructorParameters<typeof TurnRunner>[0] }).deps;
+    let sentences = 0;
+    const tts: TextToSpeech = {
+      name: 'tone',
+      async *synthesize() {
+        if (++sentences === 1) await w.claim(); // the caller spoke again while the first sentence was synthesized
+        yield new Uint8Array(800);
+      },
+    };
+    const twoSentences = { ...frontDeskResponder, respond: (_: unknown, state: never) => ({ text: 'First sentence. Second sentence.', state, intent: 'test' }) };
+    const runner = new TurnRunner({ ...deps, tts, responder: twoSentences });
+    const record = await runner.run(speechTurn(call));
+    expect(record.status).toBe('superseded');
+    expect(sentences).toBe(1);
+    expect(w.telemetry.counts.get('TurnsSuperseded')).toBe(1);
+  });
+
+  it('measures turn latency from the end of speech to the first audio', () => {
+    expect(turnLatency({ timings: { speechEndAt: 1000, endpointAt: 1400, firstAudioAt: 1650 } })).toBe(650);
+    expect(turnLatency({ timings: { endpointAt: 1400, firstAudioAt: 1500 } })).toBe(100);
+    expect(turnLatency({ timings: { endpointAt: 1400 } })).toBeUndefined();
+  });
+});
