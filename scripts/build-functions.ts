@@ -8,19 +8,26 @@ import path from 'node:path';
 import { ALL_FUNCTIONS } from '../functions/routes';
 
 export const DIST_DIR = path.resolve(__dirname, '..', 'dist', 'functions');
-export const bundlePath = (name: string) => path.join(DIST_DIR, name, 'index.js');
+export const bundlePath = (name: string) => path.join(DIST_DIR, name, 'index.mjs');
+
+/**
+ * ES module output, so each entry's top-level await (init-time priming) runs during Lambda's init. Bundled
+ * CommonJS dependencies still call `require` for Node built-ins: the banner gives them one.
+ */
+export const ESM_REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 export async function buildFunctions(options: { quiet?: boolean } = {}): Promise<void> {
   const started = Date.now();
   await Promise.all(
     ALL_FUNCTIONS.map((fn) =>
       build({
-        entryPoints: [path.resolve(__dirname, '..', 'functions', 'handlers', `${fn.name}.ts`)],
+        entryPoints: [path.resolve(__dirname, '..', 'functions', 'entries', `${fn.name}.ts`)],
         outfile: bundlePath(fn.name),
         bundle: true,
         platform: 'node',
         target: 'node20',
-        format: 'cjs',
+        format: 'esm',
+        banner: { js: ESM_REQUIRE_BANNER },
         minify: true,
         sourcemap: true,
         logLevel: 'error',

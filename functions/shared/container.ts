@@ -34,11 +34,26 @@ function baseServices() {
   const config = loadConfig();
   const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
   const store = new DynamoCallStore(config.tableName, dynamo);
-  if (!config.speech.offlineUrl) throw new Error('OFFLINE_SPEECH_URL is required with SPEECH_PROVIDER=offline');
-  const stt = new OfflineSpeechToText({ baseUrl: config.speech.offlineUrl, timeoutMs: config.turn.sttTimeoutMs });
-  const tts = new OfflineTextToSpeech({ baseUrl: config.speech.offlineUrl, timeoutMs: config.turn.ttsTimeoutMs });
+  // Routes that never speak (connect, stop, …) must start without speech settings: fail at use, not at init.
+  const baseUrl = config.speech.offlineUrl ?? 'http://speech-provider-not-configured.invalid';
+  const stt = new OfflineSpeechToText({ baseUrl, timeoutMs: config.turn.sttTimeoutMs });
+  const tts = new OfflineTextToSpeech({ baseUrl, timeoutMs: config.turn.ttsTimeoutMs });
   base = { config, store, stt, tts, responder: frontDeskResponder };
   return base;
+}
+
+/**
+ * Builds the clients and makes one real request to each AWS API the function uses (a read of a key that does not
+ * exist; a post to a connection that does not exist), so credentials, endpoints, signing and the HTTP connection
+ * are ready before the first invocation.
+ */
+export async function primeServices(): Promise<void> {
+  const { store } = baseServices();
+  const endpoint = process.env.CONNECTIONS_ENDPOINT;
+  await Promise.allSettled([
+    store.getCall('__prime__'),
+    endpoint ? servicesFor({ requestContext: { domainName: '', stage: '' } } as never).sender.send('__prime__', '{}') : undefined,
+  ]);
 }
 
 /** Services bound to the API whose event this is (its @connections endpoint). */

@@ -24,6 +24,7 @@ const MILLISECOND_METRICS = new Set<MetricName>([
 ]);
 
 export const telemetry: Telemetry = {
+  debug: (message, extra) => logger.debug(message, extra ?? {}),
   info: (message, extra) => logger.info(message, extra ?? {}),
   warn: (message, extra) => logger.warn(message, extra ?? {}),
   error: (message, extra) => logger.error(message, extra ?? {}),

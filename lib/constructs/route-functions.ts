@@ -1,6 +1,7 @@
 /**
  * One NodejsFunction per entry of the route table (ROUTES + AUTHORIZER), bundled with the local esbuild exactly
- * like scripts/build-functions.ts does for the local stack: minified, source maps, AWS SDK v3 bundled in.
+ * like scripts/build-functions.ts does for the local stack: the same entries (handler + init-time priming), ES
+ * modules so top-level await runs during init, minified, source maps, AWS SDK v3 bundled in.
  */
 import path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -9,9 +10,10 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/routes';
+import { ESM_REQUIRE_BANNER } from '../../scripts/build-functions';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const handlerEntry = (name: string) => path.join(REPO_ROOT, 'functions', 'handlers', `${name}.ts`);
+export const handlerEntry = (name: string) => path.join(REPO_ROOT, 'functions', 'entries', `${name}.ts`);
 
 export interface RouteFunctionsProps {
   /** Name of the call table, passed as CALLS_TABLE. */
@@ -78,7 +80,8 @@ export class RouteFunctions extends Construct {
       bundling: {
         minify: true,
         sourceMap: true,
-        format: OutputFormat.CJS,
+        format: OutputFormat.ESM,
+        banner: ESM_REQUIRE_BANNER,
         // Bundle the AWS SDK v3 in (as the local build does): pinned versions, no dependency on the runtime's copy.
         externalModules: [],
       },

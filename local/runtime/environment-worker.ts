@@ -93,18 +93,13 @@ process.on('uncaughtException', (err) => fatal('Runtime.UncaughtException', err,
 process.on('unhandledRejection', (reason) => fatal('Runtime.UnhandledPromiseRejection', reason, 128));
 
 // --- init
+// CommonJS bundles load with require; ES module bundles (index.mjs) with import(), which also awaits their
+// top-level await — as Lambda's Node runtime does, so init can prime clients before the first invocation.
 let handler;
-try {
-  const mod = require(wd.bundlePath);
-  handler = mod == null ? undefined : mod[wd.handlerExport];
-  if (typeof handler !== 'function') {
-    const e = new Error('index.' + wd.handlerExport + ' is undefined or not exported');
-    e.name = 'Runtime.HandlerNotFound';
-    throw e;
-  }
-} catch (e) {
+let useCallback = false;
+function initFailed(e) {
   let type = errorType(e);
-  if (e && e.code === 'MODULE_NOT_FOUND' && !handler) type = 'Runtime.ImportModuleError';
+  if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND') && !handler) type = 'Runtime.ImportModuleError';
   dying = true;
   try {
     console.error('INIT_ERROR\t' + errorJson(e));
@@ -112,7 +107,15 @@ try {
   } catch (_) { /* ignore */ }
   process.exit(1);
 }
-const useCallback = handler.length >= 3;
+function useModule(mod) {
+  handler = mod == null ? undefined : mod[wd.handlerExport];
+  if (typeof handler !== 'function') {
+    const e = new Error('index.' + wd.handlerExport + ' is undefined or not exported');
+    e.name = 'Runtime.HandlerNotFound';
+    throw e;
+  }
+  useCallback = handler.length >= 3;
+}
 
 // --- invoke loop
 let active = 0; // sequence number of the invocation in flight, 0 when none
@@ -206,6 +209,17 @@ function invoke(event) {
   }
 }
 
-port.postMessage([MSG_READY]);
-flushThenFreeze();
+function ready() {
+  port.postMessage([MSG_READY]);
+  flushThenFreeze();
+}
+if (/\.mjs$/.test(wd.bundlePath)) {
+  import(require('node:url').pathToFileURL(wd.bundlePath).href).then((mod) => {
+    try { useModule(mod); } catch (e) { initFailed(e); return; }
+    ready();
+  }, initFailed);
+} else {
+  try { useModule(require(wd.bundlePath)); } catch (e) { initFailed(e); }
+  if (!dying) ready();
+}
 `;

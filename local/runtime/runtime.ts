@@ -3,6 +3,7 @@
  * between invocations, created on demand (cold starts), reused warm, throttled at the concurrency
  * limits, destroyed on timeout or crash, and reclaimed when idle. See README.md.
  */
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,6 +46,8 @@ interface Environment {
   readonly createdAt: number;
   state: EnvState;
   idleSince: number;
+  /** An on-demand init holding one of the runtime's init slots. */
+  holdsInitSlot?: boolean;
   pending: Pending | undefined;
   /** Set for provisioned environments being initialized by start(). */
   onInit: ((err: Error | undefined) => void) | undefined;
@@ -96,10 +99,20 @@ export class LambdaRuntime implements Invoker {
   private readonly region: string;
   private reclaimTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /**
+   * Local deviation, on purpose: on AWS every environment initializes on its own CPU; here all share this machine's
+   * cores, so N simultaneous inits each take N times longer, which makes more invocations find no free environment
+   * and start yet more inits. Capping inits in flight keeps a cold start as long as on AWS; an invocation waiting
+   * for a slot takes the first environment of its function that frees up. Cold starts are still counted.
+   */
+  private readonly maxConcurrentInits: number;
+  private initsInFlight = 0;
+  private readonly waiting: { fn: FunctionState; pending: Pending }[] = [];
 
   constructor(options: RuntimeOptions) {
     this.accountConcurrency = options.accountConcurrency ?? DEFAULT_ACCOUNT_CONCURRENCY;
     this.idleReclaimMs = options.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS;
+    this.maxConcurrentInits = options.maxConcurrentInits ?? availableParallelism();
     this.random = options.placement === 'random';
     this.onLog = options.onLog;
     this.region = options.region ?? 'us-east-1';
@@ -157,14 +170,40 @@ export class LambdaRuntime implements Invoker {
     return new Promise<InvokeResult>((resolve) => {
       const pending: Pending = { resolve, event, start: 0, initDurationMs: undefined, timer: undefined };
       const env = this.takeIdle(fn);
-      if (env !== undefined) {
-        this.dispatch(env, pending);
-      } else {
-        fn.stats.coldStarts++;
-        const cold = this.createEnvironment(fn, false);
-        cold.pending = pending;
-      }
+      if (env !== undefined) this.dispatch(env, pending);
+      else if (this.initsInFlight < this.maxConcurrentInits) this.coldStart(fn, pending);
+      else this.waiting.push({ fn, pending });
     });
+  }
+
+  private coldStart(fn: FunctionState, pending: Pending): void {
+    fn.stats.coldStarts++;
+    this.initsInFlight++;
+    const cold = this.createEnvironment(fn, false);
+    cold.holdsInitSlot = true;
+    cold.pending = pending;
+  }
+
+  private releaseInitSlot(env: Environment): void {
+    if (!env.holdsInitSlot) return;
+    env.holdsInitSlot = false;
+    this.initsInFlight--;
+    this.serveWaiting();
+  }
+
+  /** Gives waiting invocations, oldest first, an idle environment or a free init slot. */
+  private serveWaiting(): void {
+    for (let i = 0; i < this.waiting.length; ) {
+      const { fn, pending } = this.waiting[i]!;
+      const env = this.takeIdle(fn);
+      if (env !== undefined) this.dispatch(env, pending);
+      else if (this.initsInFlight < this.maxConcurrentInits) this.coldStart(fn, pending);
+      else {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+    }
   }
 
   stats(): Record<string, FunctionStats> {
@@ -178,6 +217,11 @@ export class LambdaRuntime implements Invoker {
   /** Terminates every environment; invocations in flight resolve as EnvironmentCrash. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const { fn, pending } of this.waiting.splice(0)) {
+      fn.busy--;
+      if (fn.reserved === undefined) this.unreservedBusy--;
+      pending.resolve({ ok: false, errorType: 'EnvironmentCrash', errorMessage: 'Runtime stopped' });
+    }
     if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
     this.reclaimTimer = undefined;
     const terminations: Promise<number>[] = [];
@@ -433,6 +477,7 @@ export class LambdaRuntime implements Invoker {
       if (pending !== undefined) {
         pending.initDurationMs = initDurationMs;
         this.dispatch(env, pending);
+        this.releaseInitSlot(env);
       } else {
         const onInit = env.onInit;
         env.onInit = undefined;
@@ -456,6 +501,7 @@ export class LambdaRuntime implements Invoker {
     env.state = 'idle';
     env.idleSince = performance.now();
     (env.provisioned ? fn.idleProvisioned : fn.idleOnDemand).push(env);
+    if (this.waiting.length > 0) this.serveWaiting();
   }
 
   private onTimeout(env: Environment): void {
@@ -536,6 +582,7 @@ export class LambdaRuntime implements Invoker {
       if (fn.reserved === undefined) this.unreservedBusy--;
       pending.resolve(result ?? { ok: false, errorType: 'EnvironmentCrash', errorMessage: 'Environment destroyed', environmentId: env.id });
     }
+    if (!stopping) this.releaseInitSlot(env);
     if (stopping) {
       const onInit = env.onInit;
       env.onInit = undefined;

@@ -58,6 +58,11 @@ export interface RuntimeOptions {
   readonly idleReclaimMs?: number;
   /** How an idle warm environment is picked: most recently used (default) or at random. Never per connection. */
   readonly placement?: 'mru' | 'random';
+  /**
+   * Inits in flight at once (default: this machine's cores). A local deviation: see LambdaRuntime. Invocations
+   * beyond it wait for a slot or for an environment of their function to free up.
+   */
+  readonly maxConcurrentInits?: number;
   /** Each line a function writes to stdout/stderr (its log group), with the function and environment. */
   readonly onLog?: (functionName: string, environmentId: string, line: string) => void;
   readonly region?: string;

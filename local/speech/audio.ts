@@ -32,31 +32,69 @@ export function encodeMulaw(samples: Int16Array): Uint8Array {
 }
 
 const HALF_TAPS = 16;
+const kernelCache = new Map<string, { taps: number; offset: number; phases: Float64Array[] }>();
 
-/** Resamples PCM16 from `from` Hz to `to` Hz (any ratio). */
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Polyphase kernels for from → to: output i sits at input position i·M/L (L = to/g, M = from/g); its phase is
+ * (i·M) mod L. Each phase kernel is a Hann-windowed sinc with the cutoff at the lower Nyquist, normalized to unit DC
+ * gain.
+ */
+function kernels(from: number, to: number): { L: number; M: number; taps: number; offset: number; phases: Float64Array[] } {
+  const g = gcd(from, to);
+  const L = to / g;
+  const M = from / g;
+  const key = `${L}/${M}`;
+  let k = kernelCache.get(key);
+  if (!k) {
+    const cutoff = Math.min(1, L / M);
+    const half = Math.ceil(HALF_TAPS / cutoff);
+    const taps = 2 * half;
+    const phases: Float64Array[] = [];
+    for (let p = 0; p < L; p++) {
+      const frac = p / L; // output position = base + frac
+      const kern = new Float64Array(taps);
+      let norm = 0;
+      for (let t = 0; t < taps; t++) {
+        const d = t - half + 1 - frac; // input index (base - half + 1 + t) minus output position
+        const x = d * cutoff;
+        const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+        const w = Math.abs(d) >= half + 1 ? 0 : 0.5 + 0.5 * Math.cos((Math.PI * d) / (half + 1));
+        kern[t] = sinc * w;
+        norm += kern[t]!;
+      }
+      for (let t = 0; t < taps; t++) kern[t]! /= norm;
+      phases.push(kern);
+    }
+    k = { taps, offset: half - 1, phases };
+    kernelCache.set(key, k);
+  }
+  return { L, M, ...k };
+}
+
+/** Resamples PCM16 from `from` Hz to `to` Hz (integer rates, any ratio; polyphase windowed sinc). */
 export function resample(input: Int16Array, from: number, to: number): Int16Array {
   if (from === to || input.length === 0) return input.slice();
-  const ratio = to / from;
-  const outLen = Math.round(input.length * ratio);
+  const { L, M, taps, offset, phases } = kernels(from, to);
+  const outLen = Math.round((input.length * L) / M);
   const out = new Int16Array(outLen);
-  const cutoff = Math.min(1, ratio); // relative to the input Nyquist
-  const step = 1 / ratio;
+  const n = input.length;
   for (let i = 0; i < outLen; i++) {
-    const center = i * step;
-    const left = Math.floor(center) - Math.ceil(HALF_TAPS / cutoff) + 1;
-    const right = Math.floor(center) + Math.ceil(HALF_TAPS / cutoff);
+    const pos = i * M;
+    const base = Math.floor(pos / L);
+    const kern = phases[pos - base * L]!;
+    const start = base - offset;
     let acc = 0;
-    let norm = 0;
-    for (let j = left; j <= right; j++) {
-      const x = (j - center) * cutoff;
-      const w = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
-      const t = (j - center) / (HALF_TAPS / cutoff + 1);
-      const win = 0.5 + 0.5 * Math.cos(Math.PI * Math.max(-1, Math.min(1, t))); // Hann
-      const k = w * win;
-      norm += k;
-      if (j >= 0 && j < input.length) acc += input[j]! * k;
+    if (start >= 0 && start + taps <= n) {
+      for (let t = 0; t < taps; t++) acc += input[start + t]! * kern[t]!;
+    } else {
+      for (let t = 0; t < taps; t++) {
+        const j = start + t;
+        if (j >= 0 && j < n) acc += input[j]! * kern[t]!;
+      }
     }
-    const v = Math.round(acc / (norm || 1));
+    const v = Math.round(acc);
     out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
   return out;

@@ -48,6 +48,7 @@ export class MemoryTelemetry implements Telemetry {
   readonly counts = new Map<MetricName, number>();
   readonly timings = new Map<MetricName, number[]>();
   readonly lines: { level: string; message: string; extra?: Record<string, unknown> }[] = [];
+  debug = (message: string, extra?: Record<string, unknown>) => void this.lines.push({ level: 'debug', message, extra });
   info = (message: string, extra?: Record<string, unknown>) => void this.lines.push({ level: 'info', message, extra });
   warn = (message: string, extra?: Record<string, unknown>) => void this.lines.push({ level: 'warn', message, extra });
   error = (message: string, extra?: Record<string, unknown>) => void this.lines.push({ level: 'error', message, extra });

@@ -22,6 +22,8 @@ export interface MediaConfig extends EndpointingConfig {
   readonly pollEveryChunks: number;
   /** Largest accepted audio payload per media message. */
   readonly maxFrameMs: number;
+  /** How many times (20 ms apart) a frame that arrived before `start` landed waits for it. */
+  readonly startWaitAttempts: number;
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
@@ -29,6 +31,7 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   callMaxAgeMs: 2000,
   pollEveryChunks: 10,
   maxFrameMs: 1000,
+  startWaitAttempts: 3,
 };
 
 export interface MediaContext {
@@ -166,7 +169,7 @@ export class MediaProcessor {
       view = this.cache.get(callId);
     }
     if (!view || view.call.status === 'connected') {
-      const call = await this.store.getCall(callId);
+      const call = await this.callAfterStart(callId);
       if (!call) throw new ProtocolError('media for an unknown call');
       view = view ?? {
         call,
@@ -184,6 +187,20 @@ export class MediaProcessor {
     if (call.status === 'ended') throw new ProtocolError('media after stop');
     if (message.streamSid !== call.streamSid) throw new ProtocolError('streamSid does not match the call');
     return view;
+  }
+
+  /**
+   * Twilio sends the first frame 20 ms after `start`, and the two run in different environments: the frame may be
+   * handled before start's write lands. While the call is still `connected`, wait briefly for it (bounded) rather
+   * than refuse a frame the caller sent in order.
+   */
+  private async callAfterStart(callId: string): Promise<CallRecord | undefined> {
+    let call = await this.store.getCall(callId);
+    for (let attempt = 0; call?.status === 'connected' && attempt < this.config.startWaitAttempts; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      call = await this.store.getCall(callId);
+    }
+    return call;
   }
 
   private async refresh(callId: string, view: CallView): Promise<void> {

@@ -118,6 +118,7 @@ export interface ConnectionSender {
 
 /** What the domain reports; handlers bind it to Powertools Logger and Metrics. */
 export interface Telemetry {
+  debug(message: string, extra?: Record<string, unknown>): void;
   info(message: string, extra?: Record<string, unknown>): void;
   warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;

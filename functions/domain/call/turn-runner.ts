@@ -95,6 +95,7 @@ export class TurnRunner {
       timings.replyAt = now();
     }
 
+    telemetry.debug('reply ready', { turn, status, intent: reply?.intent });
     if (reply && status !== 'ignored') {
       await this.extra(call, 'reply', { turn, text: reply.text, intent: reply.intent });
       const spoken = await this.speak(call, turn, reply.text, timings);
@@ -139,6 +140,7 @@ export class TurnRunner {
     let segment = 0;
 
     const post = async (data: string): Promise<boolean> => {
+      telemetry.debug('posting to the connection', { turn, bytes: data.length });
       const result = await sender.send(call.connectionId, data);
       if (result === 'gone') telemetry.count('CallerGone');
       return result === 'ok';
@@ -165,6 +167,7 @@ export class TurnRunner {
         }
         let pending: Uint8Array = new Uint8Array(0);
         const ttsStarted = now();
+        telemetry.debug('synthesizing', { turn, segment, characters: sentence.length });
         const audio = withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name);
         for await (const chunk of audio) {
           if (timings.ttsFirstByteAt === undefined) {

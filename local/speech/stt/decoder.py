@@ -5,13 +5,13 @@ Run with Debian's interpreter (/usr/bin/python3): python3-pocketsphinx is not im
 
     /usr/bin/python3 decoder.py CONFIG.json
 
-CONFIG: {"hmm": dir, "dict": path, "fullLm": path, "searches": {name: arpaPath}, "defaultSearch": name,
-         "minConfidence": 0..1, "minAcousticRatio": 0..1, "logfn": path}
+CONFIG: {"hmm": dir, "domainDict": path, "searches": {name: arpaPath}, "defaultSearch": name,
+         "fullDict": path, "fullLm": path, "rejectBelow": 0..1, "verifyBelow": 0..1, "logfn": path}
 
 Protocol (one JSON object per line each way; audio is base64 PCM16 LE, 16 kHz, mono, one whole utterance):
     -> {"id": 1, "audio": "...", "context": "name"|null, "mode": "auto"|"domain"|"full"}
     <- {"id": 1, "text": "...", "confidence": 0.93, "engine": "domain"|"context:<name>"|"full", "decodeMs": 81.2,
-        "fallback": false, "frames": 230}
+        "fallback": false, "frames": 230, ...}
     <- {"id": 1, "error": "..."}                  (request failed; the process keeps serving)
 The first line written is {"ready": true, "loadMs": ...} once the decoder is loaded.
 """
@@ -38,80 +38,104 @@ def send(obj):
 
 
 class Engine:
+    """Two decoders sharing one acoustic model: a domain decoder (corpus dictionary; one n-gram search per domain or
+    context LM) and the full en-us decoder (cmudict + en-us LM) used as the free-text fallback.
+
+    Decision for mode "auto":
+      domain text empty, or min word posterior < rejectBelow          -> full decode, full text
+      rejectBelow <= min word posterior < verifyBelow                 -> full decode; keep the domain text unless the
+                                                                         full decode fits the audio better (acoustic
+                                                                         score per frame), i.e. the speech is off-domain
+      min word posterior >= verifyBelow                               -> domain text
+    Measured on flite rms at 16 kHz and 8 kHz mu-law: with the check always on, 12/12 corpus sentences kept the domain
+    text and 11/12 off-domain ones went to the full model (the 12th was rejected by its posterior anyway).
+    (A tiny LM has few competitors, so its posteriors overestimate; the acoustic comparison catches off-domain speech
+    that the domain LM forces onto in-domain words.)
+    """
+
     def __init__(self, cfg):
+        self.domain = None
+        self.searches = {}
+        logfn = cfg.get('logfn') or os.devnull
+        if cfg.get('searches'):
+            c = Decoder.default_config()
+            c.set_string('-hmm', cfg['hmm'])
+            c.set_string('-dict', cfg['domainDict'])
+            c.set_string('-logfn', logfn)
+            names = list(cfg['searches'])
+            c.set_string('-lm', cfg['searches'][names[0]])
+            self.domain = Decoder(c)
+            # The -lm search is named "_default"; register every LM under its own name.
+            for name in names:
+                self.domain.set_lm_file(name, cfg['searches'][name])
+                self.searches[name] = cfg['searches'][name]
         c = Decoder.default_config()
         c.set_string('-hmm', cfg['hmm'])
-        c.set_string('-dict', cfg['dict'])
+        c.set_string('-dict', cfg['fullDict'])
         c.set_string('-lm', cfg['fullLm'])
-        c.set_string('-logfn', cfg.get('logfn') or os.devnull)
-        self.d = Decoder(c)
-        self.logmath = self.d.get_logmath()
-        self.searches = {}
-        for name, path in (cfg.get('searches') or {}).items():
-            self.d.set_lm_file(name, path)
-            self.searches[name] = path
-        self.d.set_allphone_file('_phones', cfg['phoneLm']) if cfg.get('phoneLm') else None
-        self.has_phones = bool(cfg.get('phoneLm'))
-        self.full = self.d.get_search()  # the search created from -lm (named "_default")
-        self.default = cfg.get('defaultSearch') or (next(iter(self.searches)) if self.searches else self.full)
-        self.min_conf = float(cfg.get('minConfidence', 0.5))
-        self.min_ratio = float(cfg.get('minAcousticRatio', 0.0))
+        c.set_string('-logfn', logfn)
+        self.full = Decoder(c)
+        self.logmath = self.full.get_logmath()
+        self.default = cfg.get('defaultSearch') or (next(iter(self.searches)) if self.searches else None)
+        self.reject_below = float(cfg.get('rejectBelow', 0.35))
+        self.verify_below = float(cfg.get('verifyBelow', 0.95))
 
-    def _run(self, search, pcm):
-        if self.d.get_search() != search:
-            self.d.set_search(search)
-        self.d.start_utt()
-        self.d.process_raw(pcm, False, True)
-        self.d.end_utt()
-        hyp = self.d.hyp()
+    def _run(self, dec, search, pcm):
+        if search is not None and dec.get_search() != search:
+            dec.set_search(search)
+        dec.start_utt()
+        dec.process_raw(pcm, False, True)
+        dec.end_utt()
         words, posts, ascore = [], [], 0
-        for s in self.d.seg():
+        for s in dec.seg():
             ascore += s.ascore
             if s.word in FILLERS or s.word.startswith('['):
                 continue
             words.append(s.word.split('(')[0])
             posts.append(self.logmath.exp(s.prob))
+        frames = dec.n_frames()
         return {
             'text': ' '.join(words),
-            'wordPosteriors': posts,
-            'sentencePosterior': self.logmath.exp(hyp.prob) if hyp else 0.0,
-            'bestScore': hyp.best_score if hyp else 0,
-            'ascore': ascore,
-            'frames': self.d.n_frames(),
+            'confidence': round(min(posts), 4) if posts else 0.0,
+            'ascorePerFrame': ascore / frames if frames else 0.0,
+            'frames': frames,
         }
 
-    @staticmethod
-    def confidence(r):
-        posts = r['wordPosteriors']
-        return 0.0 if not posts else min(posts)
-
-    def decode(self, pcm, context=None, mode='auto', debug=False):
+    def decode(self, pcm, context=None, mode='auto'):
         t0 = time.perf_counter()
-        out = {}
-        if mode == 'full' or not self.searches:
-            r = self._run(self.full, pcm)
-            out = {'text': r['text'], 'confidence': self.confidence(r), 'engine': 'full', 'fallback': False}
+        if mode == 'full' or self.domain is None:
+            r = self._run(self.full, None, pcm)
+            out = {'text': r['text'], 'confidence': r['confidence'], 'engine': 'full', 'fallback': False}
         else:
             search = context if context and context in self.searches else self.default
-            r = self._run(search, pcm)
-            conf = self.confidence(r)
             engine = 'domain' if search == self.default else 'context:' + search
-            if debug and self.has_phones:
-                p = self._run('_phones', pcm)
-                out['phoneAscore'] = p['ascore']
-            low = r['text'] == '' or conf < self.min_conf
-            if mode == 'auto' and low:
-                f = self._run(self.full, pcm)
-                out.update({'text': f['text'], 'confidence': self.confidence(f), 'engine': 'full', 'fallback': True,
-                            'domainText': r['text'], 'domainConfidence': conf})
-                r = f
-            else:
-                out.update({'text': r['text'], 'confidence': conf, 'engine': engine, 'fallback': False})
+            r = self._run(self.domain, search, pcm)
+            out = {'text': r['text'], 'confidence': r['confidence'], 'engine': engine, 'fallback': False}
+            conf = r['confidence']
+            if mode == 'auto' and (r['text'] == '' or conf < self.verify_below):
+                f = self._run(self.full, None, pcm)
+                off_domain = r['text'] == '' or conf < self.reject_below or (
+                    f['text'] != '' and f['ascorePerFrame'] > r['ascorePerFrame'])
+                verify = {'domainAscorePerFrame': round(r['ascorePerFrame']), 'fullAscorePerFrame': round(f['ascorePerFrame']),
+                          'fullText': f['text']}
+                if off_domain:
+                    out = {'text': f['text'], 'confidence': f['confidence'], 'engine': 'full', 'fallback': True,
+                           'domainText': r['text'], 'domainConfidence': conf}
+                    r = f
+                out['verify'] = verify
         out['frames'] = r['frames']
-        if debug:
-            out['debug'] = r
         out['decodeMs'] = round((time.perf_counter() - t0) * 1000, 1)
         return out
+
+
+def _die_with_parent():
+    """Ask the kernel for SIGTERM when the parent (the Node wrapper) dies, so no decoder outlives it."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def main():
@@ -120,6 +144,7 @@ def main():
         return 2
     with open(sys.argv[1], encoding='utf-8') as f:
         cfg = json.load(f)
+    _die_with_parent()
     t0 = time.perf_counter()
     engine = Engine(cfg)
     send({'ready': True, 'pid': os.getpid(), 'loadMs': round((time.perf_counter() - t0) * 1000, 1),
@@ -135,7 +160,7 @@ def main():
             pcm = base64.b64decode(req.get('audio') or '')
             if len(pcm) % 2:
                 pcm = pcm[:-1]
-            res = engine.decode(pcm, req.get('context'), req.get('mode') or 'auto', bool(req.get('debug')))
+            res = engine.decode(pcm, req.get('context'), req.get('mode') or 'auto')
             res['id'] = rid
             send(res)
         except Exception as e:  # keep serving; the caller maps this to an error

@@ -13,7 +13,10 @@ let store: DynamoCallStore;
 beforeAll(async () => {
   ({ stack, store } = await startStack('call-flow'));
 }, 180_000);
-afterAll(async () => stack?.stop());
+afterAll(async () => {
+  if (process.env.DEBUG_STACK) for (const [k, v] of Object.entries(stack.runtime!.stats())) console.warn(k, JSON.stringify({ ...v, initDurationsMs: v.initDurationsMs.map(Math.round) }), JSON.stringify(stack.gateway!.stats()));
+  await stack?.stop();
+});
 
 describe('a call', () => {
   it('completes three turns with real recognition, replies and latency', async () => {
