@@ -6,6 +6,7 @@ async function main() {
     port: Number(process.env.PORT ?? 8080),
     token: process.env.VOICE_AGENT_TOKEN || undefined,
     provisioned: process.env.PROVISIONED !== undefined ? Number(process.env.PROVISIONED) : undefined,
+    provisionedByFunction: process.env.PROVISIONED_MEDIA !== undefined ? { media: Number(process.env.PROVISIONED_MEDIA) } : undefined,
     echoLogs: process.env.ECHO_LOGS === '1',
   });
   const started = Date.now();

@@ -7,6 +7,7 @@ async function main() {
     port: Number(process.env.SPEECH_PORT ?? 0),
     corpus: FRONT_DESK_CORPUS,
     sttPoolSize: Number(process.env.STT_POOL_SIZE ?? 2),
+    ttsCacheEntries: process.env.TTS_CACHE === '0' ? 0 : undefined,
   });
   process.stdout.write(JSON.stringify({ url: server.url }) + '\n');
   const stop = () => void server.close().finally(() => process.exit(0));

@@ -24,6 +24,11 @@ export interface LocalStackOptions {
   readonly token?: string;
   /** Pre-initialized environments per latency-critical function (provisioned concurrency); 0 disables. */
   readonly provisioned?: number;
+  /**
+   * Per-function overrides. `media` runs each turn inline, so it needs about one environment per turn in flight
+   * plus one or two for frames: size it to the number of calls expected at once.
+   */
+  readonly provisionedByFunction?: Readonly<Record<string, number>>;
   readonly accountConcurrency?: number;
   readonly placement?: 'mru' | 'random';
   /** Extra environment for every function (e.g. ENDPOINT_SILENCE_MS). */
@@ -104,7 +109,7 @@ export class LocalStack {
       bundlePath: bundlePath(fn.name),
       timeoutSeconds: fn.timeoutSeconds,
       memoryMb: fn.memoryMb,
-      provisionedConcurrency: fn.hotPath ? provisioned : 0,
+      provisionedConcurrency: o.provisionedByFunction?.[fn.name] ?? (fn.hotPath ? provisioned : 0),
       environment: env,
     }));
     this.runtime = new LambdaRuntime({

@@ -30,8 +30,17 @@ export const DEFAULT_ENDPOINTING: EndpointingConfig = {
   maxUtteranceMs: 15_000,
 };
 
-export function isSpeech(samples: Int16Array, config: Pick<EndpointingConfig, 'speechThresholdDbfs'>): boolean {
-  return levelDbfs(samples) > config.speechThresholdDbfs;
+/**
+ * A chunk is speech when any 20 ms window of it is: clients may send chunks longer than Twilio's 20 ms, and a
+ * chunk that is mostly silence around a quiet word ending must not be dropped.
+ */
+export function isSpeech(samples: Int16Array, config: Pick<EndpointingConfig, 'speechThresholdDbfs'>, sampleRate = 8000): boolean {
+  const window = Math.round(sampleRate / 50);
+  if (samples.length <= window * 1.5) return levelDbfs(samples) > config.speechThresholdDbfs;
+  for (let start = 0; start < samples.length; start += window) {
+    if (levelDbfs(samples.subarray(start, Math.min(start + window, samples.length))) > config.speechThresholdDbfs) return true;
+  }
+  return false;
 }
 
 /** Stream time (ms) at which a frame ends. */

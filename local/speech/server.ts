@@ -22,6 +22,11 @@ export interface SpeechServerOptions {
   readonly sttPoolSize?: number;
   /** Optional narrower LMs by dialog state name (the `context` query parameter selects one). */
   readonly contexts?: Record<string, string[]>;
+  /** Sentences whose synthesized audio is kept (LRU; default 500); 0 synthesizes every request. */
+  readonly ttsCacheEntries?: number;
+  /** Recognizer thresholds (see PocketsphinxRecognizerOptions); defaults favour the domain decode. */
+  readonly rejectBelow?: number;
+  readonly verifyBelow?: number;
   readonly log?: (message: string) => void;
 }
 
@@ -95,6 +100,8 @@ export async function startSpeechServer(opts: SpeechServerOptions): Promise<Spee
       corpus: opts.corpus,
       contexts: opts.contexts,
       poolSize: opts.sttPoolSize ?? 2,
+      rejectBelow: opts.rejectBelow,
+      verifyBelow: opts.verifyBelow,
       log,
     }),
     loadFliteModule(),
@@ -125,6 +132,28 @@ export async function startSpeechServer(opts: SpeechServerOptions): Promise<Spee
     }
   }
 
+  /**
+   * Sentences repeat across calls (the greeting, the re-prompt, the opening hours): their audio is cached, as a
+   * production deployment caches static prompts. `ttsCacheEntries: 0` turns it off (every reply synthesized).
+   */
+  const ttsCache = new Map<string, Int16Array>();
+  const ttsCacheEntries = opts.ttsCacheEntries ?? 500;
+  async function synthesizeCached(sentence: string, voice: FliteVoice | undefined): Promise<Int16Array> {
+    const key = `${voice ?? ''}|${sentence}`;
+    const hit = ttsCache.get(key);
+    if (hit) {
+      ttsCache.delete(key);
+      ttsCache.set(key, hit);
+      return hit;
+    }
+    const audio = await synthesize(sentence, { voice, sampleRate: 16000 });
+    if (ttsCacheEntries > 0) {
+      ttsCache.set(key, audio);
+      if (ttsCache.size > ttsCacheEntries) ttsCache.delete(ttsCache.keys().next().value!);
+    }
+    return audio;
+  }
+
   async function synthesizeRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req, MAX_JSON_BYTES);
     let json: unknown;
@@ -147,7 +176,7 @@ export async function startSpeechServer(opts: SpeechServerOptions): Promise<Spee
     // Synthesize the first sentence before committing to 200, so an engine failure is still a clean 503.
     let next: Int16Array;
     try {
-      next = await synthesize(sentences[0]!, { voice, sampleRate: 16000 });
+      next = await synthesizeCached(sentences[0]!, voice);
     } catch (e) {
       throw new HttpError(503, `synthesizer: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -164,7 +193,7 @@ export async function startSpeechServer(opts: SpeechServerOptions): Promise<Spee
       await new Promise((r) => setImmediate(r)); // let the chunk go out before the next synchronous synthesis
       if (closed) return;
       try {
-        next = await synthesize(sentences[i + 1]!, { voice, sampleRate: 16000 });
+        next = await synthesizeCached(sentences[i + 1]!, voice);
       } catch (e) {
         log(`synthesize failed mid-stream: ${e instanceof Error ? e.message : String(e)}`);
         res.destroy();

@@ -13,6 +13,15 @@ describe('frame classifier', () => {
   });
 });
 
+describe('chunks longer than 20 ms', () => {
+  it('count as speech when any 20 ms window is speech', () => {
+    const chunk = new Int16Array(800); // 100 ms at 8 kHz, silent but for its last 20 ms
+    chunk.set(tone(20, 6000), 640);
+    expect(isSpeech(chunk, DEFAULT_ENDPOINTING, 8000)).toBe(true);
+    expect(isSpeech(new Int16Array(800), DEFAULT_ENDPOINTING, 8000)).toBe(false);
+  });
+});
+
 describe('endpointing', () => {
   it('ends an utterance only after the configured silence', () => {
     expect(isEndpoint(1000, 1399, { endpointSilenceMs: 400 })).toBe(false);

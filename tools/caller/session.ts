@@ -177,7 +177,7 @@ export class CallerSession {
     const tick = () => {
       if (this.closed) return;
       const frame = this.outgoing.shift() ?? silent;
-      const speech = frame !== silent && isSpeech(toPcm16(frame, this.format), DEFAULT_ENDPOINTING);
+      const speech = frame !== silent && isSpeech(toPcm16(frame, this.format), DEFAULT_ENDPOINTING, this.format.sampleRate);
       this.sendJson({
         event: 'media',
         sequenceNumber: String(++this.sequence),

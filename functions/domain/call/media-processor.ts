@@ -69,7 +69,7 @@ export class MediaProcessor {
     }
     view.seenSince++;
 
-    if (isSpeech(toPcm16(audio, format), this.config)) {
+    if (isSpeech(toPcm16(audio, format), this.config, format.sampleRate)) {
       await this.onSpeech(ctx, view, { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt });
     } else {
       await this.onSilence(ctx, view, chunk, ts);

@@ -54,7 +54,10 @@ const concat = (chunks: Uint8Array[]): Uint8Array => {
 };
 
 beforeAll(async () => {
-  server = await startSpeechServer({ corpus: DEV_CORPUS, sttPoolSize: 2 });
+  // Strict thresholds: every decode below 0.95 is checked against the full model, so off-domain speech is caught.
+  // (The stack's defaults trust in-domain decodes from 0.4 up: faster turns, at the price of some off-domain
+  // speech being forced onto domain words — see PocketsphinxRecognizerOptions.verifyBelow.)
+  server = await startSpeechServer({ corpus: DEV_CORPUS, sttPoolSize: 2, rejectBelow: 0.35, verifyBelow: 0.95 });
 });
 
 afterAll(async () => {

@@ -11,12 +11,10 @@ let stack: LocalStack;
 let store: DynamoCallStore;
 
 beforeAll(async () => {
-  ({ stack, store } = await startStack('call-flow'));
+  // Ten calls at once: media needs an environment per turn in flight (turns run inline) plus a few for frames.
+  ({ stack, store } = await startStack('call-flow', { provisionedByFunction: { media: 12, start: 4 } }));
 }, 180_000);
-afterAll(async () => {
-  if (process.env.DEBUG_STACK) for (const [k, v] of Object.entries(stack.runtime!.stats())) console.warn(k, JSON.stringify({ ...v, initDurationsMs: v.initDurationsMs.map(Math.round) }), JSON.stringify(stack.gateway!.stats()));
-  await stack?.stop();
-});
+afterAll(async () => stack?.stop());
 
 describe('a call', () => {
   it('completes three turns with real recognition, replies and latency', async () => {
@@ -95,8 +93,12 @@ describe('a call', () => {
       'i want to talk to a person',
     ];
     const results = await Promise.all(
-      lines.map(async (line) => {
-        const caller = await connectCaller(stack);
+      lines.map(async (line, i) => {
+        await new Promise((r) => setTimeout(r, i * 150)); // callers arriving over 1.5 s, all active at once
+        // 100 ms chunks: this test is about isolation between calls. Twilio's 20 ms framing costs ~2 ms of CPU per
+        // frame on this 2-core VM (thread wake-ups dominate), and ten such calls plus the offline engines saturate
+        // it — capacity at 20 ms framing is measured by the load benchmark, not asserted here.
+        const caller = await connectCaller(stack, { frameMs: 100 });
         await caller.waitForTurn(1);
         await caller.waitForAgentSilence(300);
         await caller.speak(await speech(line));
@@ -157,7 +159,7 @@ describe('a call', () => {
     const speechTurns = (await store.listTurns(connectionId)).filter((t) => t.kind === 'speech');
     expect(speechTurns).toHaveLength(1);
     expect(words(speechTurns[0]!.transcript)).toBe('where are you located');
-  });
+  }, 120_000);
 });
 
 function totalCrashes(): number {
