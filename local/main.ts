@@ -13,9 +13,8 @@ async function main() {
   await stack.start();
   const stats = stack.runtime!.stats();
   const warm = Object.values(stats).reduce((n, s) => n + s.environments, 0);
-  console.log(`voice agent ready in ${Date.now() - started} ms (${warm} provisioned environments); logs in .cache/logs/`);
-  console.log(`WebSocket URL: ${stack.callerUrl()}`);
-  console.log(`try: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
+  console.log(`voice agent ready: ${stack.callerUrl()} (started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`);
+  console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

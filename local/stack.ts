@@ -14,6 +14,9 @@ import { LogSink } from './observability/log-sink';
 import { LambdaRuntime } from './runtime/runtime';
 import type { FunctionConfig, Invoker } from './runtime/types';
 
+// Lambda runs nodejs22.x; this machine has Node 20, for which the AWS SDK would print a deprecation warning.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const STAGE = 'local';
 export const TABLE_NAME = 'voice-agent-calls';
 const ROOT = path.resolve(__dirname, '..');

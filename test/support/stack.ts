@@ -38,8 +38,6 @@ export async function connectCaller(stack: LocalStack, options: Partial<Construc
   return caller;
 }
 
-/** Words of a transcript, for comparisons that tolerate case and punctuation. */
-export const words = (text?: string) => (text ?? '').toLowerCase().replace(/[^a-z0-9 ]/g, ' ').split(/\s+/).filter(Boolean).join(' ');
 
 export const until = async (predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 50) => {
   const deadline = Date.now() + timeoutMs;
