@@ -66,6 +66,7 @@ async function main() {
     console.log(`heard: ${report.transcript ?? '(nothing)'}`);
     console.log(`agent: ${report.reply ?? '(no reply)'}  [${report.intent ?? report.status}]`);
     console.log(`latency: ${fmt(report.serverLatencyMs)} end of speech → first agent audio (server); ${fmt(report.clientLatencyMs)} (client)`);
+    if (report.timings) console.log(`stages: ${stages(report.timings)}`);
     if (report.status !== 'completed') failures++;
     await caller.waitForAgentSilence(300, timeoutMs);
     if (caller.closed) break;
@@ -90,6 +91,25 @@ function defaultUrl(): string {
 }
 
 const fmt = (ms?: number) => (ms === undefined ? 'n/a' : `${Math.round(ms)} ms`);
+
+/** Each stage's share of the turn, from the server's timings (epoch ms). */
+function stages(t: Record<string, number>): string {
+  const order: [string, string][] = [
+    ['endpointAt', 'endpoint'],
+    ['transcriptAt', 'speech-to-text'],
+    ['replyAt', 'responder'],
+    ['ttsFirstByteAt', 'tts first byte'],
+    ['firstAudioAt', 'sent'],
+  ];
+  let previous = t.speechEndAt ?? t.endpointAt!;
+  const parts: string[] = [];
+  for (const [key, label] of order) {
+    if (t[key] === undefined) continue;
+    parts.push(`${label} +${Math.round(t[key]! - previous)}`);
+    previous = t[key]!;
+  }
+  return parts.join(', ') + ' (ms)';
+}
 
 function readWav(file: string, format: AudioFormat): Uint8Array {
   const wav = new WaveFile(readFileSync(file));
