@@ -4,11 +4,10 @@
  * frames of a call each pay the first SDK request, schema compilation and lazy code loading, and at 50 frames a
  * second that pushes invocations onto on-demand environments: cold starts on the hot path.
  */
-import { fromPcm16 } from '../domain/audio';
+import { fromPcm16, toPcm16 } from '../domain/audio';
 import { MediaMessage, parseMessage } from '../domain/protocol';
 import { TELEPHONY_FORMAT } from '../domain/speech';
 import { DEFAULT_ENDPOINTING, isSpeech } from '../domain/vad';
-import { toPcm16 } from '../domain/audio';
 import { primeServices } from './container';
 import { logger } from './observability';
 

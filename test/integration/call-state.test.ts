@@ -103,6 +103,20 @@ describe('call lifecycle', () => {
   });
 });
 
+describe('marks', () => {
+  it("settles a turn's playback on its end mark, and ignores one from another stream", async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    expect((await w.store.getCall(callId))?.agent?.turn).toBe(1);
+    const foreign = { event: 'mark' as const, sequenceNumber: 5, streamSid: 'MZforeign', mark: { name: 't1-end' } };
+    await expect(w.calls.mark(callId, foreign)).rejects.toThrow('streamSid does not match');
+    expect((await w.store.getCall(callId))?.agent?.turn).toBe(1);
+    await w.calls.mark(callId, { ...foreign, streamSid });
+    expect((await w.store.getCall(callId))?.agent).toBeUndefined();
+    expect((await w.store.getTurn(callId, 1))?.timings.playedAt).toBeGreaterThan(0);
+  });
+});
+
 describe('endpointing across environments', () => {
   it('runs exactly one turn per utterance when frames are spread over environments, concurrent, reordered and duplicated', async () => {
     const w = world();

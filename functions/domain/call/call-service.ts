@@ -62,9 +62,9 @@ export class CallService {
     const mark = markName.parse(message.mark.name);
     if (!mark) throw new ProtocolError('mark name was not sent by this agent');
     if (!mark.end) return; // segment marks: playback progress only, nothing to store
+    await this.streamingCall(callId, message.streamSid, 'mark');
     const call = await this.store.markPlayed(callId, mark.turn, this.now());
     if (!call) return;
-    if (call.streamSid !== message.streamSid) throw new ProtocolError('streamSid does not match the call');
     const pending = call.pendingAction;
     if (pending && pending.turn === mark.turn) {
       this.telemetry.info('ending the call after the final reply played', { action: pending.action });

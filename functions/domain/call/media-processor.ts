@@ -5,10 +5,9 @@
  * detects the end of the utterance can read the whole utterance). Endpoint, barge-in and polling decisions read
  * DynamoDB only around utterance boundaries. See docs/ARCHITECTURE.md ("The hot path").
  */
-import { durationMs, toPcm16 } from '../audio';
+import { durationMs, silence, toPcm16 } from '../audio';
 import { outbound, ProtocolError, type MediaMessage } from '../protocol';
 import { assembleUtterance, isEndpoint, isSpeech, type EndpointingConfig } from '../vad';
-import { silence } from '../audio';
 import { CallViewCache, isKnowledgeComplete, resetTracking, type CallView } from './call-view';
 import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
 import type { TurnRunner } from './turn-runner';
