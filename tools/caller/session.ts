@@ -52,6 +52,8 @@ export class CallerSession {
   readonly events: Record<string, unknown>[] = [];
   closed = false;
   closeCode?: number;
+  /** Largest message the server sent (API Gateway frames are at most 32 KB). */
+  largestMessageBytes = 0;
 
   private ws?: WebSocket;
   private sequence = 0;
@@ -228,6 +230,7 @@ export class CallerSession {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    this.largestMessageBytes = Math.max(this.largestMessageBytes, data.byteLength);
     if (isBinary) {
       this.errors.push('binary message from server');
       return;

@@ -52,6 +52,23 @@ describe('a call', () => {
     await caller.hangUp();
   });
 
+  it('speaks linear PCM 16 kHz to a caller that declares it, in messages under the 32 KB frame limit', async () => {
+    const format = { encoding: 'pcm16', sampleRate: 16000 } as const;
+    const caller = await connectCaller(stack, { format });
+    await caller.waitForTurn(1);
+    await caller.waitForAgentSilence(300);
+    await caller.speak(await speech('where are you located', format));
+    const report = await caller.waitForTurn(2);
+    expect(report?.intent).toBe('location');
+    expect(wordErrorRate('where are you located', report?.transcript ?? '')).toBeLessThanOrEqual(0.25);
+    const audio = caller.agentAudio();
+    expect(audio.byteLength % 2).toBe(0);
+    // Greeting + answer are ~7 s: ~220 KB as 16 kHz PCM (32,000 B/s), ~55 KB had it been 8 kHz μ-law.
+    expect(audio.byteLength).toBeGreaterThan(120_000);
+    expect(caller.largestMessageBytes).toBeLessThan(32 * 1024);
+    await caller.hangUp();
+  });
+
   it('stops talking when the caller barges in, and answers the new utterance', async () => {
     const caller = await connectCaller(stack);
     await caller.waitForTurn(1);
