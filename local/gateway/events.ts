@@ -203,25 +203,11 @@ export function disconnectEvent(
   reason: string,
   now: number,
 ): DisconnectEvent {
-  const requestId = newGatewayId();
   const ctx: WebSocketRequestContext = {
-    routeKey: '$disconnect',
+    ...requestContext(stage, conn, '$disconnect', 'DISCONNECT', now),
     disconnectStatusCode: statusCode,
-    eventType: 'DISCONNECT',
-    extendedRequestId: requestId,
-    requestTime: formatRequestTime(now),
-    messageDirection: 'IN',
     disconnectReason: reason,
-    stage: stage.stage,
-    connectedAt: conn.connectedAt,
-    requestTimeEpoch: now,
-    identity: conn.identity,
-    requestId,
-    domainName: stage.domainName,
-    connectionId: conn.connectionId,
-    apiId: stage.apiId,
   };
-  if (conn.authorizer) ctx.authorizer = conn.authorizer;
   // API Gateway sends this fixed, mostly empty header set on $disconnect.
   const headers = { Host: stage.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
   const multiValueHeaders: Record<string, string[]> = {};
