@@ -174,6 +174,32 @@ describe('endpointing across environments', () => {
     expect(table.requests() - before).toBe(0);
   });
 
+  it('defers the endpoint while frames are handled late, and closes it once they are not', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const env = w.environment();
+    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [60, '.']));
+    for (const f of frames.slice(0, 60)) {
+      // The silent frames after the speech (400 ms of silence is reached at chunk 51) reach the handler 500 ms late.
+      const lagging = f.media.chunk > 30;
+      await env.process({ callId, receivedAt: Date.now() - (lagging ? 500 : 0) }, f);
+    }
+    expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting']);
+    expect(w.telemetry.counts.get('EndpointsDeferred')).toBeGreaterThan(0);
+    await env.process({ callId, receivedAt: Date.now() }, frames[60]!); // caught up
+    expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting', 'speech']);
+  });
+
+  it('stops deferring after endpointMaxDeferMs of extra silence', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const env = w.environment();
+    for (const f of stream(streamSid, layout([5, '.'], [25, 's'], [90, '.']))) {
+      await env.process({ callId, receivedAt: Date.now() - (f.media.chunk > 30 ? 500 : 0) }, f);
+    }
+    expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting', 'speech']);
+  });
+
   it('treats a short noise as no turn', async () => {
     const w = world();
     const { callId, streamSid } = await startedCall(w);

@@ -23,6 +23,13 @@ export interface MediaConfig extends EndpointingConfig {
   readonly maxFrameMs: number;
   /** How many times (20 ms apart) a frame that arrived before `start` landed waits for it. */
   readonly startWaitAttempts: number;
+  /**
+   * A silent frame handled this long after the gateway received it means the system is behind and earlier speech
+   * frames may still be in flight: it leaves the endpoint to a later frame…
+   */
+  readonly endpointMaxLagMs: number;
+  /** …but only until this much extra silence has passed, so a lasting lag cannot starve the turn. */
+  readonly endpointMaxDeferMs: number;
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
@@ -31,6 +38,8 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   pollEveryChunks: 10,
   maxFrameMs: 1000,
   startWaitAttempts: 3,
+  endpointMaxLagMs: 150,
+  endpointMaxDeferMs: 1000,
 };
 
 export interface MediaContext {
@@ -61,14 +70,15 @@ export class MediaProcessor {
 
     const chunk = message.media.chunk;
     const ts = message.media.timestamp;
+    const speech = isSpeech(toPcm16(audio, format), this.config, format.sampleRate);
     if (chunk <= call.lastEndpointChunk) {
-      // Belongs to an utterance that was already closed: arrived later than the endpoint silence.
-      this.telemetry.count('LateFrames');
+      // Behind an utterance that was already closed. Silence there changes nothing; speech is lost to that turn.
+      if (speech) this.telemetry.count('LateFrames');
       return;
     }
     view.seenSince++;
 
-    if (isSpeech(toPcm16(audio, format), this.config, format.sampleRate)) {
+    if (speech) {
       await this.onSpeech(ctx, view, { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt });
     } else {
       await this.onSilence(ctx, view, chunk, ts);
@@ -93,6 +103,12 @@ export class MediaProcessor {
   private async onSilence(ctx: MediaContext, view: CallView, chunk: number, ts: number): Promise<void> {
     const open = view.lastSpeech && view.lastSpeech.chunk > view.call.lastEndpointChunk;
     if (open && isEndpoint(view.lastSpeech!.endTs, ts, this.config)) {
+      const lagging = this.now() - ctx.receivedAt > this.config.endpointMaxLagMs;
+      const deferredLongEnough = ts - view.lastSpeech!.endTs >= this.config.endpointSilenceMs + this.config.endpointMaxDeferMs;
+      if (lagging && !deferredLongEnough) {
+        this.telemetry.count('EndpointsDeferred');
+        return;
+      }
       await this.tryEndpoint(ctx, view, chunk, ts);
       return;
     }

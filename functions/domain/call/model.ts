@@ -145,4 +145,5 @@ export type MetricName =
   | 'TtsFirstByteLatency'
   | 'SendLatency'
   | 'SpeechFramesStored'
-  | 'EndpointPolls';
+  | 'EndpointPolls'
+  | 'EndpointsDeferred';
