@@ -1,10 +1,10 @@
 /** The voice agent: the call table, one function per route-table entry, and the WebSocket API in front of them. */
 import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { CallTable } from './constructs/call-table';
 import { RouteFunctions } from './constructs/route-functions';
 import { isMessageRoute, VoiceWebSocketApi } from './constructs/voice-websocket-api';
+import { ENVIRONMENT_CONFIG } from './config';
 import type { EnvName } from './environments';
 
 export interface VoiceAgentStackProps extends StackProps {
@@ -20,15 +20,16 @@ export class VoiceAgentStack extends Stack {
 
   constructor(scope: Construct, id: string, props: VoiceAgentStackProps) {
     super(scope, id, props);
-    const prod = props.envName === 'prod';
+    const config = ENVIRONMENT_CONFIG[props.envName];
 
-    this.callTable = new CallTable(this, 'CallTable', { retain: prod });
+    this.callTable = new CallTable(this, 'CallTable', { retain: config.retainData });
 
     this.functions = new RouteFunctions(this, 'Functions', {
       tableName: this.callTable.table.tableName,
       voiceAgentToken: props.voiceAgentToken,
-      logRetention: prod ? RetentionDays.ONE_MONTH : RetentionDays.ONE_WEEK,
-      logRemovalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetention: config.logRetention,
+      logRemovalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      hotPath: config.hotPath,
     });
     if (!props.voiceAgentToken) {
       Annotations.of(this.functions.authorizer).addWarningV2(
@@ -46,7 +47,11 @@ export class VoiceAgentStack extends Stack {
     for (const [routeKey, fn] of this.functions.byRouteKey) {
       // TODO(least-privilege): read/write on the whole table for every route for now; narrow per route later.
       this.callTable.table.grantReadWriteData(fn);
-      if (isMessageRoute(routeKey)) this.webSocket.grantManageConnections(fn);
+      if (isMessageRoute(routeKey)) {
+        this.webSocket.grantManageConnections(fn);
+        // Lets init-time priming open the @connections client before the first invocation.
+        fn.addEnvironment('CONNECTIONS_ENDPOINT', this.webSocket.connectionsEndpoint);
+      }
     }
 
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.url, description: 'wss:// URL of the WebSocket stage' });

@@ -5,11 +5,12 @@
  */
 import path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime, Tracing, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Alias, Architecture, Runtime, Tracing, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/routes';
+import type { HotPathConcurrency } from '../config';
 import { ESM_REQUIRE_BANNER } from '../../scripts/build-functions';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -23,18 +24,28 @@ export interface RouteFunctionsProps {
   readonly logRetention: RetentionDays;
   /** Removal policy of the functions' log groups. */
   readonly logRemovalPolicy: RemovalPolicy;
+  /** Provisioned concurrency (with utilization scaling) for the functions the route table marks `hotPath`. */
+  readonly hotPath: HotPathConcurrency;
 }
 
 export class RouteFunctions extends Construct {
   /** Route key → the function serving it (every entry of ROUTES). */
   readonly byRouteKey: ReadonlyMap<string, NodejsFunction>;
+  /** Route key → the `live` alias with provisioned concurrency, for hot-path routes: what API Gateway invokes. */
+  readonly liveAliases: ReadonlyMap<string, Alias>;
   readonly authorizer: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: RouteFunctionsProps) {
     super(scope, id);
     const byRouteKey = new Map<string, NodejsFunction>();
-    for (const route of ROUTES) byRouteKey.set(route.routeKey, this.createFunction(route, props, {}));
+    const liveAliases = new Map<string, Alias>();
+    for (const route of ROUTES) {
+      const fn = this.createFunction(route, props, {});
+      byRouteKey.set(route.routeKey, fn);
+      if (route.hotPath) liveAliases.set(route.routeKey, this.provision(route, fn, props.hotPath));
+    }
     this.byRouteKey = byRouteKey;
+    this.liveAliases = liveAliases;
     this.authorizer = this.createFunction(
       AUTHORIZER,
       props,
@@ -49,10 +60,27 @@ export class RouteFunctions extends Construct {
     return [...this.byRouteKey.values(), this.authorizer];
   }
 
+  /** What API Gateway should invoke for a route: the provisioned alias on the hot path, else the function. */
   route(routeKey: string): IFunction {
-    const fn = this.byRouteKey.get(routeKey);
+    const fn = this.liveAliases.get(routeKey) ?? this.byRouteKey.get(routeKey);
     if (!fn) throw new Error(`no function for route '${routeKey}'`);
     return fn;
+  }
+
+  /**
+   * Provisioned concurrency lives on an alias (never on $LATEST), and the integration must invoke that alias or
+   * the provisioned environments are never used. Utilization scaling raises it under load.
+   */
+  private provision(spec: FunctionSpec, fn: NodejsFunction, hot: HotPathConcurrency): Alias {
+    const alias = new Alias(this, `${spec.name}-live`, {
+      aliasName: 'live',
+      version: fn.currentVersion,
+      provisionedConcurrentExecutions: hot.provisioned,
+    });
+    alias
+      .addAutoScaling({ minCapacity: hot.provisioned, maxCapacity: hot.maxProvisioned })
+      .scaleOnUtilization({ utilizationTarget: hot.utilizationTarget });
+    return alias;
   }
 
   private createFunction(spec: FunctionSpec, props: RouteFunctionsProps, extraEnv: Record<string, string>): NodejsFunction {

@@ -62,6 +62,11 @@ export class VoiceWebSocketApi extends Construct {
   get url(): string {
     return this.stage.url;
   }
+
+  /** https://{api}.execute-api.{region}.amazonaws.com/{stage}: the @connections management endpoint. */
+  get connectionsEndpoint(): string {
+    return this.stage.callbackUrl;
+  }
 }
 
 const routeId = (routeKey: string) => (routeKey.startsWith('$') ? routeKey.slice(1) : routeKey).replace(/[^A-Za-z0-9]/g, '');

@@ -4,6 +4,7 @@
  */
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENT_CONFIG } from '../../../lib/config';
 import { CALL_TABLE_SCHEMA } from '../../../functions/adapters/table-schema';
 import { ALL_FUNCTIONS, AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/routes';
 import { parseEnvName, stackName, type EnvName } from '../../../lib/environments';
@@ -79,7 +80,15 @@ describe('WebSocket API', () => {
       const integrationId = referencedIds(target)[0]!;
       const integration = integrations[integrationId];
       expect(integration?.Properties.IntegrationType).toBe('AWS_PROXY');
-      expect(referencedIds(integration?.Properties.IntegrationUri)).toContain(functionIdByName(dev, spec.name));
+      const targets = referencedIds(integration?.Properties.IntegrationUri);
+      if (spec.hotPath) {
+        // Hot-path routes invoke the `live` alias, where the provisioned concurrency is.
+        const alias = Object.fromEntries(resources(dev, 'AWS::Lambda::Alias'))[targets.find((id) => id.includes('live'))!];
+        expect(alias?.Properties.Name).toBe('live');
+        expect(referencedIds(alias?.Properties.FunctionName)).toContain(functionIdByName(dev, spec.name));
+      } else {
+        expect(targets).toContain(functionIdByName(dev, spec.name));
+      }
     }
   });
 
@@ -215,5 +224,50 @@ describe('grants', () => {
   it('grants table access to the route functions and none to the authorizer', () => {
     for (const spec of ROUTES) expect(actions(spec.name)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']));
     expect(actions(AUTHORIZER.name).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+  });
+});
+
+describe('provisioned concurrency (lib/config.ts)', () => {
+  const hot = ROUTES.filter((r) => r.hotPath);
+  const prod = synth('prod');
+
+  it.each([
+    ['dev', dev, ENVIRONMENT_CONFIG.dev],
+    ['prod', prod, ENVIRONMENT_CONFIG.prod],
+  ] as const)('gives every hot-path function a live alias with the %s provisioned concurrency and utilization scaling', (_name, t, config) => {
+    const aliases = resources(t, 'AWS::Lambda::Alias');
+    expect(aliases).toHaveLength(hot.length);
+    for (const spec of hot) {
+      const alias = aliases.find(([, a]) => referencedIds(a.Properties.FunctionName).includes(functionIdByName(t, spec.name)));
+      expect(alias?.[1].Properties.ProvisionedConcurrencyConfig).toEqual({ ProvisionedConcurrentExecutions: config.hotPath.provisioned });
+    }
+    t.resourcePropertiesCountIs(
+      'AWS::ApplicationAutoScaling::ScalableTarget',
+      { MinCapacity: config.hotPath.provisioned, MaxCapacity: config.hotPath.maxProvisioned, ScalableDimension: 'lambda:function:ProvisionedConcurrency' },
+      hot.length,
+    );
+    t.resourcePropertiesCountIs(
+      'AWS::ApplicationAutoScaling::ScalingPolicy',
+      {
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+          TargetValue: config.hotPath.utilizationTarget,
+          PredefinedMetricSpecification: { PredefinedMetricType: 'LambdaProvisionedConcurrencyUtilization' },
+        }),
+      },
+      hot.length,
+    );
+  });
+
+  it('provisions more in prod than in dev', () => {
+    expect(ENVIRONMENT_CONFIG.prod.hotPath.provisioned).toBeGreaterThan(ENVIRONMENT_CONFIG.dev.hotPath.provisioned);
+  });
+
+  it('tells every message route its @connections endpoint, so init-time priming can open it', () => {
+    for (const spec of ROUTES) {
+      const [, fn] = resources(dev, 'AWS::Lambda::Function').find(([id]) => id === functionIdByName(dev, spec.name))!;
+      const endpoint = fn.Properties.Environment?.Variables?.CONNECTIONS_ENDPOINT;
+      if (['$connect', '$disconnect'].includes(spec.routeKey)) expect(endpoint).toBeUndefined();
+      else expect(JSON.stringify(endpoint)).toMatch(/execute-api/);
+    }
   });
 });
