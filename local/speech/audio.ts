@@ -1,35 +1,11 @@
 /**
- * Small PCM helpers for the local speech engines (not product code: the shared codec lives in
- * functions/domain/audio.ts). μ-law via alawmulaw; resampling by windowed-sinc interpolation with the cutoff at the
- * lower Nyquist frequency, so 16 kHz → 8 kHz does not alias and 8 kHz → 16 kHz does not image.
+ * Resampling for the local speech engines (not product code). The codec itself is the shared one in
+ * functions/domain/audio.ts; what this adds is windowed-sinc resampling with the cutoff at the lower Nyquist
+ * frequency, so 16 kHz → 8 kHz does not alias and 8 kHz → 16 kHz does not image.
  */
-import { mulaw } from 'alawmulaw';
+import { fromPcm16, toPcm16 } from '../../functions/domain/audio';
 
 export type PcmEncoding = 'mulaw' | 'pcm16';
-
-/** Raw little-endian bytes → samples (copies, so the input's alignment does not matter). */
-export function bytesToPcm16(bytes: Uint8Array): Int16Array {
-  const n = bytes.length >> 1;
-  const out = new Int16Array(n);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, n * 2);
-  for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);
-  return out;
-}
-
-export function pcm16ToBytes(samples: Int16Array): Uint8Array {
-  const out = new Uint8Array(samples.length * 2);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < samples.length; i++) view.setInt16(i * 2, samples[i]!, true);
-  return out;
-}
-
-export function decodeMulaw(bytes: Uint8Array): Int16Array {
-  return mulaw.decode(bytes);
-}
-
-export function encodeMulaw(samples: Int16Array): Uint8Array {
-  return mulaw.encode(samples);
-}
 
 const HALF_TAPS = 16;
 const kernelCache = new Map<string, { taps: number; offset: number; phases: Float64Array[] }>();
@@ -102,20 +78,11 @@ export function resample(input: Int16Array, from: number, to: number): Int16Arra
 
 /** Raw audio in a wire format → 16 kHz PCM16 samples (what the recognizer wants). */
 export function toPcm16k(bytes: Uint8Array, encoding: PcmEncoding, sampleRate: number): Int16Array {
-  const pcm = encoding === 'mulaw' ? decodeMulaw(bytes) : bytesToPcm16(bytes);
+  const pcm = toPcm16(bytes, { encoding, sampleRate: sampleRate as 8000 | 16000 });
   return resample(pcm, sampleRate, 16000);
 }
 
 /** PCM16 samples at `rate` → raw bytes in the requested wire format and rate. */
 export function fromPcm(samples: Int16Array, rate: number, encoding: PcmEncoding, sampleRate: number): Uint8Array {
-  const pcm = resample(samples, rate, sampleRate);
-  return encoding === 'mulaw' ? encodeMulaw(pcm) : pcm16ToBytes(pcm);
-}
-
-/** Root-mean-square level in dBFS (−Infinity for digital silence). */
-export function rmsDbfs(samples: Int16Array): number {
-  if (samples.length === 0) return -Infinity;
-  let s = 0;
-  for (let i = 0; i < samples.length; i++) s += samples[i]! * samples[i]!;
-  return 10 * Math.log10(s / samples.length / (32768 * 32768));
+  return fromPcm16(resample(samples, rate, sampleRate), { encoding, sampleRate: sampleRate as 8000 | 16000 });
 }

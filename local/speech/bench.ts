@@ -4,7 +4,9 @@
  * Synthesizes each development sentence with flite (rms) and decodes it with a one-process pocketsphinx pool in each
  * mode (auto = domain LM + off-domain check, domain only, full en-us LM only), at 16 kHz PCM16 and 8 kHz μ-law.
  */
-import { encodeMulaw, toPcm16k } from './audio';
+import { fromPcm16 } from '../../functions/domain/audio';
+import { TELEPHONY_FORMAT } from '../../functions/domain/speech';
+import { toPcm16k } from './audio';
 import { wordErrorRate } from './stt/lm';
 import { PocketsphinxRecognizer, type DecodeMode } from './stt/pocketsphinx';
 import { loadFliteModule, synthesize } from './tts/flite';
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
       synthMs.push(performance.now() - t);
       audioS.push(s16.length / 16000);
       const s8 = await synthesize(text, { voice: 'rms', sampleRate: 8000 });
-      if (r === 0) utts.push({ text, pcm: { '16k-pcm16': s16, '8k-mulaw': toPcm16k(encodeMulaw(s8), 'mulaw', 8000) } });
+      if (r === 0) utts.push({ text, pcm: { '16k-pcm16': s16, '8k-mulaw': toPcm16k(fromPcm16(s8, TELEPHONY_FORMAT), 'mulaw', 8000) } });
     }
   }
   console.log(`synthesis (flite rms, 16 kHz, ${(audioS.reduce((a, b) => a + b, 0) / audioS.length).toFixed(2)} s mean audio): ${summary(synthMs)}`);

@@ -1,6 +1,7 @@
 /** Domain LM builder and PCM helpers of the offline speech engines (no engine processes needed). */
 import { buildArpa, buildDictionary, normalizeText, wordErrorRate } from '../../../local/speech/stt/lm';
-import { resample, rmsDbfs } from '../../../local/speech/audio';
+import { levelDbfs as rmsDbfs } from '../../../functions/domain/audio';
+import { resample } from '../../../local/speech/audio';
 import { splitSentences } from '../../../local/speech/tts/flite';
 import { DEV_CORPUS } from './corpus';
 

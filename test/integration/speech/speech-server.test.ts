@@ -2,7 +2,13 @@
  * Offline speech engines through the local speech server: flite (rms) audio → pocketsphinx, at 16 kHz PCM16 and
  * 8 kHz μ-law. Needs Debian pocketsphinx (scripts/install-speech-deps.sh); no canned transcripts anywhere.
  */
-import { decodeMulaw, encodeMulaw, pcm16ToBytes, bytesToPcm16, rmsDbfs } from '../../../local/speech/audio';
+import { fromPcm16, levelDbfs as rmsDbfs, toPcm16 } from '../../../functions/domain/audio';
+import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../../functions/domain/speech';
+
+const encodeMulaw = (s: Int16Array) => fromPcm16(s, TELEPHONY_FORMAT);
+const decodeMulaw = (b: Uint8Array) => toPcm16(b, TELEPHONY_FORMAT);
+const pcm16ToBytes = (s: Int16Array) => fromPcm16(s, WIDEBAND_FORMAT);
+const bytesToPcm16 = (b: Uint8Array) => toPcm16(b, WIDEBAND_FORMAT);
 import { startSpeechServer, type SpeechServer } from '../../../local/speech/server';
 import { normalizeText, wordErrorRate } from '../../../local/speech/stt/lm';
 import { synthesize } from '../../../local/speech/tts/flite';
