@@ -174,25 +174,12 @@ export function messageEvent(
   isBase64Encoded: boolean,
   now: number,
 ): MessageEvent {
-  const requestId = newGatewayId();
   const ctx: WebSocketRequestContext = {
-    routeKey,
+    ...requestContext(stage, conn, routeKey, 'MESSAGE', now),
     messageId: newGatewayId(),
-    eventType: 'MESSAGE',
-    extendedRequestId: requestId,
-    requestTime: formatRequestTime(now),
-    messageDirection: 'IN',
-    stage: stage.stage,
-    connectedAt: conn.connectedAt,
-    requestTimeEpoch: now,
     // MESSAGE events carry only the source IP.
     identity: { sourceIp: conn.identity.sourceIp },
-    requestId,
-    domainName: stage.domainName,
-    connectionId: conn.connectionId,
-    apiId: stage.apiId,
   };
-  if (conn.authorizer) ctx.authorizer = conn.authorizer;
   return { requestContext: ctx, body, isBase64Encoded };
 }
 
