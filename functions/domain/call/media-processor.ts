@@ -90,12 +90,13 @@ export class MediaProcessor {
     view: CallView,
     frame: { chunk: number; ts: number; durationMs: number; audio: Uint8Array; receivedAt: number },
   ): Promise<void> {
-    await this.store.putAudioFrame(ctx.callId, frame);
+    // The frame write and a stale cache's refresh are independent: one round trip, not two.
+    const stale = this.now() - view.fetchedAt > this.config.callRefreshMs;
+    await Promise.all([this.store.putAudioFrame(ctx.callId, frame), stale ? this.refresh(ctx.callId, view) : undefined]);
     const endTs = frame.ts + frame.durationMs;
     if (!view.lastSpeech || frame.chunk > view.lastSpeech.chunk) {
       view.lastSpeech = { chunk: frame.chunk, endTs, receivedAt: frame.receivedAt };
     }
-    if (this.now() - view.fetchedAt > this.config.callRefreshMs) await this.refresh(ctx.callId, view);
     const agent = view.call.agent;
     if (agent && this.now() < agent.untilMs) await this.maybeBargeIn(ctx, view, frame.chunk, frame.durationMs, agent.turn);
   }
