@@ -5,6 +5,22 @@
  */
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.event';
 
+/** DynamoDB actions a function may perform on the call table (and nothing else: no Scan, Delete or batch). */
+export type TableAction = 'dynamodb:GetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:Query';
+
+/**
+ * What a function may touch: its IAM policy on AWS (lib/constructs/route-functions.ts) and what the local stack
+ * lets it do (a denied request fails locally the way it would on AWS).
+ */
+export interface Permissions {
+  /** Actions on the call table. Any table access includes GetItem: init-time priming reads one item. */
+  readonly table: readonly TableAction[];
+  /** execute-api:ManageConnections on this API: posts to / closes the caller's connection. */
+  readonly manageConnections: boolean;
+  /** secretsmanager:GetSecretValue on the app secret (caller token, vendor API keys). */
+  readonly appSecret: boolean;
+}
+
 export interface FunctionSpec {
   /** Function (and bundle) name; the entry is `functions/handlers/<name>.ts`. */
   readonly name: string;
@@ -12,34 +28,50 @@ export interface FunctionSpec {
   readonly timeoutSeconds: number;
   /** On the latency-critical path: gets provisioned concurrency. */
   readonly hotPath: boolean;
+  readonly permissions: Permissions;
 }
 
 export interface RouteSpec extends FunctionSpec {
   readonly routeKey: string;
 }
 
-const fn = (name: string, hotPath: boolean, timeoutSeconds = 29, memoryMb = 1024): FunctionSpec => ({
+const fn = (name: string, hotPath: boolean, permissions: Permissions, timeoutSeconds = 29, memoryMb = 1024): FunctionSpec => ({
   name,
   memoryMb,
   timeoutSeconds,
   hotPath,
+  permissions,
 });
 
+const NONE: Permissions = { table: [], manageConnections: false, appSecret: false };
+/** Reads and conditional updates of the call item: state transitions that never write audio or turns. */
+const UPDATE_CALL: Permissions = { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] };
+/** Runs turns: stores frames and turns, queries audio, speaks back, and needs the vendor keys. */
+const RUN_TURNS: Permissions = {
+  table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+  manageConnections: true,
+  appSecret: true,
+};
+
 export const ROUTES: readonly RouteSpec[] = [
-  { routeKey: '$connect', ...fn('connect', false, 10, 512) },
-  { routeKey: 'start', ...fn('start', true) },
-  { routeKey: 'media', ...fn('media', true) },
-  { routeKey: 'dtmf', ...fn('dtmf', true) },
-  { routeKey: 'mark', ...fn('mark', true, 10, 512) },
-  { routeKey: 'stop', ...fn('stop', false, 10, 512) },
-  { routeKey: '$disconnect', ...fn('disconnect', false, 10, 512) },
-  { routeKey: '$default', ...fn('fallback', false, 10, 512) },
+  { routeKey: '$connect', ...fn('connect', false, { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:PutItem'] }, 10, 512) },
+  { routeKey: 'start', ...fn('start', true, UPDATE_CALL) },
+  { routeKey: 'media', ...fn('media', true, RUN_TURNS) },
+  { routeKey: 'dtmf', ...fn('dtmf', true, RUN_TURNS) },
+  // The final mark of a goodbye turn sends the hangup event and closes the connection.
+  { routeKey: 'mark', ...fn('mark', true, { ...UPDATE_CALL, manageConnections: true }, 10, 512) },
+  { routeKey: 'stop', ...fn('stop', false, UPDATE_CALL, 10, 512) },
+  { routeKey: '$disconnect', ...fn('disconnect', false, UPDATE_CALL, 10, 512) },
+  // Validates and refuses: touches nothing.
+  { routeKey: '$default', ...fn('fallback', false, NONE, 10, 512) },
 ];
 
-/** REQUEST authorizer on `$connect`: the caller's token arrives as `?token=`. */
+/** REQUEST authorizer on `$connect`: the caller's token arrives as `?token=`, checked against the app secret. */
 export const AUTHORIZER = {
-  ...fn('authorizer', false, 5, 256),
+  ...fn('authorizer', false, { ...NONE, appSecret: true }, 5, 256),
   identitySource: ['route.request.querystring.token'] as const,
 };
 
 export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...ROUTES, AUTHORIZER];
+
+export const functionSpec = (name: string): FunctionSpec | undefined => ALL_FUNCTIONS.find((f) => f.name === name);

@@ -15,6 +15,7 @@ import type { SpeechToText, TextToSpeech } from '../domain/speech';
 import { OfflineSpeechToText } from '../providers/offline-stt';
 import { OfflineTextToSpeech } from '../providers/offline-tts';
 import { loadConfig, type AppConfig } from './config';
+import type { Permissions } from '../routes';
 import type { WebSocketEvent } from './handler';
 import { telemetry } from './observability';
 
@@ -47,12 +48,15 @@ function baseServices() {
  * exist; a post to a connection that does not exist), so credentials, endpoints, signing and the HTTP connection
  * are ready before the first invocation.
  */
-export async function primeServices(): Promise<void> {
+export async function primeServices(permissions: Permissions): Promise<void> {
   const { store } = baseServices();
   const endpoint = process.env.CONNECTIONS_ENDPOINT;
+  // Only what the function may touch (functions/routes.ts): a request it is not allowed to make would be denied.
   await Promise.allSettled([
-    store.getCall('__prime__'),
-    endpoint ? servicesFor({ requestContext: { domainName: '', stage: '' } } as never).sender.send('__prime__', '{}') : undefined,
+    permissions.table.length > 0 ? store.getCall('__prime__') : undefined,
+    endpoint && permissions.manageConnections
+      ? servicesFor({ requestContext: { domainName: '', stage: '' } } as never).sender.send('__prime__', '{}')
+      : undefined,
   ]);
 }
 

@@ -8,6 +8,7 @@ import { fromPcm16, toPcm16 } from '../domain/audio';
 import { MediaMessage, parseMessage } from '../domain/protocol';
 import { TELEPHONY_FORMAT } from '../domain/speech';
 import { DEFAULT_ENDPOINTING, isSpeech } from '../domain/vad';
+import { functionSpec } from '../routes';
 import { primeServices } from './container';
 import { logger } from './observability';
 
@@ -15,6 +16,8 @@ const PRIME_BUDGET_MS = 3000;
 
 export async function primeEnvironment(functionName: string): Promise<void> {
   const started = Date.now();
+  const spec = functionSpec(functionName);
+  if (!spec) throw new Error(`'${functionName}' is not in the route table`);
   try {
     const frame = fromPcm16(new Int16Array(160), TELEPHONY_FORMAT);
     const sample = JSON.stringify({
@@ -26,7 +29,7 @@ export async function primeEnvironment(functionName: string): Promise<void> {
     isSpeech(toPcm16(Buffer.from(parseMessage(MediaMessage, sample).media.payload, 'base64'), TELEPHONY_FORMAT), DEFAULT_ENDPOINTING);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      primeServices(),
+      primeServices(spec.permissions),
       new Promise((resolve) => {
         timer = setTimeout(resolve, PRIME_BUDGET_MS);
       }),
