@@ -18,7 +18,7 @@ import { TELEPHONY_FORMAT, type SpeechToText, type TextToSpeech } from '../funct
 import { DEFAULT_ENDPOINTING } from '../functions/domain/vad';
 import { startInProcessTable } from '../local/dynamo/in-process';
 
-const quiet: Telemetry = { debug() {}, info() {}, warn() {}, error() {}, count() {}, milliseconds() {} };
+const quiet: Telemetry = { debug() {}, info() {}, warn() {}, error() {}, count() {}, milliseconds() {}, gauge() {} };
 const sink: ConnectionSender = { send: async () => 'ok', close: async () => {} };
 /** Stand-in recognizer: this tool counts table traffic, not recognition. */
 const stt: SpeechToText = { name: 'stand-in', transcribe: async () => ({ text: 'what are your opening hours' }) };

@@ -298,6 +298,19 @@ export class DynamoCallStore implements CallStore {
     return (out.Items ?? []).map(toTurn);
   }
 
+  async adjustCallsInProgress(delta: 1 | -1): Promise<number> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.callsInProgress,
+        UpdateExpression: 'ADD inProgress :delta',
+        ExpressionAttributeValues: { ':delta': delta },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.inProgress ?? 0);
+  }
+
   private audioRange(callId: string, afterChunk: number, throughChunk: number): QueryCommandInput {
     return {
       TableName: this.tableName,

@@ -3,6 +3,7 @@
  *   pk = CALL#<callId>   sk = META                 the call (status, format, turn counter, dialog state, …)
  *                        sk = AUDIO#<chunk:10>     one caller speech frame (silence is never stored); short TTL
  *                        sk = TURN#<turn:6>        one turn: transcript, reply, per-stage timings
+ *   pk = STATS             sk = CALLS                calls in progress (a counter for the dashboard; two writes a call)
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
@@ -18,6 +19,7 @@ export const keys = {
   audio: (callId: string, chunk: number) => ({ pk: `CALL#${callId}`, sk: keys.audioSk(chunk) }),
   turnSk: (turn: number) => `TURN#${String(turn).padStart(6, '0')}`,
   turn: (callId: string, turn: number) => ({ pk: `CALL#${callId}`, sk: keys.turnSk(turn) }),
+  callsInProgress: { pk: 'STATS', sk: 'CALLS' },
   chunkOf: (audioSk: string) => Number(audioSk.slice('AUDIO#'.length)),
 };
 

@@ -5,23 +5,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { MetricName, Telemetry } from '../domain/call/model';
-
-export const SERVICE_NAME = 'voice-agent';
-export const METRICS_NAMESPACE = 'VoiceAgent';
+import type { Telemetry } from '../domain/call/model';
+import { ENVIRONMENT_DIMENSION, ENVIRONMENT_VARIABLE, GAUGE_METRICS, METRICS_NAMESPACE, MILLISECOND_METRICS, SERVICE_NAME } from './metrics-contract';
 
 export const logger = new Logger({ serviceName: SERVICE_NAME });
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+export const metrics = new Metrics({
+  namespace: METRICS_NAMESPACE,
+  serviceName: SERVICE_NAME,
+  defaultDimensions: { [ENVIRONMENT_DIMENSION]: process.env[ENVIRONMENT_VARIABLE] ?? 'local' },
+});
 export const tracer = new Tracer({ serviceName: SERVICE_NAME });
-
-const MILLISECOND_METRICS = new Set<MetricName>([
-  'TurnLatency',
-  'EndpointDelay',
-  'SttLatency',
-  'ResponderLatency',
-  'TtsFirstByteLatency',
-  'SendLatency',
-]);
 
 export const telemetry: Telemetry = {
   debug: (message, extra) => logger.debug(message, extra ?? {}),
@@ -32,5 +25,9 @@ export const telemetry: Telemetry = {
   milliseconds: (metric, value) => {
     if (!MILLISECOND_METRICS.has(metric)) throw new Error(`${metric} is not a latency metric`);
     metrics.addMetric(metric, MetricUnit.Milliseconds, value);
+  },
+  gauge: (metric, value) => {
+    if (!GAUGE_METRICS.has(metric)) throw new Error(`${metric} is not a gauge`);
+    metrics.addMetric(metric, MetricUnit.Count, value);
   },
 };

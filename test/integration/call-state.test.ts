@@ -103,6 +103,32 @@ describe('call lifecycle', () => {
   });
 });
 
+describe('calls in progress', () => {
+  const levels = (w: ReturnType<typeof world>) => w.telemetry.gauges.get('CallsInProgress') ?? [];
+
+  it('rises on start, falls once when a started call ends, and ignores calls that never started', async () => {
+    const w = world();
+    const a = await startedCall(w);
+    const base = levels(w).at(-1)!;
+    const b = await startedCall(w);
+    expect(levels(w).at(-1)).toBe(base + 1);
+
+    // stop and the $disconnect that follows it (possibly at the same time): one decrement between them.
+    await Promise.all([
+      w.calls.stop(a.callId, { event: 'stop', sequenceNumber: 99, streamSid: a.streamSid }).catch(() => undefined),
+      w.calls.disconnect(a.callId, 'client closed'),
+    ]);
+    expect(levels(w)).toEqual([base, base + 1, base]);
+
+    await w.calls.connect('never-started', 'conn-never');
+    await w.calls.disconnect('never-started', 'client closed');
+    await w.calls.disconnect(b.callId, 'client closed');
+    await w.calls.disconnect(b.callId, 'client closed');
+    expect(levels(w)).toEqual([base, base + 1, base, base - 1]);
+    expect(w.telemetry.counts.get('CallsEnded')).toBe(3);
+  });
+});
+
 describe('marks', () => {
   it("settles a turn's playback on its end mark, and ignores one from another stream", async () => {
     const w = world();

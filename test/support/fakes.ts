@@ -54,4 +54,6 @@ export class MemoryTelemetry implements Telemetry {
   error = (message: string, extra?: Record<string, unknown>) => void this.lines.push({ level: 'error', message, extra });
   count = (metric: MetricName, value = 1) => void this.counts.set(metric, (this.counts.get(metric) ?? 0) + value);
   milliseconds = (metric: MetricName, value: number) => void this.timings.set(metric, [...(this.timings.get(metric) ?? []), value]);
+  readonly gauges = new Map<MetricName, number[]>();
+  gauge = (metric: MetricName, value: number) => void this.gauges.set(metric, [...(this.gauges.get(metric) ?? []), value]);
 }

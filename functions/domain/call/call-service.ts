@@ -38,6 +38,7 @@ export class CallService {
       throw new ProtocolError(call.status === 'ended' ? 'start after stop' : 'start twice');
     }
     this.telemetry.count('CallsStarted');
+    await this.callsInProgress(+1);
     this.telemetry.info('call started', { streamSid: message.streamSid, callSid: message.start.callSid, format, events: result.events });
     await this.turns.run({ kind: 'greeting', turn: result.turnCount, call: result, timings: { endpointAt: receivedAt } });
   }
@@ -69,8 +70,8 @@ export class CallService {
     if (pending && pending.turn === mark.turn) {
       this.telemetry.info('ending the call after the final reply played', { action: pending.action });
       if (call.events) await this.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', pending.action, { turn: mark.turn }));
-      await this.store.endCall(callId, pending.action, this.now());
-      this.telemetry.count('CallsEnded');
+      const before = await this.store.endCall(callId, pending.action, this.now());
+      await this.ended(before);
       await this.sender.close(call.connectionId);
     }
   }
@@ -83,7 +84,7 @@ export class CallService {
       throw new ProtocolError('streamSid does not match the call');
     }
     if (before.status === 'ended') throw new ProtocolError('stop after the call ended');
-    this.telemetry.count('CallsEnded');
+    await this.ended(before);
     this.telemetry.info('call stopped by the caller', { turns: before.turnCount });
   }
 
@@ -91,8 +92,24 @@ export class CallService {
   async disconnect(callId: string, reason: string): Promise<void> {
     const before = await this.store.endCall(callId, reason, this.now());
     if (before && before.status !== 'ended') {
-      this.telemetry.count('CallsEnded');
+      await this.ended(before);
       this.telemetry.info('call ended by disconnect', { reason, turns: before.turnCount });
+    }
+  }
+
+  /** Counts the end of a call; `before` is the call as it was when this invocation ended it. */
+  private async ended(before: CallRecord | undefined): Promise<void> {
+    if (!before || before.status === 'ended') return;
+    this.telemetry.count('CallsEnded');
+    if (before.status === 'streaming') await this.callsInProgress(-1);
+  }
+
+  /** A dashboard level, not a correctness input: a failure to count never fails the call. */
+  private async callsInProgress(delta: 1 | -1): Promise<void> {
+    try {
+      this.telemetry.gauge('CallsInProgress', await this.store.adjustCallsInProgress(delta));
+    } catch (err) {
+      this.telemetry.warn('calls-in-progress counter not updated', { error: (err as Error).message });
     }
   }
 

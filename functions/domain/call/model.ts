@@ -107,6 +107,8 @@ export interface CallStore {
   markPlayed(callId: string, turn: number, now: number): Promise<CallRecord | undefined>;
   getTurn(callId: string, turn: number): Promise<TurnRecord | undefined>;
   listTurns(callId: string): Promise<TurnRecord[]>;
+  /** Calls streaming right now, across the table, after adding delta (+1 at start, −1 at the end of a started call). */
+  adjustCallsInProgress(delta: 1 | -1): Promise<number>;
 }
 
 /** The way back to the caller (API Gateway Management API). */
@@ -124,6 +126,8 @@ export interface Telemetry {
   error(message: string, extra?: Record<string, unknown>): void;
   count(metric: MetricName, value?: number): void;
   milliseconds(metric: MetricName, value: number): void;
+  /** The current value of a level (e.g. calls in progress), read with the Maximum statistic. */
+  gauge(metric: MetricName, value: number): void;
 }
 
 export type MetricName =
@@ -146,4 +150,5 @@ export type MetricName =
   | 'SendLatency'
   | 'SpeechFramesStored'
   | 'EndpointPolls'
-  | 'EndpointsDeferred';
+  | 'EndpointsDeferred'
+  | 'CallsInProgress';
