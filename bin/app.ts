@@ -1,17 +1,23 @@
 #!/usr/bin/env node
-/** CDK app: one VoiceAgent stack for the environment given as `-c env=dev|staging|prod` (default dev). */
-import { App } from 'aws-cdk-lib';
+/**
+ * CDK app: one VoiceAgent stack for the environment given as `-c env=dev|staging|prod` (default dev), checked by
+ * cdk-nag's AwsSolutions rules on every synth (an unacknowledged finding fails the synth).
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ENVIRONMENT_CONFIG } from '../lib/config';
 import { parseEnvName, stackName } from '../lib/environments';
 import { VoiceAgentStack } from '../lib/voice-agent-stack';
 
 const app = new App();
 const envName = parseEnvName(app.node.tryGetContext('env'));
-const token: unknown = app.node.tryGetContext('voiceAgentToken') ?? process.env.VOICE_AGENT_TOKEN;
+const alarmEmail: unknown = app.node.tryGetContext('alarmEmail');
+const config = { ...ENVIRONMENT_CONFIG[envName], ...(typeof alarmEmail === 'string' && alarmEmail ? { alarmEmail } : {}) };
 
 new VoiceAgentStack(app, stackName(envName), {
   envName,
-  // TODO(secrets): move VOICE_AGENT_TOKEN to Secrets Manager (later issue); a plain value is a stopgap.
-  voiceAgentToken: typeof token === 'string' && token !== '' ? token : undefined,
+  config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: `Serverless voice agent (${envName}): API Gateway WebSocket + Lambda + DynamoDB`,
 });
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

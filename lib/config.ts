@@ -5,6 +5,19 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { EnvName } from './environments';
 
+/** Raises the provisioned floor during the hours calls come in; utilization scaling still works on top of it. */
+export interface BusinessHours {
+  /** IANA time zone the hours are in. */
+  readonly timeZone: string;
+  /** Cron day-of-week field, e.g. `MON-FRI`. */
+  readonly weekDays: string;
+  /** Hour (0–23) the floor is raised, and the hour it drops back to `provisioned`. */
+  readonly startHour: number;
+  readonly endHour: number;
+  /** Provisioned environments per hot-path function during business hours. */
+  readonly provisioned: number;
+}
+
 export interface HotPathConcurrency {
   /** Provisioned environments per latency-critical function at all times. */
   readonly provisioned: number;
@@ -12,18 +25,124 @@ export interface HotPathConcurrency {
   readonly maxProvisioned: number;
   /** Provisioned-concurrency utilization that scaling holds (0–1). */
   readonly utilizationTarget: number;
+  readonly businessHours?: BusinessHours;
+}
+
+/** Alarm thresholds. Each alarm fires when `datapointsToAlarm` of the last `evaluationPeriods` minutes breach. */
+export interface AlarmThresholds {
+  /** Turn latency p95 (end of caller speech → first agent audio), ms. */
+  readonly turnLatencyP95Ms: number;
+  /** Provider errors as a percentage of turns. */
+  readonly providerErrorRatePercent: number;
+  /** Lambda errors (crashes, timeouts) plus handler failures caught and answered with 500, per minute. */
+  readonly functionErrorsPerMinute: number;
+  /** Throttled Lambda invocations per minute. */
+  readonly throttlesPerMinute: number;
+  /** Hot-path invocations that found no provisioned environment (cold starts) per minute. */
+  readonly spilloverPerMinute: number;
+  /** Throttled DynamoDB requests per minute. */
+  readonly dynamoThrottlesPerMinute: number;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
 }
 
 export interface EnvironmentConfig {
+  /** The per-turn latency budget the dashboard draws and the latency alarm defaults to (ms). */
+  readonly latencyBudgetMs: number;
+  /** Memory (MB) per function name, where it differs from the route table's default (functions/routes.ts). */
+  readonly memoryMb: Readonly<Partial<Record<string, number>>>;
   readonly hotPath: HotPathConcurrency;
-  /** Keep data (table, logs) when the stack is deleted, and point-in-time recovery. */
-  readonly retainData: boolean;
-  readonly logRetention: RetentionDays;
+  /** Stage-wide API Gateway throttling: steady messages/s and burst. Twilio sends 50 messages/s per call. */
+  readonly stageThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Per-route API Gateway metrics (costs one set of CloudWatch metrics per route). */
+  readonly detailedRouteMetrics: boolean;
+  readonly table: {
+    /** Keep the table (and its data) when the stack is deleted. */
+    readonly retain: boolean;
+    /** Refuse DeleteTable until switched off. */
+    readonly deletionProtection: boolean;
+  };
+  readonly logs: { readonly retention: RetentionDays; readonly retain: boolean };
+  readonly alarms: AlarmThresholds;
+  /** Where alarm notifications go (an SNS e-mail subscription); `-c alarmEmail=…` overrides. None: topic only. */
+  readonly alarmEmail?: string;
+  /**
+   * Sets the account's API Gateway CloudWatch Logs role (an account-wide, per-region setting WebSocket access
+   * logging requires). Switch off when the account already has one.
+   */
+  readonly manageApiGatewayLogRole: boolean;
 }
 
+/** The seed study's target for a turn (docs/ARCHITECTURE.md). */
+const SEED_BUDGET_MS = 600;
+
 export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = {
-  // media runs turns inline: about one environment per turn in flight plus one or two for frames (docs/ARCHITECTURE.md).
-  dev: { hotPath: { provisioned: 1, maxProvisioned: 4, utilizationTarget: 0.7 }, retainData: false, logRetention: RetentionDays.ONE_WEEK },
-  staging: { hotPath: { provisioned: 2, maxProvisioned: 20, utilizationTarget: 0.7 }, retainData: false, logRetention: RetentionDays.TWO_WEEKS },
-  prod: { hotPath: { provisioned: 10, maxProvisioned: 120, utilizationTarget: 0.6 }, retainData: true, logRetention: RetentionDays.ONE_MONTH },
+  dev: {
+    latencyBudgetMs: SEED_BUDGET_MS,
+    memoryMb: {},
+    // media runs turns inline: about one environment per turn in flight plus one or two for frames (docs/ARCHITECTURE.md).
+    hotPath: { provisioned: 1, maxProvisioned: 4, utilizationTarget: 0.7 },
+    stageThrottle: { rateLimit: 500, burstLimit: 1000 }, // ~10 calls
+    detailedRouteMetrics: false,
+    table: { retain: false, deletionProtection: false },
+    logs: { retention: RetentionDays.ONE_WEEK, retain: false },
+    alarms: {
+      turnLatencyP95Ms: 1000,
+      providerErrorRatePercent: 20,
+      functionErrorsPerMinute: 5,
+      throttlesPerMinute: 5,
+      spilloverPerMinute: 100,
+      dynamoThrottlesPerMinute: 5,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+    },
+    manageApiGatewayLogRole: true,
+  },
+  staging: {
+    latencyBudgetMs: SEED_BUDGET_MS,
+    memoryMb: {},
+    hotPath: { provisioned: 2, maxProvisioned: 20, utilizationTarget: 0.7 },
+    stageThrottle: { rateLimit: 2500, burstLimit: 5000 }, // ~50 calls
+    detailedRouteMetrics: true,
+    table: { retain: false, deletionProtection: false },
+    logs: { retention: RetentionDays.TWO_WEEKS, retain: false },
+    alarms: {
+      turnLatencyP95Ms: SEED_BUDGET_MS,
+      providerErrorRatePercent: 5,
+      functionErrorsPerMinute: 1,
+      throttlesPerMinute: 1,
+      spilloverPerMinute: 50,
+      dynamoThrottlesPerMinute: 1,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+    },
+    manageApiGatewayLogRole: true,
+  },
+  prod: {
+    latencyBudgetMs: SEED_BUDGET_MS,
+    // The turn path's CPU work (codec, VAD, JSON) scales with memory: Lambda gives one full vCPU at 1769 MB.
+    memoryMb: { media: 1769, dtmf: 1769 },
+    hotPath: {
+      provisioned: 10,
+      maxProvisioned: 120,
+      utilizationTarget: 0.6,
+      businessHours: { timeZone: 'America/New_York', weekDays: 'MON-FRI', startHour: 8, endHour: 18, provisioned: 30 },
+    },
+    // 100 concurrent calls at 50 messages/s plus marks, with headroom; within the account's default 10,000/s.
+    stageThrottle: { rateLimit: 7500, burstLimit: 10000 },
+    detailedRouteMetrics: true,
+    table: { retain: true, deletionProtection: true },
+    logs: { retention: RetentionDays.ONE_MONTH, retain: true },
+    alarms: {
+      turnLatencyP95Ms: SEED_BUDGET_MS,
+      providerErrorRatePercent: 2,
+      functionErrorsPerMinute: 1,
+      throttlesPerMinute: 1,
+      spilloverPerMinute: 20,
+      dynamoThrottlesPerMinute: 1,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+    },
+    manageApiGatewayLogRole: true,
+  },
 };

@@ -1,60 +1,74 @@
-/** The voice agent: the call table, one function per route-table entry, and the WebSocket API in front of them. */
-import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+/**
+ * The voice agent in one environment: the call table, the app secret, one function per route-table entry, the
+ * WebSocket API in front of them, and the latency budget watched by a dashboard and alarms.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { AppSecret } from './constructs/app-secret';
 import { CallTable } from './constructs/call-table';
+import { LatencyMonitoring } from './constructs/latency-monitoring';
 import { RouteFunctions } from './constructs/route-functions';
-import { isMessageRoute, VoiceWebSocketApi } from './constructs/voice-websocket-api';
-import { ENVIRONMENT_CONFIG } from './config';
+import { VoiceWebSocketApi } from './constructs/voice-websocket-api';
+import type { EnvironmentConfig } from './config';
 import type { EnvName } from './environments';
 
 export interface VoiceAgentStackProps extends StackProps {
   readonly envName: EnvName;
-  /** TODO(secrets): plain value for now; a later issue moves it to Secrets Manager. */
-  readonly voiceAgentToken?: string;
+  readonly config: EnvironmentConfig;
 }
 
 export class VoiceAgentStack extends Stack {
   readonly callTable: CallTable;
+  readonly appSecret: AppSecret;
   readonly functions: RouteFunctions;
   readonly webSocket: VoiceWebSocketApi;
+  readonly monitoring: LatencyMonitoring;
 
   constructor(scope: Construct, id: string, props: VoiceAgentStackProps) {
     super(scope, id, props);
-    const config = ENVIRONMENT_CONFIG[props.envName];
+    const { config, envName } = props;
 
-    this.callTable = new CallTable(this, 'CallTable', { retain: config.retainData });
+    this.callTable = new CallTable(this, 'CallTable', config.table);
+    this.appSecret = new AppSecret(this, 'AppSecret', { secretName: `voice-agent/${envName}`, retain: config.table.retain });
 
     this.functions = new RouteFunctions(this, 'Functions', {
-      tableName: this.callTable.table.tableName,
-      voiceAgentToken: props.voiceAgentToken,
-      logRetention: config.logRetention,
-      logRemovalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      envName,
+      table: this.callTable.table,
+      appSecret: this.appSecret.secret,
+      memoryMb: config.memoryMb,
+      logRetention: config.logs.retention,
+      retainLogs: config.logs.retain,
       hotPath: config.hotPath,
     });
-    if (!props.voiceAgentToken) {
-      Annotations.of(this.functions.authorizer).addWarningV2(
-        'voice-agent:noToken',
-        'no VOICE_AGENT_TOKEN given (-c voiceAgentToken=… or $VOICE_AGENT_TOKEN): the authorizer will refuse every caller',
-      );
-    }
 
     this.webSocket = new VoiceWebSocketApi(this, 'WebSocket', {
-      stageName: props.envName,
+      stageName: envName,
       routeFunction: (routeKey) => this.functions.route(routeKey),
       authorizerFunction: this.functions.authorizer,
+      throttle: config.stageThrottle,
+      detailedRouteMetrics: config.detailedRouteMetrics,
+      logRetention: config.logs.retention,
+      retainLogs: config.logs.retain,
+      manageAccountLogRole: config.manageApiGatewayLogRole,
+    });
+    this.functions.allowConnections({ endpoint: this.webSocket.connectionsEndpoint, stageArn: this.webSocket.stageArn, stageArnForNag: this.webSocket.stageArnForNag });
+
+    this.monitoring = new LatencyMonitoring(this, 'Monitoring', {
+      envName,
+      budgetMs: config.latencyBudgetMs,
+      thresholds: config.alarms,
+      functions: this.functions.byName,
+      liveAliases: this.functions.liveAliases,
+      table: this.callTable.table,
+      apiId: this.webSocket.api.apiId,
+      stageName: this.webSocket.stage.stageName,
+      alarmEmail: config.alarmEmail,
     });
 
-    for (const [routeKey, fn] of this.functions.byRouteKey) {
-      // TODO(least-privilege): read/write on the whole table for every route for now; narrow per route later.
-      this.callTable.table.grantReadWriteData(fn);
-      if (isMessageRoute(routeKey)) {
-        this.webSocket.grantManageConnections(fn);
-        // Lets init-time priming open the @connections client before the first invocation.
-        fn.addEnvironment('CONNECTIONS_ENDPOINT', this.webSocket.connectionsEndpoint);
-      }
-    }
-
-    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.url, description: 'wss:// URL of the WebSocket stage' });
+    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.url, description: 'wss:// URL callers connect to (add ?token=<voiceAgentToken>)' });
+    new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl, description: 'CloudWatch dashboard of the latency budget' });
     new CfnOutput(this, 'CallsTableName', { value: this.callTable.table.tableName, description: 'DynamoDB call table' });
+    new CfnOutput(this, 'AppSecretName', { value: `voice-agent/${envName}`, description: 'Secrets Manager secret: voiceAgentToken, deepgramApiKey, elevenLabsApiKey' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'SNS topic the alarms notify' });
   }
 }

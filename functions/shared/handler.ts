@@ -39,13 +39,14 @@ const flushMetricsWhenAny = (): middy.MiddlewareObj => {
 };
 
 export function routeHandler(route: string, work: (event: WebSocketEvent, ctx: RouteContext) => Promise<APIGatewayProxyResultV2 | void>) {
-  const base = async (event: WebSocketEvent, _context: Context): Promise<APIGatewayProxyResultV2> => {
+  const base = async (event: WebSocketEvent, context: Context): Promise<APIGatewayProxyResultV2> => {
     const { connectionId, requestTimeEpoch } = event.requestContext;
     logger.appendKeys({ callId: connectionId, route });
     logger.setCorrelationId(connectionId);
     if (coldStart) {
       coldStart = false;
-      metrics.captureColdStartMetric();
+      // function_name dimension: the dashboard shows cold starts per function.
+      metrics.captureColdStartMetric(context.functionName);
     }
     try {
       return (await work(event, { callId: connectionId, connectionId, receivedAt: requestTimeEpoch ?? Date.now() })) ?? { statusCode: 200 };
@@ -56,7 +57,7 @@ export function routeHandler(route: string, work: (event: WebSocketEvent, ctx: R
         return { statusCode: 400, body: err.message };
       }
       logger.error('route failed', { error: err as Error });
-      metrics.addMetric('RouteErrors', 'Count', 1);
+      telemetry.count('RouteErrors');
       return { statusCode: 500 };
     }
   };

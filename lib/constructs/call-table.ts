@@ -1,25 +1,31 @@
 /** The one call table, from the same schema the local stack creates (functions/adapters/table-schema.ts). */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { CALL_TABLE_SCHEMA } from '../../functions/adapters/table-schema';
 
 export interface CallTableProps {
-  /** Keep the table (and its data) when the stack or resource is deleted. True for prod only. */
+  /** Keep the table (and its data) when the stack or resource is deleted. */
   readonly retain: boolean;
+  /** Refuse DeleteTable (console, CLI or a stack change) until switched off. */
+  readonly deletionProtection: boolean;
 }
 
 export class CallTable extends Construct {
-  readonly table: ITable;
+  readonly table: Table;
 
   constructor(scope: Construct, id: string, props: CallTableProps) {
     super(scope, id);
     this.table = new Table(this, 'Table', {
       partitionKey: { name: CALL_TABLE_SCHEMA.partitionKey, type: AttributeType.STRING },
       sortKey: { name: CALL_TABLE_SCHEMA.sortKey, type: AttributeType.STRING },
+      // On-demand: a call's load arrives in seconds (50 writes/s while the caller talks); no capacity to plan.
       billingMode: BillingMode.PAY_PER_REQUEST,
+      // Caller audio lives an hour, calls a day (RETENTION in table-schema.ts); TTL deletes them for free.
       timeToLiveAttribute: CALL_TABLE_SCHEMA.timeToLiveAttribute,
+      encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection,
       removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
   }

@@ -2,14 +2,22 @@
  * One NodejsFunction per entry of the route table (ROUTES + AUTHORIZER), bundled with the local esbuild exactly
  * like scripts/build-functions.ts does for the local stack: the same entries (handler + init-time priming), ES
  * modules so top-level await runs during init, minified, source maps, AWS SDK v3 bundled in.
+ *
+ * Each function has its own role holding exactly the permissions the route table declares for it
+ * (functions/routes.ts) — the same declaration the local stack enforces.
  */
 import path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
+import { Schedule } from 'aws-cdk-lib/aws-applicationautoscaling';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Alias, Architecture, Runtime, Tracing, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/routes';
+import { ENVIRONMENT_VARIABLE } from '../../functions/shared/metrics-contract';
+import { ALL_FUNCTIONS, AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/routes';
 import type { HotPathConcurrency } from '../config';
 import { ESM_REQUIRE_BANNER } from '../../scripts/build-functions';
 
@@ -17,59 +25,92 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const handlerEntry = (name: string) => path.join(REPO_ROOT, 'functions', 'entries', `${name}.ts`);
 
 export interface RouteFunctionsProps {
-  /** Name of the call table, passed as CALLS_TABLE. */
-  readonly tableName: string;
-  /** Value for the authorizer's VOICE_AGENT_TOKEN; unset → the authorizer refuses every caller. */
-  readonly voiceAgentToken?: string;
+  /** Environment name: the functions' metric dimension. */
+  readonly envName: string;
+  readonly table: ITable;
+  /** The app secret (caller token, vendor keys); its ARN is passed as APP_SECRET_ID to functions that may read it. */
+  readonly appSecret: ISecret;
+  /** Memory per function name where it differs from the route table's default. */
+  readonly memoryMb: Readonly<Partial<Record<string, number>>>;
   readonly logRetention: RetentionDays;
-  /** Removal policy of the functions' log groups. */
-  readonly logRemovalPolicy: RemovalPolicy;
+  readonly retainLogs: boolean;
   /** Provisioned concurrency (with utilization scaling) for the functions the route table marks `hotPath`. */
   readonly hotPath: HotPathConcurrency;
 }
 
+/** The @connections endpoint of a stage and the execute-api ARN prefix its ManageConnections grants cover. */
+export interface ConnectionsTarget {
+  /** https://{api}.execute-api.{region}.amazonaws.com/{stage} */
+  readonly endpoint: string;
+  /** arn:…:execute-api:{region}:{account}:{api}/{stage} */
+  readonly stageArn: string;
+  /** The same ARN as cdk-nag renders it, to acknowledge its wildcard finding. */
+  readonly stageArnForNag: string;
+}
+
 export class RouteFunctions extends Construct {
-  /** Route key → the function serving it (every entry of ROUTES). */
-  readonly byRouteKey: ReadonlyMap<string, NodejsFunction>;
-  /** Route key → the `live` alias with provisioned concurrency, for hot-path routes: what API Gateway invokes. */
+  /** Function name (functions/routes.ts) → the function. */
+  readonly byName: ReadonlyMap<string, NodejsFunction>;
+  /** Function name → the `live` alias with provisioned concurrency, for hot-path functions: what API Gateway invokes. */
   readonly liveAliases: ReadonlyMap<string, Alias>;
-  readonly authorizer: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: RouteFunctionsProps) {
     super(scope, id);
-    const byRouteKey = new Map<string, NodejsFunction>();
+    const byName = new Map<string, NodejsFunction>();
     const liveAliases = new Map<string, Alias>();
-    for (const route of ROUTES) {
-      const fn = this.createFunction(route, props, {});
-      byRouteKey.set(route.routeKey, fn);
-      if (route.hotPath) liveAliases.set(route.routeKey, this.provision(route, fn, props.hotPath));
+    for (const spec of ALL_FUNCTIONS) {
+      const fn = this.createFunction(spec, props);
+      byName.set(spec.name, fn);
+      if (spec.hotPath) liveAliases.set(spec.name, this.provision(spec, fn, props.hotPath));
     }
-    this.byRouteKey = byRouteKey;
+    this.byName = byName;
     this.liveAliases = liveAliases;
-    this.authorizer = this.createFunction(
-      AUTHORIZER,
-      props,
-      // TODO(secrets): VOICE_AGENT_TOKEN is a plain environment variable for now (from -c voiceAgentToken=… or the
-      // VOICE_AGENT_TOKEN shell variable at synth time); a later issue moves it to Secrets Manager and drops this.
-      props.voiceAgentToken ? { VOICE_AGENT_TOKEN: props.voiceAgentToken } : {},
-    );
+  }
+
+  get authorizer(): NodejsFunction {
+    return this.byName.get(AUTHORIZER.name)!;
   }
 
   /** The functions of the route table: every route, then the authorizer. */
   get all(): readonly NodejsFunction[] {
-    return [...this.byRouteKey.values(), this.authorizer];
+    return [...this.byName.values()];
   }
 
   /** What API Gateway should invoke for a route: the provisioned alias on the hot path, else the function. */
   route(routeKey: string): IFunction {
-    const fn = this.liveAliases.get(routeKey) ?? this.byRouteKey.get(routeKey);
+    const spec = ROUTES.find((r) => r.routeKey === routeKey);
+    const fn = spec && (this.liveAliases.get(spec.name) ?? this.byName.get(spec.name));
     if (!fn) throw new Error(`no function for route '${routeKey}'`);
     return fn;
   }
 
   /**
+   * Lets the functions that declare `manageConnections` post to and close callers' connections on this stage only,
+   * and tells them its endpoint (init-time priming opens the client before the first invocation).
+   */
+  allowConnections(target: ConnectionsTarget): void {
+    for (const spec of ALL_FUNCTIONS) {
+      if (!spec.permissions.manageConnections) continue;
+      const fn = this.byName.get(spec.name)!;
+      fn.addEnvironment('CONNECTIONS_ENDPOINT', target.endpoint);
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['execute-api:ManageConnections'],
+          resources: [`${target.stageArn}/POST/@connections/*`, `${target.stageArn}/DELETE/@connections/*`],
+        }),
+      );
+      const reason = 'One connection per call, created at run time: its id cannot be known at deploy time.';
+      Validations.of(fn.role!).acknowledge(
+        { id: `AwsSolutions-IAM5[Resource::${target.stageArnForNag}/POST/@connections/*]`, reason },
+        { id: `AwsSolutions-IAM5[Resource::${target.stageArnForNag}/DELETE/@connections/*]`, reason },
+      );
+    }
+  }
+
+  /**
    * Provisioned concurrency lives on an alias (never on $LATEST), and the integration must invoke that alias or
-   * the provisioned environments are never used. Utilization scaling raises it under load.
+   * the provisioned environments are never used. Utilization scaling raises it under load; the business-hours
+   * schedule raises the floor before the morning's calls instead of after their cold starts.
    */
   private provision(spec: FunctionSpec, fn: NodejsFunction, hot: HotPathConcurrency): Alias {
     const alias = new Alias(this, `${spec.name}-live`, {
@@ -77,33 +118,64 @@ export class RouteFunctions extends Construct {
       version: fn.currentVersion,
       provisionedConcurrentExecutions: hot.provisioned,
     });
-    alias
-      .addAutoScaling({ minCapacity: hot.provisioned, maxCapacity: hot.maxProvisioned })
-      .scaleOnUtilization({ utilizationTarget: hot.utilizationTarget });
+    const scaling = alias.addAutoScaling({ minCapacity: hot.provisioned, maxCapacity: hot.maxProvisioned });
+    scaling.scaleOnUtilization({ utilizationTarget: hot.utilizationTarget });
+    const hours = hot.businessHours;
+    if (hours) {
+      const timeZone = TimeZone.of(hours.timeZone);
+      scaling.scaleOnSchedule('BusinessHoursStart', {
+        schedule: Schedule.cron({ minute: '0', hour: String(hours.startHour), weekDay: hours.weekDays }),
+        minCapacity: hours.provisioned,
+        timeZone,
+      });
+      scaling.scaleOnSchedule('BusinessHoursEnd', {
+        schedule: Schedule.cron({ minute: '0', hour: String(hours.endHour), weekDay: hours.weekDays }),
+        minCapacity: hot.provisioned,
+        timeZone,
+      });
+    }
     return alias;
   }
 
-  private createFunction(spec: FunctionSpec, props: RouteFunctionsProps, extraEnv: Record<string, string>): NodejsFunction {
+  private createFunction(spec: FunctionSpec, props: RouteFunctionsProps): NodejsFunction {
     const logGroup = new LogGroup(this, `${spec.name}-logs`, {
       retention: props.logRetention,
-      removalPolicy: props.logRemovalPolicy,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    return new NodejsFunction(this, spec.name, {
+    // Its own role, no managed policy: only its log group, plus what the route table declares.
+    const role = new Role(this, `${spec.name}-role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `voice agent ${spec.name}: ${describePermissions(spec)}`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    );
+    const { table, manageConnections: _later, appSecret } = spec.permissions;
+    if (table.length > 0) {
+      // The table itself: no index (there is none), no Scan, no Delete, no batch operations.
+      role.addToPrincipalPolicy(new PolicyStatement({ actions: [...table], resources: [props.table.tableArn] }));
+    }
+    if (appSecret) {
+      role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.appSecret.secretArn] }));
+    }
+
+    const fn = new NodejsFunction(this, spec.name, {
       entry: handlerEntry(spec.name),
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: spec.memoryMb,
+      memorySize: props.memoryMb[spec.name] ?? spec.memoryMb,
       timeout: Duration.seconds(spec.timeoutSeconds),
       tracing: Tracing.ACTIVE,
+      role,
       logGroup,
       environment: {
-        CALLS_TABLE: props.tableName,
+        ...(table.length > 0 ? { CALLS_TABLE: props.table.tableName } : {}),
+        ...(appSecret ? { APP_SECRET_ID: props.appSecret.secretArn } : {}),
+        [ENVIRONMENT_VARIABLE]: props.envName,
         POWERTOOLS_SERVICE_NAME: 'voice-agent',
-        POWERTOOLS_METRICS_NAMESPACE: 'VoiceAgent',
         // sourceMap: true does not set this by itself.
         NODE_OPTIONS: '--enable-source-maps',
-        ...extraEnv,
       },
       bundling: {
         minify: true,
@@ -114,5 +186,24 @@ export class RouteFunctions extends Construct {
         externalModules: [],
       },
     });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (added by tracing: ACTIVE).',
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'nodejs22.x is the runtime the local stack and the bundles (target node22) are built and tested for.',
+    });
+    return fn;
   }
+}
+
+function describePermissions(spec: FunctionSpec): string {
+  const { table, manageConnections, appSecret } = spec.permissions;
+  const parts = [
+    table.length > 0 ? `table ${table.map((a) => a.replace('dynamodb:', '')).join('/')}` : undefined,
+    manageConnections ? 'post to connections' : undefined,
+    appSecret ? 'read app secret' : undefined,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : 'no AWS access';
 }

@@ -1,14 +1,24 @@
-/** The API Gateway WebSocket API of the route table: one Lambda integration per route, the authorizer on $connect. */
-import { WebSocketApi, WebSocketStage, type WebSocketRouteOptions } from 'aws-cdk-lib/aws-apigatewayv2';
+/**
+ * The API Gateway WebSocket API of the route table: one Lambda integration per route, the authorizer on $connect,
+ * a stage with throttling, access logs and execution logs at ERROR.
+ */
+import { Aws, RemovalPolicy, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import {
+  CfnStage,
+  LogGroupLogDestination,
+  WebSocketApi,
+  WebSocketStage,
+  type WebSocketRouteOptions,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../functions/routes';
-
-/** Routes that carry messages on an open socket (and may post back through @connections). */
-export const isMessageRoute = (routeKey: string) => routeKey !== '$connect' && routeKey !== '$disconnect';
 
 export interface VoiceWebSocketApiProps {
   /** Stage name (the environment). */
@@ -16,11 +26,36 @@ export interface VoiceWebSocketApiProps {
   /** The function serving each route key of ROUTES. */
   readonly routeFunction: (routeKey: string) => IFunction;
   readonly authorizerFunction: IFunction;
+  /** Stage-wide steady rate (messages/s) and burst. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly detailedRouteMetrics: boolean;
+  readonly logRetention: RetentionDays;
+  readonly retainLogs: boolean;
+  /** Create and set the account's API Gateway CloudWatch Logs role (required before a WebSocket stage may log). */
+  readonly manageAccountLogRole: boolean;
 }
+
+/** One JSON line per connect, message and disconnect. No message bodies: they carry caller audio. */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  connectionId: '$context.connectionId',
+  routeKey: '$context.routeKey',
+  eventType: '$context.eventType',
+  status: '$context.status',
+  requestTime: '$context.requestTimeEpoch',
+  integrationLatency: '$context.integrationLatency',
+  integrationStatus: '$context.integration.status',
+  integrationError: '$context.integration.error',
+  authorizeError: '$context.authorize.error',
+  error: '$context.error.message',
+  ip: '$context.identity.sourceIp',
+  disconnectStatusCode: '$context.disconnectStatusCode',
+};
 
 export class VoiceWebSocketApi extends Construct {
   readonly api: WebSocketApi;
   readonly stage: WebSocketStage;
+  readonly accessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: VoiceWebSocketApiProps) {
     super(scope, id);
@@ -45,17 +80,49 @@ export class VoiceWebSocketApi extends Construct {
       if (route.routeKey.startsWith('$')) continue;
       this.api.addRoute(route.routeKey, integration(route.routeKey));
     }
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'WebSocket APIs authorize once, on $connect (the Lambda authorizer); messages on an open connection cannot ' +
+        'carry an authorizer. The call is bound to that authorized connection.',
+    });
 
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: props.stageName,
       autoDeploy: true,
+      throttle: props.throttle,
+      detailedMetricsEnabled: props.detailedRouteMetrics,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
     });
-  }
+    const cfnStage = this.stage.node.defaultChild as CfnStage;
+    // Execution logs at ERROR only: INFO would write a line per message, 50 a second per call.
+    cfnStage.addPropertyOverride('DefaultRouteSettings.LoggingLevel', 'ERROR');
+    cfnStage.addPropertyOverride('DefaultRouteSettings.DataTraceEnabled', false);
 
-  /** execute-api:ManageConnections (post to / delete @connections) on this API. */
-  grantManageConnections(grantee: IGrantable): void {
-    this.api.grantManageConnections(grantee);
+    if (props.manageAccountLogRole) {
+      // API Gateway refuses a WebSocket stage with logging until the account names a role it may log with.
+      const role = new Role(this, 'ApiGatewayLogRole', {
+        assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+        managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+      });
+      // Account-wide: other APIs in the account/region may rely on it, so it outlives this stack.
+      role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+      account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+        cfnStage.addResourceDependency(account);
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The AWS-managed policy API Gateway documents for its account-level logging role.',
+      });
+    }
   }
 
   /** wss://{api}.execute-api.{region}.amazonaws.com/{stage} */
@@ -66,6 +133,19 @@ export class VoiceWebSocketApi extends Construct {
   /** https://{api}.execute-api.{region}.amazonaws.com/{stage}: the @connections management endpoint. */
   get connectionsEndpoint(): string {
     return this.stage.callbackUrl;
+  }
+
+  /** arn:…:execute-api:{region}:{account}:{api}/{stage}: what ManageConnections grants are scoped to. */
+  get stageArn(): string {
+    // Pseudo-parameters even when the stack's region is known, so the ARN (and cdk-nag's finding id) is the same
+    // for every deployer.
+    return `arn:${Aws.PARTITION}:execute-api:${Aws.REGION}:${Aws.ACCOUNT_ID}:${this.api.apiId}/${this.stage.stageName}`;
+  }
+
+  /** stageArn as cdk-nag renders it in finding ids (tokens as `<…>`). */
+  get stageArnForNag(): string {
+    const apiLogicalId = Stack.of(this).getLogicalId(this.api.node.defaultChild as CfnElement);
+    return `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiLogicalId}>/${this.stage.stageName}`;
   }
 }
 

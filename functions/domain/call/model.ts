@@ -151,4 +151,5 @@ export type MetricName =
   | 'SpeechFramesStored'
   | 'EndpointPolls'
   | 'EndpointsDeferred'
-  | 'CallsInProgress';
+  | 'CallsInProgress'
+  | 'RouteErrors';

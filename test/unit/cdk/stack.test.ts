@@ -1,55 +1,16 @@
 /**
- * The CDK stack against the route table: routes, functions, authorizer, table and grants all come from
- * functions/routes.ts and functions/adapters/table-schema.ts. Bundling is skipped (no esbuild run per test).
+ * The CDK stack against the route table and lib/config.ts: routes, functions, authorizer, stage, table, secret and
+ * provisioned concurrency all come from functions/routes.ts, functions/adapters/table-schema.ts and the config.
  */
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENT_CONFIG } from '../../../lib/config';
 import { CALL_TABLE_SCHEMA } from '../../../functions/adapters/table-schema';
 import { ALL_FUNCTIONS, AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/routes';
-import { parseEnvName, stackName, type EnvName } from '../../../lib/environments';
-import { isMessageRoute } from '../../../lib/constructs/voice-websocket-api';
-import { VoiceAgentStack } from '../../../lib/voice-agent-stack';
-
-type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
-
-const stacks = new WeakMap<Template, VoiceAgentStack>();
-
-function synth(envName: EnvName, voiceAgentToken: string | null = 'test-token'): Template {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new VoiceAgentStack(app, stackName(envName), { envName, voiceAgentToken: voiceAgentToken ?? undefined });
-  const template = Template.fromStack(stack);
-  stacks.set(template, stack);
-  return template;
-}
+import { parseEnvName, stackName } from '../../../lib/environments';
+import { functionIdByName, functionOf, referencedIds, resources, synth } from './synth';
 
 const dev = synth('dev');
-const resources = (t: Template, type: string) => Object.entries(t.findResources(type) as Record<string, Resource>);
-
-/** Logical id of the Lambda function built for spec `<name>` (the construct `Functions/<name>`). */
-function functionIdByName(t: Template, name: string): string {
-  const stack = stacks.get(t)!;
-  const fn = stack.node.findChild('Functions').node.findChild(name);
-  const id = stack.getLogicalId(fn.node.defaultChild as CfnElement);
-  expect((t.toJSON().Resources[id] as Resource | undefined)?.Type).toBe('AWS::Lambda::Function');
-  return id;
-}
-
-/** Fn::GetAtt / Fn::Join integration URIs → the Lambda logical ids they reference. */
-function referencedIds(value: unknown): string[] {
-  const found: string[] = [];
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (Array.isArray(o['Fn::GetAtt'])) found.push(String((o['Fn::GetAtt'] as unknown[])[0]));
-      if (typeof o.Ref === 'string') found.push(o.Ref);
-      Object.values(o).forEach(walk);
-    }
-  };
-  walk(value);
-  return found;
-}
+const prod = synth('prod');
 
 describe('environment', () => {
   it('defaults to dev and rejects unknown names', () => {
@@ -118,10 +79,44 @@ describe('WebSocket API', () => {
     expect(synth('staging').findResources('AWS::ApiGatewayV2::Stage', { Properties: { StageName: 'staging' } })).not.toEqual({});
   });
 
-  it('outputs the wss:// URL and the table name', () => {
+  it.each([
+    ['dev', dev, ENVIRONMENT_CONFIG.dev],
+    ['prod', prod, ENVIRONMENT_CONFIG.prod],
+  ] as const)('%s stage: throttling from the config, execution logs at ERROR without bodies, JSON access logs', (_env, t, config) => {
+    const [, stage] = resources(t, 'AWS::ApiGatewayV2::Stage')[0]!;
+    expect(stage.Properties.DefaultRouteSettings).toEqual({
+      ThrottlingRateLimit: config.stageThrottle.rateLimit,
+      ThrottlingBurstLimit: config.stageThrottle.burstLimit,
+      DetailedMetricsEnabled: config.detailedRouteMetrics,
+      LoggingLevel: 'ERROR',
+      DataTraceEnabled: false,
+    });
+    const logGroupId = referencedIds(stage.Properties.AccessLogSettings.DestinationArn)[0]!;
+    expect(resources(t, 'AWS::Logs::LogGroup').map(([id]) => id)).toContain(logGroupId);
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format) as Record<string, string>;
+    expect(format).toMatchObject({ connectionId: '$context.connectionId', routeKey: '$context.routeKey', status: '$context.status' });
+    // Message bodies carry caller audio: never logged.
+    expect(JSON.stringify(format)).not.toMatch(/body|requestBody/i);
+  });
+
+  it('sets the account CloudWatch role API Gateway needs before a WebSocket stage may log, kept on delete', () => {
+    const [accountId, account] = resources(dev, 'AWS::ApiGateway::Account')[0]!;
+    expect(referencedIds(account.Properties.CloudWatchRoleArn)).toHaveLength(1);
+    expect(account.DeletionPolicy).toBe('Retain');
+    const [, stage] = resources(dev, 'AWS::ApiGatewayV2::Stage')[0]!;
+    expect(stage.DependsOn).toContain(accountId);
+    expect(resources(synth('dev', { manageApiGatewayLogRole: false }), 'AWS::ApiGateway::Account')).toHaveLength(0);
+  });
+
+  it('outputs the wss:// URL, the dashboard URL, the table and secret names and the alarm topic', () => {
     const outputs = dev.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(JSON.stringify(outputs.WebSocketUrl?.Value)).toContain('wss://');
+    const [dashboardId, dashboard] = resources(dev, 'AWS::CloudWatch::Dashboard')[0]!;
+    expect(dashboard.Properties.DashboardName).toBe('voice-agent-dev');
+    expect(JSON.stringify(outputs.DashboardUrl?.Value)).toContain(`"#dashboards:name=",{"Ref":"${dashboardId}"}`);
     expect(outputs.CallsTableName?.Value).toEqual({ Ref: resources(dev, 'AWS::DynamoDB::Table')[0]![0] });
+    expect(outputs.AppSecretName?.Value).toBe('voice-agent/dev');
+    expect(outputs.AlarmTopicArn?.Value).toEqual({ Ref: resources(dev, 'AWS::SNS::Topic')[0]![0] });
   });
 });
 
@@ -131,41 +126,53 @@ describe('functions', () => {
   });
 
   it.each(ALL_FUNCTIONS.map((f) => [f.name, f] as const))('%s: memory, timeout, runtime, arch, tracing, env from the spec', (name, spec) => {
-    const fn = dev.toJSON().Resources[functionIdByName(dev, name)] as Resource;
+    const fn = functionOf(dev, name);
     expect(fn.Properties).toMatchObject({
-      MemorySize: spec.memoryMb,
+      MemorySize: ENVIRONMENT_CONFIG.dev.memoryMb[name] ?? spec.memoryMb,
       Timeout: spec.timeoutSeconds,
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       TracingConfig: { Mode: 'Active' },
     });
-    expect(fn.Properties.Environment.Variables).toMatchObject({
-      CALLS_TABLE: { Ref: resources(dev, 'AWS::DynamoDB::Table')[0]![0] },
-      POWERTOOLS_SERVICE_NAME: 'voice-agent',
-      POWERTOOLS_METRICS_NAMESPACE: 'VoiceAgent',
-      NODE_OPTIONS: '--enable-source-maps',
-    });
+    const vars = fn.Properties.Environment.Variables;
+    expect(vars).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'voice-agent', VOICE_AGENT_ENV: 'dev', NODE_OPTIONS: '--enable-source-maps' });
+    // Only what the function may use: the table name where it has table access, the secret id where it may read it.
+    expect(vars.CALLS_TABLE).toEqual(spec.permissions.table.length > 0 ? { Ref: resources(dev, 'AWS::DynamoDB::Table')[0]![0] } : undefined);
+    expect(vars.APP_SECRET_ID).toEqual(spec.permissions.appSecret ? { Ref: resources(dev, 'AWS::SecretsManager::Secret')[0]![0] } : undefined);
     expect(fn.Properties.LoggingConfig?.LogGroup).toBeDefined();
   });
 
-  it('gives the token to the authorizer only', () => {
-    for (const spec of ALL_FUNCTIONS) {
-      const vars = (dev.toJSON().Resources[functionIdByName(dev, spec.name)] as Resource).Properties.Environment.Variables;
-      expect(vars.VOICE_AGENT_TOKEN).toBe(spec.name === AUTHORIZER.name ? 'test-token' : undefined);
+  it('passes no secret value in any environment variable', () => {
+    for (const t of [dev, prod]) {
+      for (const [, fn] of resources(t, 'AWS::Lambda::Function')) {
+        expect(Object.keys(fn.Properties.Environment.Variables).filter((k) => /TOKEN|KEY|SECRET(?!_ID)/.test(k))).toEqual([]);
+      }
     }
-    const noToken = synth('dev', null);
-    expect((noToken.toJSON().Resources[functionIdByName(noToken, AUTHORIZER.name)] as Resource).Properties.Environment.Variables.VOICE_AGENT_TOKEN).toBeUndefined();
   });
 
-  it('keeps logs for a bounded time', () => {
-    for (const [, group] of resources(dev, 'AWS::Logs::LogGroup')) expect(group.Properties.RetentionInDays).toBe(7);
-    dev.resourceCountIs('AWS::Logs::LogGroup', ALL_FUNCTIONS.length);
+  it('sizes memory per environment from the config', () => {
+    for (const [name, mb] of Object.entries(ENVIRONMENT_CONFIG.prod.memoryMb)) expect(functionOf(prod, name).Properties.MemorySize).toBe(mb);
+    expect(Object.keys(ENVIRONMENT_CONFIG.prod.memoryMb).length).toBeGreaterThan(0);
+  });
+
+  it('keeps logs for the environment\'s retention, and keeps them on delete in prod only', () => {
+    for (const [t, days, policy] of [
+      [dev, 7, 'Delete'],
+      [prod, 30, 'Retain'],
+    ] as const) {
+      const groups = resources(t, 'AWS::Logs::LogGroup');
+      expect(groups).toHaveLength(ALL_FUNCTIONS.length + 1); // + the stage's access logs
+      for (const [, group] of groups) {
+        expect(group.Properties.RetentionInDays).toBe(days);
+        expect(group.DeletionPolicy).toBe(policy);
+      }
+    }
   });
 });
 
 describe('call table', () => {
-  it('matches CALL_TABLE_SCHEMA: keys, TTL, on-demand, PITR', () => {
+  it('matches CALL_TABLE_SCHEMA: keys, TTL, on-demand, PITR, encryption', () => {
     dev.resourceCountIs('AWS::DynamoDB::Table', 1);
     dev.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
@@ -179,57 +186,41 @@ describe('call table', () => {
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: CALL_TABLE_SCHEMA.timeToLiveAttribute, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
     });
   });
 
-  it('is retained in prod and not in dev', () => {
-    const [, prodTable] = resources(synth('prod'), 'AWS::DynamoDB::Table')[0]!;
+  it('is retained and protected from deletion in prod, not in dev', () => {
+    const [, prodTable] = resources(prod, 'AWS::DynamoDB::Table')[0]!;
     expect(prodTable.DeletionPolicy).toBe('Retain');
     expect(prodTable.UpdateReplacePolicy).toBe('Retain');
+    expect(prodTable.Properties.DeletionProtectionEnabled).toBe(true);
     const [, devTable] = resources(dev, 'AWS::DynamoDB::Table')[0]!;
     expect(devTable.DeletionPolicy).toBe('Delete');
+    expect(devTable.Properties.DeletionProtectionEnabled).toBe(false);
   });
 });
 
-describe('grants', () => {
-  const policies = resources(dev, 'AWS::IAM::Policy');
-  /** All statements of the policies attached to the role of function `name`. */
-  function statementsOf(name: string): Array<{ Action: string | string[]; Resource: unknown }> {
-    const fn = dev.toJSON().Resources[functionIdByName(dev, name)] as Resource;
-    const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-    return policies
-      .filter(([, p]) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
-      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-  }
-  const actions = (name: string) => statementsOf(name).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
-
-  it('grants execute-api:ManageConnections on this API to every message route, and to no other function', () => {
-    const apiId = resources(dev, 'AWS::ApiGatewayV2::Api')[0]![0];
-    for (const spec of ROUTES) {
-      const manage = statementsOf(spec.name).filter((s) => [s.Action].flat().includes('execute-api:ManageConnections'));
-      if (isMessageRoute(spec.routeKey)) {
-        expect(manage).toHaveLength(1);
-        expect(JSON.stringify(manage[0]!.Resource)).toContain(apiId);
-        expect(JSON.stringify(manage[0]!.Resource)).toContain('@connections');
-      } else {
-        expect(manage).toHaveLength(0);
-      }
+describe('app secret', () => {
+  it('is one generated secret per environment: the token generated at deploy, vendor keys set afterwards', () => {
+    for (const [t, env] of [
+      [dev, 'dev'],
+      [prod, 'prod'],
+    ] as const) {
+      const secrets = resources(t, 'AWS::SecretsManager::Secret');
+      expect(secrets).toHaveLength(1);
+      const [, secret] = secrets[0]!;
+      expect(secret.Properties.Name).toBe(`voice-agent/${env}`);
+      expect(secret.Properties.SecretString).toBeUndefined();
+      expect(secret.Properties.GenerateSecretString).toMatchObject({ GenerateStringKey: 'voiceAgentToken', ExcludePunctuation: true });
+      expect(JSON.parse(secret.Properties.GenerateSecretString.SecretStringTemplate)).toEqual({ deepgramApiKey: '', elevenLabsApiKey: '' });
+      expect(secret.DeletionPolicy).toBe(env === 'prod' ? 'Retain' : 'Delete');
     }
-    expect(actions(AUTHORIZER.name)).not.toContain('execute-api:ManageConnections');
-    expect(ROUTES.filter((r) => isMessageRoute(r.routeKey)).map((r) => r.routeKey)).toEqual(
-      expect.arrayContaining(['start', 'media', 'dtmf', 'mark', 'stop', '$default']),
-    );
-  });
-
-  it('grants table access to the route functions and none to the authorizer', () => {
-    for (const spec of ROUTES) expect(actions(spec.name)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']));
-    expect(actions(AUTHORIZER.name).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
   });
 });
 
 describe('provisioned concurrency (lib/config.ts)', () => {
   const hot = ROUTES.filter((r) => r.hotPath);
-  const prod = synth('prod');
 
   it.each([
     ['dev', dev, ENVIRONMENT_CONFIG.dev],
@@ -262,12 +253,36 @@ describe('provisioned concurrency (lib/config.ts)', () => {
     expect(ENVIRONMENT_CONFIG.prod.hotPath.provisioned).toBeGreaterThan(ENVIRONMENT_CONFIG.dev.hotPath.provisioned);
   });
 
-  it('tells every message route its @connections endpoint, so init-time priming can open it', () => {
-    for (const spec of ROUTES) {
-      const [, fn] = resources(dev, 'AWS::Lambda::Function').find(([id]) => id === functionIdByName(dev, spec.name))!;
-      const endpoint = fn.Properties.Environment?.Variables?.CONNECTIONS_ENDPOINT;
-      if (['$connect', '$disconnect'].includes(spec.routeKey)) expect(endpoint).toBeUndefined();
-      else expect(JSON.stringify(endpoint)).toMatch(/execute-api/);
+  it('raises the floor for business hours where the config has them (prod), and drops it back after', () => {
+    const hours = ENVIRONMENT_CONFIG.prod.hotPath.businessHours!;
+    const targets = resources(prod, 'AWS::ApplicationAutoScaling::ScalableTarget');
+    expect(targets).toHaveLength(hot.length);
+    for (const [, target] of targets) {
+      expect(target.Properties.ScheduledActions).toEqual([
+        {
+          ScheduledActionName: 'BusinessHoursStart',
+          Schedule: `cron(0 ${hours.startHour} ? * ${hours.weekDays} *)`,
+          ScalableTargetAction: { MinCapacity: hours.provisioned },
+          Timezone: hours.timeZone,
+        },
+        {
+          ScheduledActionName: 'BusinessHoursEnd',
+          Schedule: `cron(0 ${hours.endHour} ? * ${hours.weekDays} *)`,
+          ScalableTargetAction: { MinCapacity: ENVIRONMENT_CONFIG.prod.hotPath.provisioned },
+          Timezone: hours.timeZone,
+        },
+      ]);
+      expect(hours.provisioned).toBeLessThanOrEqual(target.Properties.MaxCapacity);
+    }
+    expect(ENVIRONMENT_CONFIG.dev.hotPath.businessHours).toBeUndefined();
+    for (const [, target] of resources(dev, 'AWS::ApplicationAutoScaling::ScalableTarget')) expect(target.Properties.ScheduledActions).toBeUndefined();
+  });
+
+  it('tells exactly the functions that post to connections their @connections endpoint', () => {
+    for (const spec of ALL_FUNCTIONS) {
+      const endpoint = functionOf(dev, spec.name).Properties.Environment?.Variables?.CONNECTIONS_ENDPOINT;
+      if (spec.permissions.manageConnections) expect(JSON.stringify(endpoint)).toMatch(/execute-api/);
+      else expect(endpoint).toBeUndefined();
     }
   });
 });

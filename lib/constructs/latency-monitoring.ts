@@ -1,0 +1,274 @@
+/**
+ * The per-turn latency budget, watched: a CloudWatch dashboard (p50/p95/p99 of every stage against the budget,
+ * calls in progress, errors, throttles, provisioned concurrency) and alarms on an encrypted SNS topic for the
+ * on-call engineer. Metric names come from functions/shared/metrics-contract.ts, the module the functions publish with.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Operation, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { Alias, IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import {
+  COLD_START_METRIC,
+  ENVIRONMENT_DIMENSION,
+  LATENCY_STAGES,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
+  TURN_LATENCY_METRIC,
+} from '../../functions/shared/metrics-contract';
+import type { MetricName } from '../../functions/domain/call/model';
+import type { AlarmThresholds } from '../config';
+
+export interface LatencyMonitoringProps {
+  readonly envName: string;
+  /** Turn latency budget drawn on every latency graph (ms). */
+  readonly budgetMs: number;
+  readonly thresholds: AlarmThresholds;
+  /** Every function of the stack, by route-table name. */
+  readonly functions: ReadonlyMap<string, IFunction>;
+  /** The hot path's provisioned aliases, by function name. */
+  readonly liveAliases: ReadonlyMap<string, Alias>;
+  readonly table: ITable;
+  /** API id and stage of the WebSocket API (API Gateway metric dimensions). */
+  readonly apiId: string;
+  readonly stageName: string;
+  readonly alarmEmail?: string;
+}
+
+const PERIOD = Duration.minutes(1);
+const PERCENTILES = ['p50', 'p95', 'p99'] as const;
+/** CloudWatch alarms on a metric-math expression may reference at most 10 metrics. */
+const MAX_ALARM_METRICS = 10;
+
+export class LatencyMonitoring extends Construct {
+  readonly dashboard: Dashboard;
+  readonly topic: Topic;
+  readonly alarms: readonly Alarm[];
+
+  constructor(scope: Construct, id: string, props: LatencyMonitoringProps) {
+    super(scope, id);
+    const app = (metricName: MetricName | typeof COLD_START_METRIC, statistic: string, extra: Record<string, string> = {}, label?: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: SERVICE_NAME, [ENVIRONMENT_DIMENSION]: props.envName, ...extra },
+        statistic,
+        period: PERIOD,
+        label,
+      });
+    const sumOf = (label: string, metrics: IMetric[]) => {
+      if (metrics.length > MAX_ALARM_METRICS) throw new Error(`${label}: ${metrics.length} metrics, an alarm allows ${MAX_ALARM_METRICS}`);
+      const usingMetrics = Object.fromEntries(metrics.map((m, i) => [`m${i}`, m]));
+      return new MathExpression({ expression: Object.keys(usingMetrics).join(' + '), usingMetrics, label, period: PERIOD });
+    };
+    const functions = [...props.functions.entries()];
+    const lambda = (name: string, statistic: string) =>
+      functions.map(([fnName, fn]) => fn.metric(name, { statistic, period: PERIOD, label: fnName }));
+    const spillover = [...props.liveAliases.entries()].map(([name, alias]) =>
+      alias.metric('ProvisionedConcurrencySpilloverInvocations', { statistic: 'Sum', period: PERIOD, label: name }),
+    );
+    const utilization = [...props.liveAliases.entries()].map(([name, alias]) =>
+      alias.metric('ProvisionedConcurrencyUtilization', { statistic: 'Maximum', period: PERIOD, label: name }),
+    );
+    const gateway = (metricName: string, statistic = 'Sum') =>
+      new Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: props.apiId, Stage: props.stageName },
+        statistic,
+        period: PERIOD,
+        label: metricName,
+      });
+
+    // --- Alarm topic: encrypted with a key CloudWatch may use (the AWS-managed SNS key does not let it publish).
+    const key = new Key(this, 'AlarmTopicKey', {
+      enableKeyRotation: true,
+      description: `voice-agent-${props.envName} alarm topic`,
+    });
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new Topic(this, 'AlarmTopic', {
+      displayName: `Voice agent ${props.envName} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    // --- Alarms
+    const t = props.thresholds;
+    const turns = new MathExpression({
+      expression: 'completed + failed',
+      usingMetrics: { completed: app('TurnsCompleted', 'Sum'), failed: app('TurnsFailed', 'Sum') },
+      period: PERIOD,
+    });
+    const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number) => {
+      const a = new Alarm(this, alarmId, {
+        alarmName: `voice-agent-${props.envName}-${alarmId}`,
+        alarmDescription: description,
+        metric,
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: t.evaluationPeriods,
+        datapointsToAlarm: t.datapointsToAlarm,
+        // No calls, no data: quiet hours are not an incident.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(new SnsAction(this.topic));
+      a.addOkAction(new SnsAction(this.topic));
+      return a;
+    };
+    this.alarms = [
+      alarm(
+        'TurnLatencyP95',
+        `Turn latency p95 (end of caller speech → first agent audio) over ${t.turnLatencyP95Ms} ms. Dashboard: which stage grew.`,
+        app(TURN_LATENCY_METRIC, 'p95'),
+        t.turnLatencyP95Ms,
+      ),
+      alarm(
+        'ProviderErrorRate',
+        `Speech providers failing on more than ${t.providerErrorRatePercent}% of turns (timeouts, errors, bad keys).`,
+        new MathExpression({
+          expression: 'IF(turns > 0, 100 * errors / turns, 0)',
+          usingMetrics: { errors: app('ProviderErrors', 'Sum'), turns },
+          label: 'provider errors (% of turns)',
+          period: PERIOD,
+        }),
+        t.providerErrorRatePercent,
+      ),
+      alarm(
+        'FunctionErrors',
+        'Lambda errors (crash, timeout, out of memory) plus handler failures answered with 500 (RouteErrors).',
+        sumOf('function errors', [...lambda('Errors', 'Sum'), app('RouteErrors', 'Sum')]),
+        t.functionErrorsPerMinute,
+      ),
+      alarm('Throttles', 'Lambda invocations throttled: account or reserved concurrency exhausted.', sumOf('throttles', lambda('Throttles', 'Sum')), t.throttlesPerMinute),
+      alarm(
+        'ProvisionedSpillover',
+        'Hot-path invocations beyond provisioned concurrency: cold starts on the call path. Raise provisioned/max or the schedule.',
+        sumOf('spillover', spillover),
+        t.spilloverPerMinute,
+      ),
+      alarm(
+        'DynamoThrottles',
+        'Call table requests throttled.',
+        props.table.metricThrottledRequestsForOperations({
+          operations: [Operation.GET_ITEM, Operation.PUT_ITEM, Operation.UPDATE_ITEM, Operation.QUERY],
+          period: PERIOD,
+        }),
+        t.dynamoThrottlesPerMinute,
+      ),
+    ];
+
+    // --- Dashboard
+    const budget = [{ value: props.budgetMs, label: `budget ${props.budgetMs} ms` }];
+    const percentiles = (metric: MetricName) => PERCENTILES.map((p) => app(metric, p, {}, `${p}`));
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `voice-agent-${props.envName}`,
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown:
+          `# Voice agent — ${props.envName}\n` +
+          `Turn latency = end of caller speech → first agent audio sent. Budget ${props.budgetMs} ms; ` +
+          `the p95 alarm fires over ${t.turnLatencyP95Ms} ms. Stages below add up to the turn.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Turn latency (ms)', left: percentiles(TURN_LATENCY_METRIC), leftAnnotations: budget, width: 12, height: 6 }),
+      new GraphWidget({
+        title: 'Where the p95 goes: stages stacked (ms)',
+        left: LATENCY_STAGES.map((s) => app(s.metric, 'p95', {}, s.label)),
+        leftAnnotations: budget,
+        stacked: true,
+        width: 12,
+        height: 6,
+      }),
+    );
+    this.dashboard.addWidgets(
+      ...LATENCY_STAGES.map(
+        (s) => new GraphWidget({ title: `${s.label} (ms)`, left: percentiles(s.metric), leftAnnotations: budget, width: 24 / LATENCY_STAGES.length, height: 5 }),
+      ),
+    );
+    this.dashboard.addWidgets(
+      new SingleValueWidget({ title: 'Calls in progress', metrics: [app('CallsInProgress', 'Maximum', {}, 'calls in progress')], width: 6, height: 5 }),
+      new GraphWidget({
+        title: 'Calls and turns',
+        left: [app('CallsStarted', 'Sum', {}, 'calls started'), app('CallsEnded', 'Sum', {}, 'calls ended')],
+        right: [app('TurnsCompleted', 'Sum', {}, 'turns completed'), app('TurnsFailed', 'Sum', {}, 'turns failed'), app('BargeIns', 'Sum', {}, 'barge-ins')],
+        width: 9,
+        height: 5,
+      }),
+      new GraphWidget({
+        title: 'Bad input and providers',
+        left: [
+          app('InvalidMessages', 'Sum', {}, 'invalid messages'),
+          app('ProviderErrors', 'Sum', {}, 'provider errors'),
+          app('LateFrames', 'Sum', {}, 'late speech frames'),
+          app('CallerGone', 'Sum', {}, 'caller gone mid-turn'),
+        ],
+        width: 9,
+        height: 5,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Lambda errors', left: lambda('Errors', 'Sum'), right: [app('RouteErrors', 'Sum', {}, 'handler failures (500)')], width: 8, height: 6 }),
+      new GraphWidget({ title: 'Lambda throttles', left: lambda('Throttles', 'Sum'), width: 8, height: 6 }),
+      new GraphWidget({
+        title: 'API Gateway',
+        left: [gateway('MessageCount'), gateway('ConnectCount')],
+        right: [gateway('ClientError'), gateway('IntegrationError'), gateway('ExecutionError')],
+        width: 8,
+        height: 6,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Provisioned concurrency utilization (max)', left: utilization, leftAnnotations: [{ value: 1, label: 'full' }], width: 8, height: 6 }),
+      new GraphWidget({ title: 'Spillover (cold starts on the hot path)', left: spillover, width: 8, height: 6 }),
+      new GraphWidget({
+        title: 'Cold starts (all init, per function)',
+        left: functions.map(([name, fn]) => app(COLD_START_METRIC, 'Sum', { function_name: fn.functionName }, name)),
+        width: 8,
+        height: 6,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Call table',
+        left: [props.table.metricConsumedWriteCapacityUnits({ period: PERIOD }), props.table.metricConsumedReadCapacityUnits({ period: PERIOD })],
+        right: [
+          props.table.metricThrottledRequestsForOperations({
+            operations: [Operation.GET_ITEM, Operation.PUT_ITEM, Operation.UPDATE_ITEM, Operation.QUERY],
+            period: PERIOD,
+          }),
+        ],
+        width: 12,
+        height: 6,
+      }),
+      new GraphWidget({ title: 'Function duration p95 (ms)', left: lambda('Duration', 'p95'), width: 12, height: 6 }),
+    );
+  }
+
+  /** Console link to the dashboard. */
+  get dashboardUrl(): string {
+    const region = Stack.of(this).region;
+    return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`;
+  }
+}

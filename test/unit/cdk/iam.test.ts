@@ -1,0 +1,97 @@
+/**
+ * Security by construction: each function's role holds exactly what functions/routes.ts declares for it, and
+ * cdk-nag's AwsSolutions pack finds nothing unacknowledged — with a tampered stack proving the check is live.
+ */
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { ALL_FUNCTIONS, type FunctionSpec } from '../../../functions/routes';
+import { functionOf, nagViolations, referencedIds, resources, synth, type Resource } from './synth';
+
+const dev = synth('dev');
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+function roleIdOf(name: string): string {
+  return (functionOf(dev, name).Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+}
+
+/** Every statement of every policy attached to the role of function `name`. */
+function statementsOf(name: string): Statement[] {
+  const roleId = roleIdOf(name);
+  return resources(dev, 'AWS::IAM::Policy')
+    .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+const actionsOf = (s: Statement) => [s.Action].flat();
+const allActions = (name: string) => statementsOf(name).flatMap(actionsOf).sort();
+
+const tableId = resources(dev, 'AWS::DynamoDB::Table')[0]![0];
+const secretId = resources(dev, 'AWS::SecretsManager::Secret')[0]![0];
+const apiId = resources(dev, 'AWS::ApiGatewayV2::Api')[0]![0];
+
+function expectedActions(spec: FunctionSpec): string[] {
+  const p = spec.permissions;
+  return [
+    'logs:CreateLogStream',
+    'logs:PutLogEvents',
+    'xray:PutTelemetryRecords',
+    'xray:PutTraceSegments',
+    ...p.table,
+    ...(p.manageConnections ? ['execute-api:ManageConnections'] : []),
+    ...(p.appSecret ? ['secretsmanager:GetSecretValue'] : []),
+  ].sort();
+}
+
+describe('least privilege per function (functions/routes.ts permissions)', () => {
+  it('gives every function a role of its own, with no managed policy', () => {
+    const roles = new Set(ALL_FUNCTIONS.map((f) => roleIdOf(f.name)));
+    expect(roles.size).toBe(ALL_FUNCTIONS.length);
+    for (const id of roles) expect((dev.toJSON().Resources[id] as Resource).Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it.each(ALL_FUNCTIONS.map((f) => [f.name, f] as const))('%s may do exactly what the route table declares', (name, spec) => {
+    expect(allActions(name)).toEqual(expectedActions(spec));
+    for (const s of statementsOf(name)) {
+      expect(s.Effect).toBe('Allow');
+      const actions = actionsOf(s);
+      const resource = JSON.stringify(s.Resource);
+      if (actions.some((a) => a.startsWith('dynamodb:'))) {
+        // The table itself, not `table/*` (indexes) and not `*`.
+        expect(s.Resource).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+      }
+      if (actions.includes('secretsmanager:GetSecretValue')) expect(s.Resource).toEqual({ Ref: secretId });
+      if (actions.includes('execute-api:ManageConnections')) {
+        // This API and this stage, post and close only.
+        expect(referencedIds(s.Resource).filter((id) => !id.startsWith('AWS::'))).toEqual([apiId, apiId]);
+        expect(resource).toContain('/dev/POST/@connections/*');
+        expect(resource).toContain('/dev/DELETE/@connections/*');
+        expect(resource).not.toMatch(/GET\/@connections/);
+      }
+      if (actions.some((a) => a.startsWith('logs:'))) expect(referencedIds(s.Resource)).toHaveLength(1);
+      if (resource === '"*"') expect(actions.every((a) => a.startsWith('xray:'))).toBe(true);
+    }
+  });
+
+  it('keeps the declarations minimal where they are obvious', () => {
+    const by = (n: string) => ALL_FUNCTIONS.find((f) => f.name === n)!.permissions;
+    expect(by('fallback')).toEqual({ table: [], manageConnections: false, appSecret: false });
+    expect(by('authorizer')).toEqual({ table: [], manageConnections: false, appSecret: true });
+    for (const f of ALL_FUNCTIONS) {
+      // Priming reads one item: any table access needs GetItem, and nothing may Scan or delete.
+      if (f.permissions.table.length > 0) expect(f.permissions.table).toContain('dynamodb:GetItem');
+      expect(f.permissions.table.filter((a) => /Scan|Delete|Batch|Transact/.test(a))).toEqual([]);
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each(['dev', 'staging', 'prod'] as const)('%s: no unacknowledged finding', (env) => {
+    expect(nagViolations(env)).toEqual([]);
+  });
+
+  it('reports a wildcard grant added without a justification (the check is live)', () => {
+    const found = nagViolations('dev', (stack) => {
+      stack.functions.byName.get('fallback')!.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:*'], resources: ['*'] }));
+    });
+    expect(found.map((v) => v.rule)).toEqual(expect.arrayContaining(['AwsSolutions-IAM5[Action::dynamodb:*]']));
+    expect(found.flatMap((v) => v.paths).some((p) => p.includes('fallback-role'))).toBe(true);
+  });
+});
