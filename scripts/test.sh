@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm test: install what is missing, type-check, bundle the functions, run every jest suite.
+# npm test: install what is missing, type-check, bundle the functions, synthesize the CDK app, run every jest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -7,6 +7,11 @@ echo "test: typecheck"
 npx tsc --noEmit -p tsconfig.json
 echo "test: build functions"
 npx tsx scripts/build-functions.ts
+echo "test: cdk synth dev and prod, offline, bundled, with cdk-nag (an unacknowledged finding fails it)"
+for env in dev prod; do
+  CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1 npx cdk synth -c env="$env" --no-notices -q -o ".cache/cdk.out.$env" \
+    >".cache/synth-$env.log" 2>&1 || { cat ".cache/synth-$env.log"; exit 1; }
+done
 echo "test: jest"
 mkdir -p .cache
 status=0
