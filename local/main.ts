@@ -9,6 +9,8 @@ async function main() {
     provisionedByFunction: process.env.PROVISIONED_MEDIA !== undefined ? { media: Number(process.env.PROVISIONED_MEDIA) } : undefined,
     echoLogs: process.env.ECHO_LOGS === '1',
   });
+  // The token seeds the local app secret; function environments inherit this process's variables, so drop it here.
+  delete process.env.VOICE_AGENT_TOKEN;
   const started = Date.now();
   await stack.start();
   const stats = stack.runtime!.stats();

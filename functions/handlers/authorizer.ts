@@ -1,13 +1,15 @@
 /**
- * REQUEST authorizer on `$connect`: the caller presents `?token=`. Compared in constant time with the configured
- * token. (Twilio signatures and short-lived browser tokens are added by the phone/browser issue.)
+ * REQUEST authorizer on `$connect`: the caller presents `?token=`. Compared in constant time with `voiceAgentToken`
+ * of the app secret (functions/shared/secrets.ts, cached per warm environment). (Twilio signatures and short-lived
+ * browser tokens are added by the phone/browser issue.)
  */
 import { timingSafeEqual } from 'node:crypto';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { logger, metrics, tracer } from '../shared/observability';
+import { logger, metrics, telemetry, tracer } from '../shared/observability';
+import { appSecrets } from '../shared/secrets';
 
 function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string): APIGatewayAuthorizerResult {
   return {
@@ -24,15 +26,19 @@ function tokenMatches(presented: string, expected: string): boolean {
 }
 
 const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
-  const expected = process.env.VOICE_AGENT_TOKEN;
   const presented = event.queryStringParameters?.token;
-  if (!expected) {
-    logger.error('VOICE_AGENT_TOKEN is not configured: refusing every caller');
+  let expected: string;
+  try {
+    expected = (await appSecrets()).voiceAgentToken;
+  } catch (err) {
+    // No secret, no way to tell callers apart: refuse. The error names the secret and the failure, never its value.
+    logger.error('app secret unavailable: refusing the caller', { error: (err as Error).message });
+    telemetry.count('AppSecretErrors');
     return policy('Deny', event.methodArn, 'anonymous');
   }
   if (!presented || !tokenMatches(presented, expected)) {
     logger.warn('connect refused: bad token');
-    metrics.addMetric('ConnectsRefused', 'Count', 1);
+    telemetry.count('ConnectsRefused');
     return policy('Deny', event.methodArn, 'anonymous');
   }
   return policy('Allow', event.methodArn, 'caller');

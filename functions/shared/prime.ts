@@ -11,8 +11,7 @@ import { DEFAULT_ENDPOINTING, isSpeech } from '../domain/vad';
 import { functionSpec } from '../routes';
 import { primeServices } from './container';
 import { logger } from './observability';
-
-const PRIME_BUDGET_MS = 3000;
+import { primeAppSecret, withinPrimeBudget } from './prime-secret';
 
 export async function primeEnvironment(functionName: string): Promise<void> {
   const started = Date.now();
@@ -27,13 +26,7 @@ export async function primeEnvironment(functionName: string): Promise<void> {
       media: { track: 'inbound', chunk: '1', timestamp: '0', payload: Buffer.from(frame).toString('base64') },
     });
     isSpeech(toPcm16(Buffer.from(parseMessage(MediaMessage, sample).media.payload, 'base64'), TELEPHONY_FORMAT), DEFAULT_ENDPOINTING);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      primeServices(spec.permissions),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, PRIME_BUDGET_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await withinPrimeBudget(Promise.all([primeServices(spec.permissions), primeAppSecret(functionName)]));
     logger.debug('environment primed', { functionName, ms: Date.now() - started });
   } catch (err) {
     // Priming is an optimization: never fail init over it.

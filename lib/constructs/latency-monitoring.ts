@@ -223,6 +223,8 @@ export class LatencyMonitoring extends Construct {
           app('ProviderErrors', 'Sum', {}, 'provider errors'),
           app('LateFrames', 'Sum', {}, 'late speech frames'),
           app('CallerGone', 'Sum', {}, 'caller gone mid-turn'),
+          app('ConnectsRefused', 'Sum', {}, 'connects refused (bad token)'),
+          app('AppSecretErrors', 'Sum', {}, 'app secret unreadable'),
         ],
         width: 9,
         height: 5,

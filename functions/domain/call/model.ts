@@ -152,4 +152,6 @@ export type MetricName =
   | 'EndpointPolls'
   | 'EndpointsDeferred'
   | 'CallsInProgress'
-  | 'RouteErrors';
+  | 'RouteErrors'
+  | 'ConnectsRefused'
+  | 'AppSecretErrors';
