@@ -46,6 +46,12 @@ const fn = (name: string, hotPath: boolean, permissions: Permissions, timeoutSec
 const NONE: Permissions = { table: [], manageConnections: false, appSecret: false };
 /** Reads and conditional updates of the call item: state transitions that never write audio or turns. */
 const UPDATE_CALL: Permissions = { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] };
+/** Speaks the greeting (turn 1): writes the turn, speaks back, needs the vendor keys; no caller audio to read. */
+const GREET: Permissions = {
+  table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  manageConnections: true,
+  appSecret: true,
+};
 /** Runs turns: stores frames and turns, queries audio, speaks back, and needs the vendor keys. */
 const RUN_TURNS: Permissions = {
   table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
@@ -55,7 +61,7 @@ const RUN_TURNS: Permissions = {
 
 export const ROUTES: readonly RouteSpec[] = [
   { routeKey: '$connect', ...fn('connect', false, { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:PutItem'] }, 10, 512) },
-  { routeKey: 'start', ...fn('start', true, UPDATE_CALL) },
+  { routeKey: 'start', ...fn('start', true, GREET) },
   { routeKey: 'media', ...fn('media', true, RUN_TURNS) },
   { routeKey: 'dtmf', ...fn('dtmf', true, RUN_TURNS) },
   // The final mark of a goodbye turn sends the hangup event and closes the connection.

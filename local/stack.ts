@@ -10,15 +10,19 @@ import { AUTHORIZER, ROUTES } from '../functions/routes';
 import { buildFunctions, bundlePath } from '../scripts/build-functions';
 import { startChild, type ChildService } from './child';
 import { WebSocketGateway } from './gateway/gateway';
+import { ACCOUNT_ID, functionCredentials, localIam } from './iam';
 import { LogSink } from './observability/log-sink';
 import { LambdaRuntime } from './runtime/runtime';
 import type { FunctionConfig, Invoker } from './runtime/types';
+import { SecretsManagerServer } from './secrets/secrets-manager-server';
 
 // Lambda runs nodejs22.x; this machine has Node 20, for which the AWS SDK would print a deprecation warning.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const STAGE = 'local';
 export const TABLE_NAME = 'voice-agent-calls';
+/** The app secret (caller token, vendor keys), as `voice-agent/<env>` is on AWS. */
+export const APP_SECRET_NAME = 'voice-agent/local';
 const ROOT = path.resolve(__dirname, '..');
 
 export interface LocalStackOptions {
@@ -50,6 +54,9 @@ export class LocalStack {
   dynamoEndpoint = '';
   runtime?: LambdaRuntime;
   gateway?: WebSocketGateway;
+  /** Secrets Manager, in process; holds APP_SECRET_NAME. */
+  secrets?: SecretsManagerServer;
+  appSecretArn = '';
   private children: ChildService<unknown>[] = [];
 
   constructor(private readonly options: LocalStackOptions = {}) {
@@ -69,14 +76,26 @@ export class LocalStack {
 
   private async startAll(): Promise<void> {
     const o = this.options;
+    // Each function's IAM policy from the route table, enforced by dynalite, @connections and Secrets Manager.
+    // The secret's ARN ends in six random characters, as IAM policies on a secret's name match it on AWS.
+    const iam = localIam({
+      tableName: TABLE_NAME,
+      appSecretArn: `arn:aws:secretsmanager:us-east-1:${ACCOUNT_ID}:secret:${APP_SECRET_NAME}-??????`,
+    });
     const [, dynamo, speech] = await Promise.all([
       o.skipBuild ? Promise.resolve() : buildFunctions({ quiet: true }),
-      startChild<{ port: number }>('dynamodb', process.execPath, [path.join(__dirname, 'dynamo', 'dynalite-server.cjs')]),
+      startChild<{ port: number }>('dynamodb', process.execPath, [path.join(__dirname, 'dynamo', 'dynalite-server.cjs')], {
+        LOCAL_IAM_POLICY: JSON.stringify(iam.table),
+      }),
       startChild<{ url: string }>('speech', process.execPath, ['--import', 'tsx', path.join(__dirname, 'speech-process.ts')], {}, 120_000),
     ]);
     this.children.push(dynamo, speech);
     this.dynamoEndpoint = `http://127.0.0.1:${dynamo.ready.port}`;
     await new DynamoDBClient(localClientConfig(this.dynamoEndpoint)).send(new CreateTableCommand(createTableInput(TABLE_NAME)));
+    // The callers' token reaches the functions only through the secret, as on AWS (never as an env var).
+    this.secrets = new SecretsManagerServer({ isAllowed: iam.isAllowed });
+    const secretsEndpoint = await this.secrets.start();
+    this.appSecretArn = this.secrets.putSecret(APP_SECRET_NAME, JSON.stringify({ voiceAgentToken: this.token }));
 
     // The gateway needs an invoker before the runtime exists (the runtime needs the gateway's port): late-bound.
     const invoker: Invoker = { invoke: (name, event) => this.runtime!.invoke(name, event) };
@@ -87,19 +106,17 @@ export class LocalStack {
       stage: STAGE,
       port: o.port ?? Number(process.env.PORT ?? 8080),
       limits: o.gatewayLimits,
+      accountId: ACCOUNT_ID,
+      isAllowed: iam.isAllowed,
     });
     const { url, port } = await this.gateway.start();
     this.url = url;
     this.port = port;
 
     const env: Record<string, string> = {
-      CALLS_TABLE: TABLE_NAME,
       DYNAMODB_ENDPOINT: this.dynamoEndpoint,
       OFFLINE_SPEECH_URL: speech.ready.url,
-      CONNECTIONS_ENDPOINT: `http://127.0.0.1:${port}/${STAGE}`,
-      VOICE_AGENT_TOKEN: this.token,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      SECRETS_MANAGER_ENDPOINT: secretsEndpoint,
       POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       // Lambda runs nodejs22.x; this machine has Node 20, for which the SDK would warn in every environment.
@@ -113,7 +130,17 @@ export class LocalStack {
       timeoutSeconds: fn.timeoutSeconds,
       memoryMb: fn.memoryMb,
       provisionedConcurrency: o.provisionedByFunction?.[fn.name] ?? (fn.hotPath ? provisioned : 0),
-      environment: env,
+      environment: {
+        ...env,
+        // Its own identity (local/iam), as Lambda gives each function its role's credentials.
+        ...functionCredentials(fn.name),
+        // As on AWS, the table name goes to the functions that may use the table.
+        ...(fn.permissions.table.length > 0 ? { CALLS_TABLE: TABLE_NAME } : {}),
+        // As on AWS (lib/constructs/route-functions.ts), only the functions that may post to connections are told where.
+        ...(fn.permissions.manageConnections ? { CONNECTIONS_ENDPOINT: `http://127.0.0.1:${port}/${STAGE}` } : {}),
+        // Likewise only the functions that may read the secret are told which it is.
+        ...(fn.permissions.appSecret ? { APP_SECRET_ID: this.appSecretArn } : {}),
+      },
     }));
     this.runtime = new LambdaRuntime({
       functions,
@@ -132,6 +159,7 @@ export class LocalStack {
   async stop(): Promise<void> {
     await this.gateway?.stop().catch(() => undefined);
     await this.runtime?.stop().catch(() => undefined);
+    await this.secrets?.stop();
     await Promise.all(this.children.map((c) => c.stop()));
     this.children = [];
     await this.logs.close();

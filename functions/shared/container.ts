@@ -49,6 +49,8 @@ function baseServices() {
  * are ready before the first invocation.
  */
 export async function primeServices(permissions: Permissions): Promise<void> {
+  // A function with no table and no connections (fallback) has no CALLS_TABLE: nothing to prime.
+  if (permissions.table.length === 0 && !permissions.manageConnections) return;
   const { store } = baseServices();
   const endpoint = process.env.CONNECTIONS_ENDPOINT;
   // Only what the function may touch (functions/routes.ts): a request it is not allowed to make would be denied.

@@ -1,9 +1,15 @@
-/** dynalite in this process, with the call table from the shared schema, counting requests and bytes by operation. */
+/**
+ * dynalite in this process, with the call table from the shared schema, counting requests and bytes by operation.
+ * The route table's policies are enforced as in the local stack: a client with a function's credentials
+ * (`functionCredentials` in local/iam) may do only what that function declares; other keys may do anything.
+ */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTableInput } from '../../functions/adapters/table-schema';
+import { policyTable } from '../iam';
+import { enforcePolicy } from './enforce.cjs';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (opts: object) => Server;
@@ -27,6 +33,8 @@ export interface InProcessTable {
 
 export async function startInProcessTable(): Promise<InProcessTable> {
   const server = dynalite({ createTableMs: 0 });
+  const tableName = `calls-${randomUUID()}`;
+  enforcePolicy(server, policyTable({ tableName }));
   let counts: Record<string, OperationCount> = {};
   server.on('request', (req, res) => {
     const op = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
@@ -47,7 +55,6 @@ export async function startInProcessTable(): Promise<InProcessTable> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const tableName = `calls-${randomUUID()}`;
   await client.send(new CreateTableCommand(createTableInput(tableName)));
   counts = {};
   return {

@@ -1,10 +1,12 @@
 /**
  * The `@connections` management API (ApiGatewayManagementApi, restJson1) served on the gateway's HTTP port:
- * `POST|GET|DELETE /STAGE/@connections/{connectionId}`. Signatures are not checked (any credentials work).
+ * `POST|GET|DELETE /STAGE/@connections/{connectionId}`. Signatures are not checked; with `isAllowed`, the caller's
+ * access key must be allowed `execute-api:ManageConnections` on the method's ARN (IAM, see local/iam).
  * Errors carry `x-amzn-ErrorType` and a JSON body so the AWS SDK throws `GoneException`,
- * `PayloadTooLargeException`, `ForbiddenException` with the right `name`.
+ * `PayloadTooLargeException`, `ForbiddenException`, `AccessDeniedException` with the right `name`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { accessKeyIdOf, principalArn, type IsAllowed } from '../iam/policy.cjs';
 import { newGatewayId } from './events';
 
 export interface ConnectionDescription {
@@ -26,6 +28,10 @@ export interface ConnectionsApiOptions {
   readonly stage: string;
   readonly maxMessageBytes: number;
   readonly registry: ConnectionRegistry;
+  /** IAM on the management API; undefined = any caller may manage connections. */
+  readonly isAllowed?: IsAllowed;
+  /** `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}`: the prefix of the resources checked. */
+  readonly stageArn: string;
 }
 
 function send(
@@ -46,6 +52,23 @@ function send(
 
 function sendError(res: ServerResponse, status: number, errorType: string, message: string | null): void {
   send(res, status, JSON.stringify({ message }), errorType);
+}
+
+/**
+ * The IAM check API Gateway makes before serving the request. The resource names the route, not the connection
+ * (AWS's messages read `…/POST/@connections/{connectionId}`); the account in it is masked as AWS masks it.
+ * Writes the 403 and returns false when denied.
+ */
+function allowed(req: IncomingMessage, res: ServerResponse, method: string, stageArn: string, isAllowed: IsAllowed): boolean {
+  const accessKeyId = accessKeyIdOf(req.headers.authorization);
+  const resource = `${stageArn}/${method}/@connections/{connectionId}`;
+  if (isAllowed(accessKeyId, 'execute-api:ManageConnections', resource)) return true;
+  req.resume();
+  const masked = resource.replace(/^(arn:[^:]*:execute-api:[^:]*:)(\d*)(\d{4}):/, (_m, head: string, hidden: string, last: string) => `${head}${'*'.repeat(hidden.length)}${last}:`);
+  const message = `User: ${principalArn(accessKeyId)} is not authorized to perform: execute-api:ManageConnections on resource: ${masked}`;
+  // API Gateway's IAM denials spell the field `Message`.
+  send(res, 403, JSON.stringify({ Message: message }), 'AccessDeniedException');
+  return false;
 }
 
 /**
@@ -82,6 +105,8 @@ export function handleConnectionsRequest(
     sendError(res, 403, 'ForbiddenException', 'Forbidden');
     return;
   }
+  const managing = method === 'GET' || method === 'POST' || method === 'DELETE';
+  if (managing && opts.isAllowed && !allowed(req, res, method, opts.stageArn, opts.isAllowed)) return;
   if (method === 'GET') {
     req.resume();
     const d = opts.registry.describe(connectionId);

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AUTHORIZER, ROUTES, ROUTE_SELECTION_EXPRESSION } from '../../functions/routes';
+import type { IsAllowed } from '../iam/policy.cjs';
 import type { InvokeResult, Invoker } from '../runtime/types';
 import {
   authorizerEvent,
@@ -65,6 +66,11 @@ export interface WebSocketGatewayOptions {
   /** Default: a random 10-character id. */
   readonly apiId?: string;
   readonly stageVariables?: Readonly<Record<string, string>>;
+  /**
+   * IAM for the @connections API (local/iam): whether an access key may `execute-api:ManageConnections` on a
+   * resource. Undefined = every caller may.
+   */
+  readonly isAllowed?: IsAllowed;
 }
 
 /** Why a connection closed (keys of `stats().closesByReason`). */
@@ -144,6 +150,7 @@ export class WebSocketGateway {
   private readonly accountId: string;
   private readonly stageVariables: Readonly<Record<string, string>>;
   private readonly authorizer: AuthorizerSettings | undefined;
+  private readonly isAllowed: IsAllowed | undefined;
   private readonly select: RouteSelector;
   /** Routes a message can select (everything but $connect/$disconnect), including $default. */
   private readonly messageRoutes = new Map<string, string>();
@@ -190,6 +197,7 @@ export class WebSocketGateway {
     this.accountId = options.accountId ?? '123456789012';
     this.stageVariables = options.stageVariables ?? {};
     this.authorizer = options.authorizer;
+    this.isAllowed = options.isAllowed;
     this.select = compileRouteSelection(options.routeSelectionExpression ?? ROUTE_SELECTION_EXPRESSION);
     let connectFn: string | undefined;
     let disconnectFn: string | undefined;
@@ -310,6 +318,8 @@ export class WebSocketGateway {
       stage: this.stageName,
       maxMessageBytes: this.limits.maxMessageBytes,
       registry: this.registry,
+      isAllowed: this.isAllowed,
+      stageArn: `arn:aws:execute-api:${this.region}:${this.accountId}:${this.stageInfo.apiId}/${this.stageName}`,
     });
   }
 
