@@ -11,9 +11,22 @@ export interface MetricSeries {
   sum: number;
 }
 
+/** A metric as CloudWatch identifies it: namespace, name and the exact set of dimensions. */
+export interface MetricId {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+const metricKey = (id: MetricId) =>
+  JSON.stringify([id.namespace, id.name, Object.entries(id.dimensions).sort(([a], [b]) => a.localeCompare(b))]);
+
 export class LogSink {
   private readonly files = new Map<string, WriteStream>();
+  /** By metric name alone, over every namespace and dimension set. */
   private readonly series = new Map<string, MetricSeries>();
+  /** As CloudWatch keeps them: one series per namespace, name and dimension set. */
+  private readonly byId = new Map<string, MetricSeries>();
   private readonly listeners = new Set<(fn: string, line: string) => void>();
 
   constructor(
@@ -50,28 +63,43 @@ export class LogSink {
     return [...this.series.keys()];
   }
 
+  /** The series CloudWatch would have for exactly this namespace, name and dimension set (what a dashboard reads). */
+  metricById(id: MetricId): MetricSeries {
+    return this.byId.get(metricKey(id)) ?? { unit: 'None', values: [], sum: 0 };
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.files.values()].map((f) => new Promise<void>((done) => f.end(done))));
     this.files.clear();
   }
 
   private collectEmf(line: string): void {
-    let doc: { _aws?: { CloudWatchMetrics?: { Metrics?: { Name: string; Unit?: string }[] }[] } } & Record<string, unknown>;
+    type Directive = { Namespace?: string; Dimensions?: string[][]; Metrics?: { Name: string; Unit?: string }[] };
+    let doc: { _aws?: { CloudWatchMetrics?: Directive[] } } & Record<string, unknown>;
     try {
       doc = JSON.parse(line);
     } catch {
       return;
     }
+    const add = (map: Map<string, MetricSeries>, key: string, unit: string | undefined, values: number[]) => {
+      const s = map.get(key) ?? { unit: unit ?? 'None', values: [], sum: 0 };
+      for (const v of values) {
+        if (s.values.length < 100_000) s.values.push(v);
+        s.sum += v;
+      }
+      map.set(key, s);
+    };
     for (const directive of doc._aws?.CloudWatchMetrics ?? []) {
+      // EMF: each dimension set names top-level fields whose values are the dimension values; no set, no dimensions.
+      const dimensionSets = directive.Dimensions?.length ? directive.Dimensions : [[]];
       for (const def of directive.Metrics ?? []) {
         const raw = doc[def.Name];
         const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is number => typeof v === 'number');
-        const s = this.series.get(def.Name) ?? { unit: def.Unit ?? 'None', values: [], sum: 0 };
-        for (const v of values) {
-          if (s.values.length < 100_000) s.values.push(v);
-          s.sum += v;
+        add(this.series, def.Name, def.Unit, values);
+        for (const names of dimensionSets) {
+          const dimensions = Object.fromEntries(names.map((n) => [n, String(doc[n])]));
+          add(this.byId, metricKey({ namespace: directive.Namespace ?? '', name: def.Name, dimensions }), def.Unit, values);
         }
-        this.series.set(def.Name, s);
       }
     }
   }

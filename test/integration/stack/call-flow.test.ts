@@ -7,6 +7,13 @@ import type { LocalStack } from '../../../local/stack';
 import { wordErrorRate } from '../../../local/speech/stt/lm';
 import { connectCaller, speech, startStack, until } from '../../support/stack';
 import type { DynamoCallStore } from '../../../functions/adapters/dynamo-call-store';
+import {
+  ENVIRONMENT_DIMENSION,
+  LATENCY_STAGES,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
+  TURN_LATENCY_METRIC,
+} from '../../../functions/shared/metrics-contract';
 
 let stack: LocalStack;
 let store: DynamoCallStore;
@@ -52,6 +59,22 @@ describe('a call', () => {
     // Agent audio arrived in the declared format, in messages under the 32 KB frame limit.
     expect(caller.agentAudio().byteLength).toBeGreaterThan(8000);
     await caller.hangUp();
+  });
+
+  it('publishes the metrics the dashboard and alarms read, under their exact namespace and dimensions', () => {
+    // Reads the metrics of the calls above. CloudWatch keys a metric by namespace, name and dimension set: one with another set would
+    // leave the dashboard's graph empty. test/unit/cdk/monitoring.test.ts checks the dashboard reads this contract.
+    const dims = { service: SERVICE_NAME, [ENVIRONMENT_DIMENSION]: 'local' };
+    const series = (name: string, extra: Record<string, string> = {}) =>
+      stack.logs.metricById({ namespace: METRICS_NAMESPACE, name, dimensions: { ...dims, ...extra } });
+    for (const name of [TURN_LATENCY_METRIC, ...LATENCY_STAGES.map((s) => s.metric)]) {
+      expect({ name, unit: series(name).unit, count: series(name).values.length > 0 }).toEqual({ name, unit: 'Milliseconds', count: true });
+    }
+    for (const name of ['CallsStarted', 'TurnsCompleted', 'CallsInProgress']) expect({ name, count: series(name).values.length > 0 }).toEqual({ name, count: true });
+    // connect has no provisioned environments: its first invocation is a cold start (provisioned inits are not).
+    expect(series('ColdStart', { function_name: 'connect' }).sum).toBeGreaterThan(0);
+    // Nothing under the bare name: the environment dimension is always there.
+    expect(stack.logs.metricById({ namespace: METRICS_NAMESPACE, name: TURN_LATENCY_METRIC, dimensions: { service: SERVICE_NAME } }).values).toEqual([]);
   });
 
   it('speaks linear PCM 16 kHz to a caller that declares it, in messages under the 32 KB frame limit', async () => {
