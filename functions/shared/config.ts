@@ -10,8 +10,17 @@ const EnvSchema = z.object({
   CALLS_TABLE: z.string().min(1),
   /** Local stack only: the DynamoDB endpoint (dynalite). Unset on AWS. */
   DYNAMODB_ENDPOINT: z.url().optional(),
-  SPEECH_PROVIDER: z.enum(['offline']).default('offline'),
+  /** offline: the local stack's engines. vendors: Deepgram + ElevenLabs (their endpoints, or local stand-ins). */
+  SPEECH_PROVIDERS: z.enum(['offline', 'vendors']).default('offline'),
   OFFLINE_SPEECH_URL: z.url().optional(),
+  /** Local stand-ins only; unset on AWS (the SDKs' default endpoints). */
+  DEEPGRAM_BASE_URL: z.url().optional(),
+  DEEPGRAM_MODEL: z.string().min(1).default('nova-3'),
+  DEEPGRAM_LANGUAGE: z.string().min(1).default('en'),
+  ELEVENLABS_BASE_URL: z.url().optional(),
+  /** "Rachel", one of ElevenLabs' default voices. */
+  ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
+  ELEVENLABS_MODEL_ID: z.string().min(1).default('eleven_flash_v2_5'),
   STT_TIMEOUT_MS: num(DEFAULT_TURN_CONFIG.sttTimeoutMs),
   TTS_TIMEOUT_MS: num(DEFAULT_TURN_CONFIG.ttsTimeoutMs),
   VAD_THRESHOLD_DBFS: num(DEFAULT_ENDPOINTING.speechThresholdDbfs),
@@ -24,10 +33,17 @@ const EnvSchema = z.object({
 
 export type FunctionEnv = z.infer<typeof EnvSchema>;
 
+export interface SpeechConfig {
+  readonly providers: 'offline' | 'vendors';
+  readonly offlineUrl?: string;
+  readonly deepgram: { readonly baseUrl?: string; readonly model: string; readonly language: string };
+  readonly elevenLabs: { readonly baseUrl?: string; readonly voiceId: string; readonly modelId: string };
+}
+
 export interface AppConfig {
   readonly tableName: string;
   readonly dynamoEndpoint?: string;
-  readonly speech: { readonly provider: 'offline'; readonly offlineUrl?: string };
+  readonly speech: SpeechConfig;
   readonly media: MediaConfig;
   readonly turn: TurnRunnerConfig;
 }
@@ -42,7 +58,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     tableName: e.CALLS_TABLE,
     dynamoEndpoint: e.DYNAMODB_ENDPOINT,
-    speech: { provider: e.SPEECH_PROVIDER, offlineUrl: e.OFFLINE_SPEECH_URL },
+    speech: {
+      providers: e.SPEECH_PROVIDERS,
+      offlineUrl: e.OFFLINE_SPEECH_URL,
+      deepgram: { baseUrl: e.DEEPGRAM_BASE_URL, model: e.DEEPGRAM_MODEL, language: e.DEEPGRAM_LANGUAGE },
+      elevenLabs: { baseUrl: e.ELEVENLABS_BASE_URL, voiceId: e.ELEVENLABS_VOICE_ID, modelId: e.ELEVENLABS_MODEL_ID },
+    },
     media: {
       ...DEFAULT_ENDPOINTING,
       ...DEFAULT_MEDIA_CONFIG,

@@ -35,4 +35,9 @@ export interface Responder {
   initialState(): DialogState;
   greet(state: DialogState): Reply;
   respond(input: ResponderInput, state: DialogState): Reply | Promise<Reply>;
+  /**
+   * Every text the responder can say that never depends on the call (greeting, re-prompts, goodbye, …), so speech
+   * can be synthesized ahead and replayed without a round trip.
+   */
+  staticPrompts?(): readonly string[];
 }

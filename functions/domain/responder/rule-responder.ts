@@ -339,9 +339,26 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
     return { name, slots, misses };
   }
 
+  /** Placeholders whose value is the business's, the same for every call. */
+  const CALL_INDEPENDENT = new Set(['business', 'address', 'hours', 'closed_days']);
+
+  function staticPrompts(): string[] {
+    const texts = new Set<string>();
+    for (const template of Object.values(def.templates)) {
+      for (const variant of typeof template === 'string' ? [template] : template) {
+        const names = [...variant.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]!);
+        if (!names.every((n) => CALL_INDEPENDENT.has(n))) continue;
+        const text = variant.replace(/\{([a-z_]+)\}/g, (_, name: string) => variable(name, turnOf(initialState(), {}), {})).trim();
+        if (text) texts.add(text);
+      }
+    }
+    return [...texts];
+  }
+
   return {
     name: options.name ?? 'rules',
     initialState,
+    staticPrompts,
     greet(state: DialogState): Reply {
       const s = sanitize(state);
       const turn = turnOf(s, {});

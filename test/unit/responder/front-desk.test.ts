@@ -1,4 +1,5 @@
 import { TUESDAY_MORNING, converse, frontDesk, last, withAppointment } from './helpers';
+import { frontDeskResponder } from '../../../functions/domain/responder';
 
 describe('front desk: greeting and questions', () => {
   it('greets with the business name and an open question, keeping the state', () => {
@@ -310,5 +311,24 @@ describe('front desk: robustness', () => {
     const reply = await r.respond({ text: 'book today at 3 pm' }, r.initialState());
     expect(reply.state.slots).toEqual({ day: 'tuesday', time: '15:00' });
     expect(TUESDAY_MORNING.toISOString()).toBe('2025-06-03T15:00:00.000Z');
+  });
+});
+
+describe('static prompts (synthesized ahead, replayed without a round trip)', () => {
+  const prompts = frontDeskResponder.staticPrompts!();
+
+  it('include the greeting, the goodbye and the re-prompts, rendered for the business', () => {
+    const greeting = frontDeskResponder.greet(frontDeskResponder.initialState()).text;
+    expect(prompts).toContain(greeting);
+    expect(prompts).toContain('Thanks for calling Maple Street Dental. Goodbye!');
+    expect(prompts).toEqual(expect.arrayContaining(["Sorry, I didn't catch that.", "Sorry, I still didn't get that."]));
+    for (const p of prompts) expect(p).not.toMatch(/[{}]/);
+  });
+
+  it('leave out every template that depends on the call (what was heard, the booked slot)', () => {
+    const booking = frontDeskResponder.respond({ text: 'book an appointment on tuesday at 3 pm' }, frontDeskResponder.initialState()) as { text: string };
+    expect(booking.text).toMatch(/tuesday/i);
+    expect(prompts).not.toContain(booking.text);
+    expect(prompts.some((p) => p.startsWith("That's an appointment"))).toBe(false);
   });
 });
