@@ -77,6 +77,47 @@ describe('turn runner', () => {
     expect(w.telemetry.counts.get('ProviderErrors')).toBe(1);
   });
 
+  it('says the fallback phrase when synthesis of the reply fails before any audio, and ends the turn once', async () => {
+    const fallbackAudio = new ToneTextToSpeech();
+    // The reply fails; the fallback phrase is served (as the static prompt cache would, with the provider down).
+    const flaky: TextToSpeech = {
+      name: 'flaky',
+      synthesize(text, format, options) {
+        if (splitSentences(DEFAULT_TURN_CONFIG.fallbackText).includes(text)) return fallbackAudio.synthesize(text, format, options);
+        return (async function* () {
+          throw new SpeechProviderError('flaky', 'unavailable', 'HTTP 503');
+        })();
+      },
+    };
+    const w = await setup({ tts: flaky });
+    const greetingMessages = w.sender.events('media').length; // the greeting of setup()'s start
+    const record = await w.runner.run(speechTurn(await w.claim()));
+    expect(record.status).toBe('failed');
+    expect(fallbackAudio.texts).toEqual(splitSentences(DEFAULT_TURN_CONFIG.fallbackText));
+    expect(record.audioMs).toBeGreaterThan(0);
+    expect(w.sender.events('media').length).toBeGreaterThan(greetingMessages);
+    const marks = w.sender.events('mark').map((m) => m.mark.name);
+    expect(marks.filter((m) => m === `t${record.turn}-end`)).toHaveLength(1);
+    expect((await w.store.getCall(w.callId))?.status).toBe('streaming');
+  });
+
+  it('ends the turn cleanly when even the fallback phrase cannot be synthesized', async () => {
+    const down: TextToSpeech = {
+      name: 'down',
+      synthesize: () =>
+        (async function* () {
+          throw new SpeechProviderError('down', 'unavailable', 'HTTP 503');
+        })(),
+    };
+    const w = await setup({ tts: down });
+    const greetingMessages = w.sender.events('media').length;
+    const record = await w.runner.run(speechTurn(await w.claim()));
+    expect(record.status).toBe('failed');
+    expect(w.sender.events('media')).toHaveLength(greetingMessages);
+    expect(w.sender.events('mark').map((m) => m.mark.name).filter((m) => m.startsWith(`t${record.turn}-`))).toEqual([`t${record.turn}-end`]);
+    expect(w.telemetry.counts.get('ProviderErrors')).toBe(2);
+  });
+
   it('stops when the caller has hung up (GoneException)', async () => {
     const w = await setup();
     const call = await w.claim();

@@ -131,7 +131,7 @@ export class TurnRunner {
   }
 
   /** Streams the reply sentence by sentence; stops early on barge-in, a newer turn, or a caller who hung up. */
-  private async speak(call: CallRecord, turn: number, text: string, timings: TurnTimings): Promise<SpeakOutcome> {
+  private async speak(call: CallRecord, turn: number, text: string, timings: TurnTimings, fallbackAllowed = true): Promise<SpeakOutcome> {
     const { sender, store, tts, telemetry, now, config } = this.deps;
     const format = formatOf(call);
     const streamSid = call.streamSid ?? '';
@@ -193,6 +193,12 @@ export class TurnRunner {
       return { status: 'completed', audioMs: durationMs(sentBytes, format) };
     } catch (err) {
       telemetry.count('ProviderErrors');
+      if (sentBytes === 0 && segment === 0 && fallbackAllowed && text !== config.fallbackText) {
+        // Nothing played yet: the fallback phrase (cached at init, so it plays even while the provider is down).
+        telemetry.warn('speech synthesis failed; saying the fallback phrase', { turn, error: describe(err) });
+        const fallback = await this.speak(call, turn, config.fallbackText, timings, false);
+        return { status: 'failed', audioMs: fallback.audioMs };
+      }
       telemetry.warn('speech synthesis failed mid-turn', { turn, error: describe(err) });
       await post(outbound.mark(streamSid, markName.end(turn)));
       return { status: 'failed', audioMs: durationMs(sentBytes, format) };
