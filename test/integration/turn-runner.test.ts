@@ -14,11 +14,16 @@ beforeAll(async () => {
 afterAll(async () => table.close());
 
 let n = 0;
-async function setup(options: { stt?: SpeechToText; tts?: TextToSpeech; sttTimeoutMs?: number; ttsTimeoutMs?: number } = {}) {
+async function setup(options: { stt?: SpeechToText; tts?: TextToSpeech; sttTimeoutMs?: number; ttsTimeoutMs?: number; fallbackText?: string } = {}) {
   const store = new DynamoCallStore(table.tableName, table.client);
   const sender = new RecordingSender();
   const telemetry = new MemoryTelemetry();
-  const config = { ...DEFAULT_TURN_CONFIG, sttTimeoutMs: options.sttTimeoutMs ?? 500, ttsTimeoutMs: options.ttsTimeoutMs ?? 500 };
+  const config = {
+    ...DEFAULT_TURN_CONFIG,
+    sttTimeoutMs: options.sttTimeoutMs ?? 500,
+    ttsTimeoutMs: options.ttsTimeoutMs ?? 500,
+    fallbackText: options.fallbackText ?? DEFAULT_TURN_CONFIG.fallbackText,
+  };
   const now = () => Date.now();
   const tts = options.tts ?? new ToneTextToSpeech();
   const runner = new TurnRunner({ store, sender, stt: options.stt ?? new LengthSpeechToText(), tts, responder: frontDeskResponder, telemetry, config, now });
@@ -79,21 +84,22 @@ describe('turn runner', () => {
 
   it('says the fallback phrase when synthesis of the reply fails before any audio, and ends the turn once', async () => {
     const fallbackAudio = new ToneTextToSpeech();
+    const fallbackText = 'One moment please. Could you say that again?';
     // The reply fails; the fallback phrase is served (as the static prompt cache would, with the provider down).
     const flaky: TextToSpeech = {
       name: 'flaky',
       synthesize(text, format, options) {
-        if (splitSentences(DEFAULT_TURN_CONFIG.fallbackText).includes(text)) return fallbackAudio.synthesize(text, format, options);
+        if (splitSentences(fallbackText).includes(text)) return fallbackAudio.synthesize(text, format, options);
         return (async function* () {
           throw new SpeechProviderError('flaky', 'unavailable', 'HTTP 503');
         })();
       },
     };
-    const w = await setup({ tts: flaky });
+    const w = await setup({ tts: flaky, fallbackText });
     const greetingMessages = w.sender.events('media').length; // the greeting of setup()'s start
     const record = await w.runner.run(speechTurn(await w.claim()));
     expect(record.status).toBe('failed');
-    expect(fallbackAudio.texts).toEqual(splitSentences(DEFAULT_TURN_CONFIG.fallbackText));
+    expect(fallbackAudio.texts).toEqual(splitSentences(fallbackText));
     expect(record.audioMs).toBeGreaterThan(0);
     expect(w.sender.events('media').length).toBeGreaterThan(greetingMessages);
     const marks = w.sender.events('mark').map((m) => m.mark.name);
