@@ -157,6 +157,60 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
+  async claimSpeculation(callId: string, prevEndpointChunk: number, lastSpeechChunk: number, untilMs: number, now: number): Promise<CallRecord | undefined> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'SET #spec = :spec',
+          ConditionExpression:
+            '#status = :streaming AND lastEndpointChunk = :prev AND (attribute_not_exists(#spec) OR #spec.#chunk < :chunk OR #spec.#until < :now)',
+          ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs' },
+          ExpressionAttributeValues: {
+            ':spec': { chunk: lastSpeechChunk, untilMs },
+            ':streaming': 'streaming',
+            ':prev': prevEndpointChunk,
+            ':chunk': lastSpeechChunk,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : undefined;
+  }
+
+  async claimEndpointForSpeculation(
+    callId: string,
+    prevEndpointChunk: number,
+    endpointChunk: number,
+    lastSpeechChunk: number,
+    now: number,
+  ): Promise<CallRecord | undefined> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'SET lastEndpointChunk = :end, turnCount = turnCount + :one, handoff = :chunk REMOVE #spec',
+          ConditionExpression: '#status = :streaming AND lastEndpointChunk = :prev AND #spec.#chunk = :chunk AND #spec.#until > :now',
+          ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs' },
+          ExpressionAttributeValues: {
+            ':end': endpointChunk,
+            ':one': 1,
+            ':chunk': lastSpeechChunk,
+            ':streaming': 'streaming',
+            ':prev': prevEndpointChunk,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : undefined;
+  }
+
   async claimDtmfTurn(callId: string, sequenceNumber: number): Promise<CallRecord | undefined> {
     const out = await this.conditional(
       this.doc.send(

@@ -29,6 +29,8 @@ const EnvSchema = z.object({
   BARGE_IN_MS: num(DEFAULT_ENDPOINTING.bargeInMs),
   CALL_REFRESH_MS: num(DEFAULT_MEDIA_CONFIG.callRefreshMs),
   POLL_EVERY_CHUNKS: num(DEFAULT_MEDIA_CONFIG.pollEveryChunks),
+  /** Preemptive generation starts after this much silence; 0 turns it off. */
+  PREEMPT_SILENCE_MS: num(DEFAULT_MEDIA_CONFIG.preemptSilenceMs),
 });
 
 export type FunctionEnv = z.infer<typeof EnvSchema>;
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       bargeInMs: e.BARGE_IN_MS,
       callRefreshMs: e.CALL_REFRESH_MS,
       pollEveryChunks: e.POLL_EVERY_CHUNKS,
+      preemptSilenceMs: e.PREEMPT_SILENCE_MS,
     },
     turn: { ...DEFAULT_TURN_CONFIG, sttTimeoutMs: e.STT_TIMEOUT_MS, ttsTimeoutMs: e.TTS_TIMEOUT_MS },
   };

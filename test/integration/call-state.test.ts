@@ -14,7 +14,9 @@ import { DEFAULT_ENDPOINTING } from '../../functions/domain/vad';
 import { startTestTable, type TestTable } from '../support/dynamo';
 import { LengthSpeechToText, MemoryTelemetry, RecordingSender, ToneTextToSpeech } from '../support/fakes';
 
-const CONFIG: MediaConfig = { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG };
+// Endpointing in isolation; preemptive generation has its own tests below (its speculator holds an invocation open
+// until the endpoint, which these tests' batch-by-batch delivery would wait on).
+const CONFIG: MediaConfig = { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs: 0 };
 const speechFrame = fromPcm16(Int16Array.from({ length: 160 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 300 * i) / 8000))), TELEPHONY_FORMAT);
 const silentFrame = silence(20, TELEPHONY_FORMAT);
 
@@ -24,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => table.close());
 
-function world() {
+function world(config: MediaConfig = CONFIG) {
   const store = new DynamoCallStore(table.tableName, table.client);
   const sender = new RecordingSender();
   const stt = new LengthSpeechToText();
@@ -34,7 +36,7 @@ function world() {
   const turns = new TurnRunner({ store, sender, stt, tts, responder: frontDeskResponder, telemetry, config: DEFAULT_TURN_CONFIG, now });
   const calls = new CallService(store, sender, turns, frontDeskResponder, telemetry, now);
   /** An "execution environment": its own warm cache. */
-  const environment = () => new MediaProcessor(store, sender, turns, telemetry, CONFIG, now);
+  const environment = () => new MediaProcessor(store, sender, turns, telemetry, config, now);
   return { store, sender, stt, tts, telemetry, calls, environment };
 }
 
@@ -270,3 +272,70 @@ describe('barge-in', () => {
     expect((await w.store.getCall(callId))?.agent).toBeUndefined();
   });
 });
+
+describe('preemptive generation', () => {
+  const PREEMPT: MediaConfig = { ...CONFIG, preemptSilenceMs: 200 };
+
+  /** Frames in real time (20 ms apart), each handled by the next environment without waiting for the previous. */
+  async function realTime(w: ReturnType<typeof world>, callId: string, frames: MediaMessage[], envs: MediaProcessor[]) {
+    const running: Promise<void>[] = [];
+    for (const [i, f] of frames.entries()) {
+      running.push(envs[i % envs.length]!.process({ callId, receivedAt: Date.now() }, f));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(running);
+  }
+
+  it('answers the utterance ahead of its endpoint and delivers that answer once the endpoint comes', async () => {
+    const w = world(PREEMPT);
+    const { callId, streamSid } = await startedCall(w);
+    const envs = [w.environment(), w.environment(), w.environment()];
+    await realTime(w, callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), envs);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.turn, t.kind, t.status])).toEqual([
+      [1, 'greeting', 'completed'],
+      [2, 'speech', 'completed'],
+    ]);
+    expect(turns[1]).toMatchObject({ transcript: 'utterance of 600 ms', fromChunk: 6, toChunk: 35 });
+    // Transcribed once (by the speculation), and its audio was the turn's: nothing redone, nothing sent twice.
+    expect(w.stt.calls).toEqual([600]);
+    expect(w.telemetry.counts.get('TurnsPreempted')).toBe(1);
+    expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBeUndefined();
+    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
+    const call = await w.store.getCall(callId);
+    expect(call).toMatchObject({ turnCount: 2, handoff: 35 });
+    expect(call?.speculation).toBeUndefined();
+  });
+
+  it('discards the early answer unsent when the caller goes on speaking, and answers the whole utterance', async () => {
+    const w = world(PREEMPT);
+    const { callId, streamSid } = await startedCall(w);
+    const envs = [w.environment(), w.environment(), w.environment()];
+    // A 300 ms pause (past the 200 ms preemption, short of the 400 ms endpoint) inside one utterance.
+    await realTime(w, callId, stream(streamSid, layout([5, '.'], [20, 's'], [15, '.'], [20, 's'], [40, '.'])), envs);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.turn, t.kind])).toEqual([
+      [1, 'greeting'],
+      [2, 'speech'],
+    ]);
+    // One turn with both halves: 800 ms of speech plus the 300 ms pause filled in.
+    expect(turns[1]).toMatchObject({ fromChunk: 6, toChunk: 60, status: 'completed' });
+    expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBeGreaterThanOrEqual(1);
+    // The discarded early answer never reached the caller: one reply, one end mark for turn 2.
+    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
+    expect(w.tts.texts.filter((t) => t.length > 0).length).toBeGreaterThan(0);
+  });
+
+  it('runs the turn the ordinary way when the speculating environment never hands it over in time', async () => {
+    const w = world({ ...PREEMPT, speculationSlackMs: -10_000 }); // every speculation has expired before the endpoint
+    const { callId, streamSid } = await startedCall(w);
+    await realTime(w, callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), [w.environment(), w.environment()]);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.turn, t.status])).toEqual([
+      [1, 'completed'],
+      [2, 'completed'],
+    ]);
+    expect(w.telemetry.counts.get('TurnsPreempted')).toBeUndefined();
+  });
+});
+

@@ -16,6 +16,8 @@ export interface CallView {
   trackFrom: number;
   seenSince: number;
   lastBargeCheckAt: number;
+  /** Speech chunk of the last utterance end this environment tried to speculate on (one attempt each). */
+  speculatedChunk?: number;
 }
 
 export function isKnowledgeComplete(view: CallView, chunk: number): boolean {

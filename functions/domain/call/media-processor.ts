@@ -30,6 +30,15 @@ export interface MediaConfig extends EndpointingConfig {
   readonly endpointMaxLagMs: number;
   /** …but only until this much extra silence has passed, so a lasting lag cannot starve the turn. */
   readonly endpointMaxDeferMs: number;
+  /**
+   * Preemptive generation: after this much silence (less than endpointSilenceMs) one environment starts answering
+   * the utterance — transcript, reply, first audio — and delivers it if the endpoint follows. 0 turns it off.
+   */
+  readonly preemptSilenceMs: number;
+  /** How long a speculation holds the utterance beyond its expected endpoint before others answer it themselves. */
+  readonly speculationSlackMs: number;
+  /** How often the speculating environment looks for the endpoint's hand-off. */
+  readonly handoffPollMs: number;
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
@@ -40,6 +49,9 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   startWaitAttempts: 3,
   endpointMaxLagMs: 150,
   endpointMaxDeferMs: 1000,
+  preemptSilenceMs: 200,
+  speculationSlackMs: 400,
+  handoffPollMs: 20,
 };
 
 export interface MediaContext {
@@ -113,6 +125,10 @@ export class MediaProcessor {
       await this.tryEndpoint(ctx, view, chunk, ts);
       return;
     }
+    if (open && this.shouldSpeculate(view, ts)) {
+      await this.speculate(ctx, view, chunk, ts);
+      return;
+    }
     if (!isKnowledgeComplete(view, chunk) && chunk % this.config.pollEveryChunks === 0) {
       // Other environments may have stored speech this one never saw: look once, then know.
       this.telemetry.count('EndpointPolls');
@@ -139,6 +155,17 @@ export class MediaProcessor {
     const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
     const isTurn = utterance.speechMs >= this.config.minSpeechMs;
     const endpointAt = this.now();
+    if (isTurn && this.config.preemptSilenceMs > 0) {
+      // An environment already answering this utterance delivers it: hand the endpoint over instead of redoing it.
+      const handedOff = await this.store.claimEndpointForSpeculation(ctx.callId, call.lastEndpointChunk, chunk, last.chunk, endpointAt);
+      if (handedOff) {
+        view.call = handedOff;
+        view.fetchedAt = endpointAt;
+        view.lastSpeech = undefined;
+        resetTracking(view, chunk);
+        return;
+      }
+    }
     const claimed = await this.store.claimEndpoint(ctx.callId, call.lastEndpointChunk, chunk, isTurn);
     if (!claimed) {
       await this.refresh(ctx.callId, view); // someone else closed it, or the call ended
@@ -162,6 +189,79 @@ export class MediaProcessor {
       toChunk: last.chunk,
       speechMs: utterance.speechMs,
     });
+  }
+
+  private shouldSpeculate(view: CallView, ts: number): boolean {
+    const preempt = this.config.preemptSilenceMs;
+    const last = view.lastSpeech!;
+    return preempt > 0 && preempt < this.config.endpointSilenceMs && ts - last.endTs >= preempt && view.speculatedChunk !== last.chunk;
+  }
+
+  /**
+   * Preemptive generation. The utterance has been silent for preemptSilenceMs: reserve it, and answer it now —
+   * transcript, reply, first audio — while the rest of the endpoint silence passes. When the endpoint is decided
+   * (by whichever environment sees the silent frame that completes it) it is handed to this reservation, and the
+   * prepared audio goes out at once. If the caller speaks again, or the hand-off does not come in time, the work
+   * is discarded unsent; the turn then runs the ordinary way.
+   */
+  private async speculate(ctx: MediaContext, view: CallView, chunk: number, ts: number): Promise<void> {
+    const last = view.lastSpeech!;
+    view.speculatedChunk = last.chunk;
+    const prev = view.call.lastEndpointChunk;
+    const remainingMs = Math.max(0, last.endTs + this.config.endpointSilenceMs - ts);
+    const untilMs = this.now() + remainingMs + this.config.speculationSlackMs;
+    const reserved = await this.store.claimSpeculation(ctx.callId, prev, last.chunk, untilMs, this.now());
+    if (!reserved) return; // another environment is on it, or the endpoint moved
+    const frames = await this.store.framesBetween(ctx.callId, prev, chunk);
+    const newest = frames.reduce((n, f) => Math.max(n, f.chunk), -1);
+    const format = reserved.format!;
+    const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
+    if (newest !== last.chunk || utterance.speechMs < this.config.minSpeechMs) return; // let the ordinary path decide
+
+    const abort = new AbortController();
+    const preparing = this.turns.prepare(reserved, utterance.audio, abort.signal);
+    preparing.catch(() => undefined); // observed below; never an unhandled rejection
+    const handedOff = await this.awaitHandoff(ctx.callId, prev, last.chunk, untilMs);
+    if (!handedOff) {
+      abort.abort();
+      void preparing.then((p) => p.discard(), () => undefined);
+      this.telemetry.count('SpeculationsDiscarded');
+      return;
+    }
+    const endpointAt = this.now();
+    view.call = handedOff;
+    view.fetchedAt = endpointAt;
+    view.lastSpeech = undefined;
+    resetTracking(view, handedOff.lastEndpointChunk);
+    let prepared: Awaited<typeof preparing> | undefined;
+    try {
+      prepared = await preparing;
+    } catch (err) {
+      this.telemetry.warn('preemptive generation failed; answering the ordinary way', { error: (err as Error).message });
+    }
+    if (prepared) this.telemetry.count('TurnsPreempted');
+    await this.turns.run({
+      kind: 'speech',
+      turn: handedOff.turnCount,
+      call: handedOff,
+      audio: utterance.audio,
+      timings: { speechEndAt: last.receivedAt, endpointAt },
+      fromChunk: frames[0]?.chunk,
+      toChunk: last.chunk,
+      speechMs: utterance.speechMs,
+      prepared,
+    });
+  }
+
+  /** Waits (bounded by untilMs) for the endpoint of this utterance; the call if it was handed to this speculation. */
+  private async awaitHandoff(callId: string, prev: number, lastChunk: number, untilMs: number): Promise<CallRecord | undefined> {
+    while (this.now() < untilMs) {
+      await new Promise((resolve) => setTimeout(resolve, this.config.handoffPollMs));
+      const call = await this.store.getCall(callId);
+      if (!call || call.status !== 'streaming') return undefined;
+      if (call.lastEndpointChunk !== prev) return call.handoff === lastChunk ? call : undefined;
+    }
+    return undefined;
   }
 
   private async maybeBargeIn(ctx: MediaContext, view: CallView, chunk: number, frameMs: number, turn: number): Promise<void> {

@@ -27,6 +27,13 @@ export interface CallRecord {
   /** What to do once the turn's audio has played (final mark received). */
   readonly pendingAction?: { readonly turn: number; readonly action: 'hangup' | 'transfer' };
   readonly lastDtmfSeq: number;
+  /**
+   * Preemptive generation: an environment is already answering the utterance that ended at speech chunk `chunk`
+   * (transcribing, replying, synthesizing before the endpoint is certain) and holds it until `untilMs`.
+   */
+  readonly speculation?: { readonly chunk: number; readonly untilMs: number };
+  /** The endpoint of the utterance ending at this speech chunk was handed to its speculation, which delivers the turn. */
+  readonly handoff?: number;
   readonly endedAt?: number;
   readonly endReason?: string;
 }
@@ -98,6 +105,13 @@ export interface CallStore {
   claimEndpoint(callId: string, prevEndpointChunk: number, endpointChunk: number, newTurn: boolean): Promise<CallRecord | undefined>;
   /** Claims a turn for a DTMF digit; duplicates (same or older sequence number) lose. */
   claimDtmfTurn(callId: string, sequenceNumber: number): Promise<CallRecord | undefined>;
+  /** Reserves speculative work on the utterance ending at `lastSpeechChunk` until `untilMs`; one winner per utterance. */
+  claimSpeculation(callId: string, prevEndpointChunk: number, lastSpeechChunk: number, untilMs: number, now: number): Promise<CallRecord | undefined>;
+  /**
+   * Claims the endpoint (a new turn) and hands it to the live speculation on `lastSpeechChunk` instead of running it;
+   * undefined when there is no such speculation (or the endpoint was claimed already).
+   */
+  claimEndpointForSpeculation(callId: string, prevEndpointChunk: number, endpointChunk: number, lastSpeechChunk: number, now: number): Promise<CallRecord | undefined>;
   setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void>;
   /** Wins once per agent turn; clears the speaking state. */
   claimBargeIn(callId: string, turn: number): Promise<boolean>;
@@ -154,4 +168,6 @@ export type MetricName =
   | 'CallsInProgress'
   | 'RouteErrors'
   | 'ConnectsRefused'
-  | 'AppSecretErrors';
+  | 'AppSecretErrors'
+  | 'TurnsPreempted'
+  | 'SpeculationsDiscarded';

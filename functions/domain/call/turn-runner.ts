@@ -35,6 +35,24 @@ export interface TurnInput {
   readonly fromChunk?: number;
   readonly toChunk?: number;
   readonly speechMs?: number;
+  /** Work done before the endpoint was certain (preemptive generation): used instead of redoing it. */
+  readonly prepared?: PreparedTurn;
+}
+
+/**
+ * A speech turn answered ahead of its endpoint: the transcript, the reply, and the first sentence's synthesis
+ * already streaming. Nothing of it reached the caller or the table; `discard()` releases it if it is not used.
+ */
+export interface PreparedTurn {
+  readonly transcript: string;
+  /** The reply, for the dialog state of `dialogTurn`; undefined when the transcript is empty. */
+  readonly reply?: Reply;
+  readonly dialogTurn: number;
+  readonly sttMs: number;
+  readonly responderMs?: number;
+  /** The first sentence of the reply, its synthesis already open, and when its first byte arrived. */
+  readonly head?: { readonly text: string; readonly stream: AsyncIterator<Uint8Array>; readonly ttsFirstByteMs?: number };
+  discard(): void;
 }
 
 export interface TurnDeps {
@@ -53,6 +71,44 @@ type SpeakOutcome = { status: TurnStatus; audioMs: number };
 export class TurnRunner {
   constructor(private readonly deps: TurnDeps) {}
 
+  /**
+   * Preemptive generation: transcribe the utterance as it stands, reply, and open the first sentence's synthesis —
+   * sending nothing. `signal` aborts it. Rejects on a provider error (the turn is then run the ordinary way).
+   */
+  async prepare(call: CallRecord, audio: Uint8Array, signal: AbortSignal): Promise<PreparedTurn> {
+    const { now, config } = this.deps;
+    const dialog = call.dialog ?? this.deps.responder.initialState();
+    const sttStarted = now();
+    const result = await withTimeout(
+      (timeoutSignal) => this.deps.stt.transcribe(audio, formatOf(call), { context: dialog.name, signal: AbortSignal.any([signal, timeoutSignal]) }),
+      config.sttTimeoutMs,
+      this.deps.stt.name,
+    );
+    const sttMs = now() - sttStarted;
+    const transcript = result.text.trim();
+    const base = { transcript, dialogTurn: call.dialogTurn, sttMs, discard: () => undefined };
+    if (transcript === '' || signal.aborted) return base;
+    const replyStarted = now();
+    const reply = await this.deps.responder.respond({ text: transcript }, dialog);
+    const responderMs = now() - replyStarted;
+    const text = splitSentences(reply.text)[0]!;
+    const ttsStarted = now();
+    const stream = withStreamTimeout((s) => this.deps.tts.synthesize(text, formatOf(call), { signal: AbortSignal.any([signal, s]) }), config.ttsTimeoutMs, this.deps.tts.name)[
+      Symbol.asyncIterator
+    ]();
+    // Wait for the first byte: that is the latency taken off the turn. The chunk is put back in front of the stream.
+    const first = await stream.next();
+    const ttsFirstByteMs = now() - ttsStarted;
+    const replay = prepend(first, stream);
+    return {
+      ...base,
+      reply,
+      responderMs,
+      head: { text, stream: replay, ttsFirstByteMs },
+      discard: () => void replay.return?.(undefined)?.catch(() => undefined),
+    };
+  }
+
   async run(input: TurnInput): Promise<TurnRecord> {
     const { store, telemetry, now } = this.deps;
     const { call, turn } = input;
@@ -63,9 +119,27 @@ export class TurnRunner {
     let error: string | undefined;
     let status: TurnStatus = 'completed';
     let audioMs = 0;
+    let prepared = input.prepared;
+    let head: PreparedTurn['head'];
 
     try {
-      if (input.kind === 'speech') {
+      if (prepared) {
+        transcript = prepared.transcript;
+        timings.transcriptAt = timings.endpointAt;
+        telemetry.milliseconds('SttLatency', prepared.sttMs);
+        if (transcript === '') status = 'ignored';
+        else await this.extra(call, 'transcript', { turn, text: transcript });
+        if (status !== 'ignored' && prepared.reply && prepared.dialogTurn === call.dialogTurn) {
+          reply = prepared.reply;
+          head = prepared.head;
+          timings.replyAt = timings.endpointAt;
+          telemetry.milliseconds('ResponderLatency', prepared.responderMs ?? 0);
+        } else {
+          // Another turn moved the dialog on meanwhile: keep the transcript, answer again from the current state.
+          prepared.discard();
+        }
+        prepared = undefined;
+      } else if (input.kind === 'speech') {
         const started = now();
         const result = await withTimeout(
           (signal) => this.deps.stt.transcribe(input.audio ?? new Uint8Array(), formatOf(call), { context: dialog.name, signal }),
@@ -78,7 +152,7 @@ export class TurnRunner {
         if (transcript === '') status = 'ignored';
         else await this.extra(call, 'transcript', { turn, text: transcript });
       }
-      if (status !== 'ignored') {
+      if (status !== 'ignored' && !reply) {
         const started = now();
         reply =
           input.kind === 'greeting'
@@ -98,7 +172,7 @@ export class TurnRunner {
     telemetry.debug('reply ready', { turn, status, intent: reply?.intent });
     if (reply && status !== 'ignored') {
       await this.extra(call, 'reply', { turn, text: reply.text, intent: reply.intent });
-      const spoken = await this.speak(call, turn, reply.text, timings);
+      const spoken = await this.speak(call, turn, reply.text, timings, true, head);
       status = spoken.status;
       audioMs = spoken.audioMs;
     }
@@ -131,7 +205,14 @@ export class TurnRunner {
   }
 
   /** Streams the reply sentence by sentence; stops early on barge-in, a newer turn, or a caller who hung up. */
-  private async speak(call: CallRecord, turn: number, text: string, timings: TurnTimings, fallbackAllowed = true): Promise<SpeakOutcome> {
+  private async speak(
+    call: CallRecord,
+    turn: number,
+    text: string,
+    timings: TurnTimings,
+    fallbackAllowed = true,
+    head?: PreparedTurn['head'],
+  ): Promise<SpeakOutcome> {
     const { sender, store, tts, telemetry, now, config } = this.deps;
     const format = formatOf(call);
     const streamSid = call.streamSid ?? '';
@@ -168,11 +249,14 @@ export class TurnRunner {
         let pending: Uint8Array = new Uint8Array(0);
         const ttsStarted = now();
         telemetry.debug('synthesizing', { turn, segment, characters: sentence.length });
-        const audio = withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name);
+        const preparedHead = segment === 0 && head?.text === sentence ? head : undefined;
+        const audio = preparedHead
+          ? { [Symbol.asyncIterator]: () => preparedHead.stream }
+          : withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name);
         for await (const chunk of audio) {
           if (timings.ttsFirstByteAt === undefined) {
             timings.ttsFirstByteAt = now();
-            telemetry.milliseconds('TtsFirstByteLatency', timings.ttsFirstByteAt - ttsStarted);
+            telemetry.milliseconds('TtsFirstByteLatency', preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted);
           }
           pending = concat(pending, chunk);
           // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
@@ -261,6 +345,26 @@ function formatOf(call: CallRecord): AudioFormat {
 
 const sampleBytes = (format: AudioFormat) => (format.encoding === 'mulaw' ? 1 : 2);
 const diff = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a - b : undefined);
+
+/** An iterator that yields `first` (already pulled from `rest`), then the rest of `rest`. */
+function prepend<T>(first: IteratorResult<T>, rest: AsyncIterator<T>): AsyncIterator<T> & { return(value?: unknown): Promise<IteratorResult<T>> } {
+  let pending: IteratorResult<T> | undefined = first;
+  return {
+    next: async () => {
+      if (pending) {
+        const r = pending;
+        pending = undefined;
+        return r;
+      }
+      return rest.next();
+    },
+    return: async (value?: unknown) => {
+      pending = undefined;
+      await rest.return?.(value);
+      return { done: true, value: undefined as T };
+    },
+  };
+}
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.byteLength === 0) return b;
