@@ -89,7 +89,7 @@ describe('turn runner', () => {
     const flaky: TextToSpeech = {
       name: 'flaky',
       synthesize(text, format, options) {
-        if (splitSentences(fallbackText).includes(text)) return fallbackAudio.synthesize(text, format, options);
+        if (splitSentences(fallbackText).includes(text)) return fallbackAudio.synthesize(text, format);
         return (async function* () {
           throw new SpeechProviderError('flaky', 'unavailable', 'HTTP 503');
         })();
