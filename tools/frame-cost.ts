@@ -29,13 +29,13 @@ const tts: TextToSpeech = {
   },
 };
 
-async function measure(seconds: number, environments: number) {
+async function measure(seconds: number, environments: number, preemptSilenceMs: number, realTime: boolean) {
   const table = await startInProcessTable();
   const store = new DynamoCallStore(table.tableName, table.client);
   const now = () => Date.now();
   const turns = new TurnRunner({ store, sender: sink, stt, tts, responder: frontDeskResponder, telemetry: quiet, config: DEFAULT_TURN_CONFIG, now });
   const calls = new CallService(store, sink, turns, frontDeskResponder, quiet, now);
-  const envs = Array.from({ length: environments }, () => new MediaProcessor(store, sink, turns, quiet, { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG }, now));
+  const envs = Array.from({ length: environments }, () => new MediaProcessor(store, sink, turns, quiet, { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs }, now));
   await calls.connect('cost', 'conn');
   await calls.start('cost', { event: 'start', sequenceNumber: 1, streamSid: 'MZcost', start: { streamSid: 'MZcost' } }, Date.now());
   table.reset();
@@ -44,6 +44,7 @@ async function measure(seconds: number, environments: number) {
   const quietFrame = Buffer.from(silence(20, TELEPHONY_FORMAT)).toString('base64');
   const frames = seconds * 50;
   let speechFrames = 0;
+  const running: Promise<void>[] = [];
   for (let chunk = 1; chunk <= frames; chunk++) {
     const inCycle = (chunk - 1) % 200; // 4 s cycle: 1.5 s speech, 2.5 s silence
     const isSpeech = inCycle >= 25 && inCycle < 100;
@@ -54,8 +55,16 @@ async function measure(seconds: number, environments: number) {
       streamSid: 'MZcost',
       media: { track: 'inbound', chunk, timestamp: (chunk - 1) * 20, payload: isSpeech ? speech : quietFrame },
     };
-    await envs[chunk % environments]!.process({ callId: 'cost', receivedAt: Date.now() }, message);
+    const handled = envs[chunk % environments]!.process({ callId: 'cost', receivedAt: Date.now() }, message);
+    if (realTime) {
+      // As the gateway delivers them: 20 ms apart, each frame in its own invocation, not waiting for the last.
+      running.push(handled);
+      await new Promise((r) => setTimeout(r, 20));
+    } else {
+      await handled;
+    }
   }
+  await Promise.all(running);
   const counts = table.counts();
   const turnsDone = (await store.listTurns('cost')).length - 1;
   await table.close();
@@ -66,12 +75,16 @@ async function main() {
   const opts = new Command()
     .option('--seconds <n>', 'length of the caller stream', '60')
     .option('--environments <list>', 'environments the frames are spread over', '1,4')
+    .option('--preempt <ms>', 'preemptive generation after this much silence (0 = off; needs --realtime)', '0')
+    .option('--realtime', 'deliver frames 20 ms apart without waiting for each (a speculation waits for later frames)')
     .parse()
-    .opts<{ seconds: string; environments: string }>();
+    .opts<{ seconds: string; environments: string; preempt: string; realtime?: boolean }>();
+  const preempt = Number(opts.preempt);
+  if (preempt > 0 && !opts.realtime) throw new Error('--preempt needs --realtime: a speculation waits for frames that come later');
   console.log(`| environments | frames (speech / silent) | turns | DynamoDB requests | per frame | per speech frame | all other requests, per frame | request+response bytes per frame | by operation |`);
   console.log(`|---|---|---|---|---|---|---|---|---|`);
   for (const n of opts.environments.split(',').map(Number)) {
-    const r = await measure(Number(opts.seconds), n);
+    const r = await measure(Number(opts.seconds), n, preempt, opts.realtime ?? false);
     const total = Object.values(r.counts).reduce((a, c) => a + c.requests, 0);
     const bytes = Object.values(r.counts).reduce((a, c) => a + c.requestBytes + c.responseBytes, 0);
     const puts = r.counts.PutItem?.requests ?? 0;
