@@ -181,6 +181,19 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
+  async getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff'> | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.call(callId),
+        ConsistentRead: true,
+        ProjectionExpression: '#status, lastEndpointChunk, handoff',
+        ExpressionAttributeNames: { '#status': 'status' },
+      }),
+    );
+    return out.Item as Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff'> | undefined;
+  }
+
   async claimEndpointForSpeculation(
     callId: string,
     prevEndpointChunk: number,

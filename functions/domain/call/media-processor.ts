@@ -257,9 +257,9 @@ export class MediaProcessor {
   private async awaitHandoff(callId: string, prev: number, lastChunk: number, untilMs: number): Promise<CallRecord | undefined> {
     while (this.now() < untilMs) {
       await new Promise((resolve) => setTimeout(resolve, this.config.handoffPollMs));
-      const call = await this.store.getCall(callId);
-      if (!call || call.status !== 'streaming') return undefined;
-      if (call.lastEndpointChunk !== prev) return call.handoff === lastChunk ? call : undefined;
+      const state = await this.store.getEndpointState(callId);
+      if (!state || state.status !== 'streaming') return undefined;
+      if (state.lastEndpointChunk !== prev) return state.handoff === lastChunk ? this.store.getCall(callId) : undefined;
     }
     return undefined;
   }

@@ -111,6 +111,8 @@ export interface CallStore {
    * Claims the endpoint (a new turn) and hands it to the live speculation on `lastSpeechChunk` instead of running it;
    * undefined when there is no such speculation (or the endpoint was claimed already).
    */
+  /** The few fields a speculation polls for its hand-off (a small read, not the whole call with its dialog). */
+  getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff'> | undefined>;
   claimEndpointForSpeculation(callId: string, prevEndpointChunk: number, endpointChunk: number, lastSpeechChunk: number, now: number): Promise<CallRecord | undefined>;
   setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void>;
   /** Wins once per agent turn; clears the speaking state. */
