@@ -257,9 +257,7 @@ export class ElevenLabsTextToSpeech implements TextToSpeech {
         try {
           r = await reader.read();
         } catch (e) {
-          const c = this.classify(e, { timedOut: idleFired, callerSignal, phase: 'streaming', received });
-          if ((c.error as SpeechProviderError).kind === 'unavailable') { clearTimeout(idleTimer); finished = true; yield* this.synthesize(text, format, options); return; }
-          throw c.error;
+          throw this.classify(e, { timedOut: idleFired, callerSignal, phase: 'streaming', received }).error;
         } finally {
           clearTimeout(idleTimer);
         }
