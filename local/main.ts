@@ -1,21 +1,29 @@
 /** `npm start`: the local stack in the foreground until SIGINT/SIGTERM. */
-import { LocalStack } from './stack';
+import { LocalStack, PROVIDERS, type Providers } from './stack';
+
+/** Function settings `npm start` passes through from its own environment (functions see nothing else of it). */
+const TUNING_VARIABLES = ['PREEMPT_SILENCE_MS', 'ENDPOINT_SILENCE_MS', 'STT_TIMEOUT_MS', 'TTS_TIMEOUT_MS', 'VAD_THRESHOLD_DBFS', 'POWERTOOLS_LOG_LEVEL'];
 
 async function main() {
+  const providers = (process.env.PROVIDERS || 'offline') as Providers;
+  if (!PROVIDERS.includes(providers)) throw new Error(`PROVIDERS=${providers}: expected one of ${PROVIDERS.join(', ')}`);
+  const functionEnv = Object.fromEntries(TUNING_VARIABLES.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   const stack = new LocalStack({
+    providers,
+    functionEnv,
     port: Number(process.env.PORT ?? 8080),
     token: process.env.VOICE_AGENT_TOKEN || undefined,
     provisioned: process.env.PROVISIONED !== undefined ? Number(process.env.PROVISIONED) : undefined,
     provisionedByFunction: process.env.PROVISIONED_MEDIA !== undefined ? { media: Number(process.env.PROVISIONED_MEDIA) } : undefined,
     echoLogs: process.env.ECHO_LOGS === '1',
   });
-  // The token seeds the local app secret; function environments inherit this process's variables, so drop it here.
-  delete process.env.VOICE_AGENT_TOKEN;
   const started = Date.now();
   await stack.start();
   const stats = stack.runtime!.stats();
   const warm = Object.values(stats).reduce((n, s) => n + s.environments, 0);
-  console.log(`voice agent ready: ${stack.callerUrl()} (started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`);
+  console.log(
+    `voice agent ready: ${stack.callerUrl()} (speech: ${providers}; started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`,
+  );
   console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
   let stopping = false;
   const stop = async (signal: string) => {

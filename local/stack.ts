@@ -25,7 +25,15 @@ export const TABLE_NAME = 'voice-agent-calls';
 export const APP_SECRET_NAME = 'voice-agent/local';
 const ROOT = path.resolve(__dirname, '..');
 
+/**
+ * Where the functions' speech comes from: the offline engines (default); local stand-ins for Deepgram and
+ * ElevenLabs with the seed study's latency (`seed`) or none (`zero`); or the real vendors (`cloud`, keys required).
+ */
+export type Providers = 'offline' | 'seed' | 'zero' | 'cloud';
+export const PROVIDERS: readonly Providers[] = ['offline', 'seed', 'zero', 'cloud'];
+
 export interface LocalStackOptions {
+  readonly providers?: Providers;
   /** Gateway port; 0 picks a free one. */
   readonly port?: number;
   readonly token?: string;
@@ -90,12 +98,13 @@ export class LocalStack {
       startChild<{ url: string }>('speech', process.execPath, ['--import', 'tsx', path.join(__dirname, 'speech-process.ts')], {}, 120_000),
     ]);
     this.children.push(dynamo, speech);
+    const vendors = await this.startVendors(o.providers ?? 'offline', speech.ready.url);
     this.dynamoEndpoint = `http://127.0.0.1:${dynamo.ready.port}`;
     await new DynamoDBClient(localClientConfig(this.dynamoEndpoint)).send(new CreateTableCommand(createTableInput(TABLE_NAME)));
     // The callers' token reaches the functions only through the secret, as on AWS (never as an env var).
     this.secrets = new SecretsManagerServer({ isAllowed: iam.isAllowed });
     const secretsEndpoint = await this.secrets.start();
-    this.appSecretArn = this.secrets.putSecret(APP_SECRET_NAME, JSON.stringify({ voiceAgentToken: this.token }));
+    this.appSecretArn = this.secrets.putSecret(APP_SECRET_NAME, JSON.stringify({ voiceAgentToken: this.token, ...vendors.keys }));
 
     // The gateway needs an invoker before the runtime exists (the runtime needs the gateway's port): late-bound.
     const invoker: Invoker = { invoke: (name, event) => this.runtime!.invoke(name, event) };
@@ -117,6 +126,7 @@ export class LocalStack {
       DYNAMODB_ENDPOINT: this.dynamoEndpoint,
       OFFLINE_SPEECH_URL: speech.ready.url,
       SECRETS_MANAGER_ENDPOINT: secretsEndpoint,
+      ...vendors.env,
       POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       // Lambda runs nodejs22.x; this machine has Node 20, for which the SDK would warn in every environment.
@@ -149,6 +159,32 @@ export class LocalStack {
       onLog: this.logs.write,
     });
     await this.runtime.start();
+  }
+
+  /** The vendor stand-ins (seed, zero) or the vendors' keys (cloud): what goes into the secret and the functions' env. */
+  private async startVendors(providers: Providers, speechUrl: string): Promise<{ keys: Record<string, string>; env: Record<string, string> }> {
+    if (providers === 'offline') return { keys: {}, env: {} };
+    if (providers === 'cloud') {
+      const deepgramApiKey = process.env.DEEPGRAM_API_KEY;
+      const elevenLabsApiKey = process.env.ELEVENLABS_API_KEY;
+      if (!deepgramApiKey || !elevenLabsApiKey) {
+        throw new Error('PROVIDERS=cloud calls the real Deepgram and ElevenLabs: set DEEPGRAM_API_KEY and ELEVENLABS_API_KEY');
+      }
+      return { keys: { deepgramApiKey, elevenLabsApiKey }, env: { SPEECH_PROVIDERS: 'vendors' } };
+    }
+    const keys = { deepgramApiKey: randomBytes(20).toString('hex'), elevenLabsApiKey: randomBytes(20).toString('hex') };
+    const child = await startChild<{ deepgramUrl: string; elevenLabsUrl: string }>(
+      'vendors',
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'vendors-process.ts')],
+      { VENDOR_LATENCY: providers, SPEECH_URL: speechUrl, DEEPGRAM_API_KEY: keys.deepgramApiKey, ELEVENLABS_API_KEY: keys.elevenLabsApiKey },
+      120_000,
+    );
+    this.children.push(child);
+    return {
+      keys,
+      env: { SPEECH_PROVIDERS: 'vendors', DEEPGRAM_BASE_URL: child.ready.deepgramUrl, ELEVENLABS_BASE_URL: child.ready.elevenLabsUrl },
+    };
   }
 
   /** The URL a caller connects to (with its token). */

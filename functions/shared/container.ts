@@ -12,9 +12,8 @@ import { TurnRunner } from '../domain/call/turn-runner';
 import { frontDeskResponder } from '../domain/responder';
 import type { Responder } from '../domain/responder/responder';
 import type { SpeechToText, TextToSpeech } from '../domain/speech';
-import { OfflineSpeechToText } from '../providers/offline-stt';
-import { OfflineTextToSpeech } from '../providers/offline-tts';
 import { loadConfig, type AppConfig } from './config';
+import { speechServices } from './speech-services';
 import type { Permissions } from '../routes';
 import type { WebSocketEvent } from './handler';
 import { telemetry } from './observability';
@@ -27,7 +26,9 @@ export interface Services {
   readonly media: MediaProcessor;
 }
 
-let base: { config: AppConfig; store: CallStore; stt: SpeechToText; tts: TextToSpeech; responder: Responder } | undefined;
+let base:
+  | { config: AppConfig; store: CallStore; stt: SpeechToText; tts: TextToSpeech; responder: Responder; warmSpeech: () => Promise<void> }
+  | undefined;
 const perEndpoint = new Map<string, Services>();
 
 function baseServices() {
@@ -35,11 +36,8 @@ function baseServices() {
   const config = loadConfig();
   const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
   const store = new DynamoCallStore(config.tableName, dynamo);
-  // Routes that never speak (connect, stop, …) must start without speech settings: fail at use, not at init.
-  const baseUrl = config.speech.offlineUrl ?? 'http://speech-provider-not-configured.invalid';
-  const stt = new OfflineSpeechToText({ baseUrl, timeoutMs: config.turn.sttTimeoutMs });
-  const tts = new OfflineTextToSpeech({ baseUrl, timeoutMs: config.turn.ttsTimeoutMs });
-  base = { config, store, stt, tts, responder: frontDeskResponder };
+  const speech = speechServices(config.speech, config.turn, frontDeskResponder, telemetry);
+  base = { config, store, stt: speech.stt, tts: speech.tts, responder: frontDeskResponder, warmSpeech: speech.warm };
   return base;
 }
 
@@ -51,7 +49,7 @@ function baseServices() {
 export async function primeServices(permissions: Permissions): Promise<void> {
   // A function with no table and no connections (fallback) has no CALLS_TABLE: nothing to prime.
   if (permissions.table.length === 0 && !permissions.manageConnections) return;
-  const { store } = baseServices();
+  const { store, warmSpeech } = baseServices();
   const endpoint = process.env.CONNECTIONS_ENDPOINT;
   // Only what the function may touch (functions/routes.ts): a request it is not allowed to make would be denied.
   await Promise.allSettled([
@@ -59,6 +57,8 @@ export async function primeServices(permissions: Permissions): Promise<void> {
     endpoint && permissions.manageConnections
       ? servicesFor({ requestContext: { domainName: '', stage: '' } } as never).sender.send('__prime__', '{}')
       : undefined,
+    // Functions that speak: the greeting and the fallback phrase, synthesized once, play without a round trip.
+    permissions.manageConnections && permissions.appSecret ? warmSpeech() : undefined,
   ]);
 }
 

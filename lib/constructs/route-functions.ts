@@ -172,6 +172,8 @@ export class RouteFunctions extends Construct {
       environment: {
         ...(table.length > 0 ? { CALLS_TABLE: props.table.tableName } : {}),
         ...(appSecret ? { APP_SECRET_ID: props.appSecret.secretArn } : {}),
+        // Functions that speak hear through Deepgram and speak through ElevenLabs (keys from the app secret).
+        ...(appSecret && spec.permissions.manageConnections ? { SPEECH_PROVIDERS: 'vendors' } : {}),
         [ENVIRONMENT_VARIABLE]: props.envName,
         POWERTOOLS_SERVICE_NAME: 'voice-agent',
         // sourceMap: true does not set this by itself.

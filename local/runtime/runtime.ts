@@ -20,6 +20,9 @@ import type { FunctionConfig, FunctionStats, InvokeResult, Invoker, RuntimeOptio
 
 const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
 const DEFAULT_IDLE_RECLAIM_MS = 10 * 60 * 1000;
+/** Host variables an environment sees, as Lambda's own environment has them (path, locale, time zone, temp dir). */
+const HOST_VARIABLES = ['PATH', 'LANG', 'TZ', 'TMPDIR', 'HOME'] as const;
+
 /** Lambda limits the init phase of an on-demand environment to 10 s. */
 const INIT_TIMEOUT_MS = 10_000;
 const MAX_INIT_SAMPLES = 1000;
@@ -239,8 +242,10 @@ export class LambdaRuntime implements Invoker {
   private makeFunctionState(config: FunctionConfig): FunctionState {
     const handlerExport = config.handlerExport ?? 'handler';
     const logGroupName = `/aws/lambda/${config.name}`;
+    // Lambda gives a function its configured variables and its own, not the deployer's shell: nothing else passes
+    // through (a function that read a host variable would work here and fail on AWS; vendor keys must not leak).
     const baseEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) baseEnv[k] = v;
+    for (const k of HOST_VARIABLES) if (process.env[k] !== undefined) baseEnv[k] = process.env[k]!;
     Object.assign(baseEnv, config.environment ?? {}, {
       AWS_LAMBDA_FUNCTION_NAME: config.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.memoryMb),

@@ -171,5 +171,6 @@ export type MetricName =
   | 'RouteErrors'
   | 'ConnectsRefused'
   | 'AppSecretErrors'
+  | 'ProviderRetries'
   | 'TurnsPreempted'
   | 'SpeculationsDiscarded';

@@ -140,6 +140,7 @@ describe('functions', () => {
     // Only what the function may use: the table name where it has table access, the secret id where it may read it.
     expect(vars.CALLS_TABLE).toEqual(spec.permissions.table.length > 0 ? { Ref: resources(dev, 'AWS::DynamoDB::Table')[0]![0] } : undefined);
     expect(vars.APP_SECRET_ID).toEqual(spec.permissions.appSecret ? { Ref: resources(dev, 'AWS::SecretsManager::Secret')[0]![0] } : undefined);
+    expect(vars.SPEECH_PROVIDERS).toBe(['start', 'media', 'dtmf'].includes(name) ? 'vendors' : undefined);
     expect(fn.Properties.LoggingConfig?.LogGroup).toBeDefined();
   });
 

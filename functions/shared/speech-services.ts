@@ -1,0 +1,88 @@
+/**
+ * The speech services of a warm environment, chosen by configuration (SPEECH_PROVIDERS): the local stack's offline
+ * engines, or Deepgram + ElevenLabs (the vendors, or local stand-ins at DEEPGRAM_BASE_URL / ELEVENLABS_BASE_URL),
+ * with their API keys read from the app secret. Synthesis goes through the static prompt cache, so the greeting,
+ * re-prompts, goodbye and the fallback phrase play without a round trip once heard (or warmed at init).
+ */
+import { TELEPHONY_FORMAT, type SpeechToText, type TextToSpeech } from '../domain/speech';
+import { splitSentences, type TurnRunnerConfig } from '../domain/call/turn-runner';
+import type { Telemetry } from '../domain/call/model';
+import type { Responder } from '../domain/responder/responder';
+import { DeepgramSpeechToText } from '../providers/deepgram-stt';
+import { ElevenLabsTextToSpeech } from '../providers/elevenlabs-tts';
+import { KeyedSpeechToText, KeyedTextToSpeech } from '../providers/keyed';
+import { OfflineSpeechToText } from '../providers/offline-stt';
+import { OfflineTextToSpeech } from '../providers/offline-tts';
+import { StaticPromptCache } from '../providers/prompt-cache';
+import type { SpeechConfig } from './config';
+import { appSecrets } from './secrets';
+
+export interface SpeechServices {
+  readonly stt: SpeechToText;
+  readonly tts: StaticPromptCache;
+  /** Synthesizes the prompts a caller may hear before any vendor round trip could finish (greeting, fallback). */
+  warm(): Promise<void>;
+}
+
+export function speechServices(speech: SpeechConfig, turn: TurnRunnerConfig, responder: Responder, telemetry: Telemetry): SpeechServices {
+  const { stt, tts } = speech.providers === 'vendors' ? vendors(speech, turn, telemetry) : offline(speech, turn);
+  const cached = new StaticPromptCache(tts, {
+    texts: [...(responder.staticPrompts?.() ?? []), turn.fallbackText],
+    split: splitSentences,
+  });
+  const urgent = [responder.greet(responder.initialState()).text, turn.fallbackText].flatMap(splitSentences);
+  return {
+    stt,
+    tts: cached,
+    warm: async () => {
+      for (const sentence of urgent) {
+        for await (const _ of cached.synthesize(sentence, TELEPHONY_FORMAT)) {
+          // draining records it
+        }
+      }
+    },
+  };
+}
+
+function offline(speech: SpeechConfig, turn: TurnRunnerConfig): { stt: SpeechToText; tts: TextToSpeech } {
+  // Routes that never speak (connect, stop, …) must start without speech settings: fail at use, not at init.
+  const baseUrl = speech.offlineUrl ?? 'http://speech-provider-not-configured.invalid';
+  return {
+    stt: new OfflineSpeechToText({ baseUrl, timeoutMs: turn.sttTimeoutMs }),
+    tts: new OfflineTextToSpeech({ baseUrl, timeoutMs: turn.ttsTimeoutMs }),
+  };
+}
+
+function vendors(speech: SpeechConfig, turn: TurnRunnerConfig, telemetry: Telemetry): { stt: SpeechToText; tts: TextToSpeech } {
+  const retried = () => telemetry.count('ProviderRetries');
+  const stt = new KeyedSpeechToText(
+    'deepgram',
+    'deepgramApiKey',
+    async () => (await appSecrets()).deepgramApiKey,
+    (apiKey) =>
+      new DeepgramSpeechToText({
+        apiKey,
+        baseUrl: speech.deepgram.baseUrl,
+        model: speech.deepgram.model,
+        language: speech.deepgram.language,
+        // The adapter's own deadline (its retries inside it) ends before the turn runner's outer timeout.
+        deadlineMs: Math.max(500, turn.sttTimeoutMs - 300),
+        attemptTimeoutMs: 1500,
+        onRetry: retried,
+      }),
+  );
+  const tts = new KeyedTextToSpeech(
+    'elevenlabs',
+    'elevenLabsApiKey',
+    async () => (await appSecrets()).elevenLabsApiKey,
+    (apiKey) =>
+      new ElevenLabsTextToSpeech({
+        apiKey,
+        baseUrl: speech.elevenLabs.baseUrl,
+        voiceId: speech.elevenLabs.voiceId,
+        modelId: speech.elevenLabs.modelId,
+        onRetry: retried,
+      }),
+  );
+  return { stt, tts };
+}
