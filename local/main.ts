@@ -11,6 +11,7 @@ async function main() {
   const stack = new LocalStack({
     providers,
     functionEnv,
+    vendorAudio: process.env.VENDOR_AUDIO === 'synthetic' ? 'synthetic' : 'speech',
     port: Number(process.env.PORT ?? 8080),
     token: process.env.VOICE_AGENT_TOKEN || undefined,
     provisioned: process.env.PROVISIONED !== undefined ? Number(process.env.PROVISIONED) : undefined,

@@ -34,6 +34,8 @@ export const PROVIDERS: readonly Providers[] = ['offline', 'seed', 'zero', 'clou
 
 export interface LocalStackOptions {
   readonly providers?: Providers;
+  /** What the local ElevenLabs says (seed, zero): Flite speech (default), or synthetic audio that costs no synthesis time. */
+  readonly vendorAudio?: 'speech' | 'synthetic';
   /** Gateway port; 0 picks a free one. */
   readonly port?: number;
   readonly token?: string;
@@ -177,7 +179,7 @@ export class LocalStack {
       'vendors',
       process.execPath,
       ['--import', 'tsx', path.join(__dirname, 'vendors-process.ts')],
-      { VENDOR_LATENCY: providers, SPEECH_URL: speechUrl, DEEPGRAM_API_KEY: keys.deepgramApiKey, ELEVENLABS_API_KEY: keys.elevenLabsApiKey },
+      { VENDOR_LATENCY: providers, VENDOR_AUDIO: this.options.vendorAudio ?? 'speech', SPEECH_URL: speechUrl, DEEPGRAM_API_KEY: keys.deepgramApiKey, ELEVENLABS_API_KEY: keys.elevenLabsApiKey },
       120_000,
     );
     this.children.push(child);

@@ -31,6 +31,8 @@ async function runMode(providers: Providers, preemptSilenceMs: number, turns: nu
   const stack = new LocalStack({
     port: 0,
     providers,
+    // The latency model alone: Flite's synthesis time on this machine would add to the modelled first byte.
+    vendorAudio: 'synthetic',
     provisioned: 2,
     provisionedByFunction: { media: 4 },
     functionEnv: { PREEMPT_SILENCE_MS: String(preemptSilenceMs) },
