@@ -320,6 +320,8 @@ export class TurnRunner {
       status: record.status,
       intent: record.intent,
       latencyMs: latency,
+      stt: this.deps.stt.name,
+      tts: this.deps.tts.name,
       sttMs: diff(record.timings.transcriptAt, record.timings.endpointAt),
       ttsFirstByteMs: diff(record.timings.ttsFirstByteAt, record.timings.replyAt),
     });
