@@ -35,6 +35,8 @@ export function speechServices(speech: SpeechConfig, turn: TurnRunnerConfig, res
     stt,
     tts: cached,
     warm: async () => {
+      // The offline engines are local and keep their own cache; the point is to save vendor round trips.
+      if (speech.providers !== 'vendors') return;
       for (const sentence of urgent) {
         for await (const _ of cached.synthesize(sentence, TELEPHONY_FORMAT)) {
           // draining records it
