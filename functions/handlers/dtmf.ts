@@ -2,6 +2,7 @@
 import { DtmfMessage, parseMessage } from '../domain/protocol';
 import { servicesFor } from '../shared/container';
 import { routeHandler } from '../shared/handler';
+import '../shared/speaks';
 
 export const handler = routeHandler('dtmf', async (event, ctx) => {
   const message = parseMessage(DtmfMessage, event.body, event.isBase64Encoded);

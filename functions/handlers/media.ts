@@ -2,6 +2,7 @@
 import { MediaMessage, parseMessage } from '../domain/protocol';
 import { servicesFor } from '../shared/container';
 import { routeHandler } from '../shared/handler';
+import '../shared/speaks';
 
 export const handler = routeHandler('media', async (event, ctx) => {
   const message = parseMessage(MediaMessage, event.body, event.isBase64Encoded);

@@ -2,6 +2,7 @@
 import { parseMessage, StartMessage } from '../domain/protocol';
 import { servicesFor } from '../shared/container';
 import { routeHandler } from '../shared/handler';
+import '../shared/speaks';
 
 export const handler = routeHandler('start', async (event, ctx) => {
   const message = parseMessage(StartMessage, event.body, event.isBase64Encoded);

@@ -13,7 +13,8 @@ import { frontDeskResponder } from '../domain/responder';
 import type { Responder } from '../domain/responder/responder';
 import type { SpeechToText, TextToSpeech } from '../domain/speech';
 import { loadConfig, type AppConfig } from './config';
-import { speechServices } from './speech-services';
+import type { SpeechServices } from './speech-services';
+import { SpeechProviderError } from '../domain/speech';
 import type { Permissions } from '../routes';
 import type { WebSocketEvent } from './handler';
 import { telemetry } from './observability';
@@ -31,12 +32,32 @@ let base:
   | undefined;
 const perEndpoint = new Map<string, Services>();
 
+type SpeechFactory = (config: AppConfig, responder: Responder, telemetry: typeof import('./observability').telemetry) => SpeechServices;
+let speechFactory: SpeechFactory | undefined;
+
+/**
+ * Functions that speak (their handler modules call this) get real speech services; the others never load the
+ * speech adapters and vendor SDKs (megabytes of bundle, hundreds of ms of cold start) they would never use.
+ */
+export function useSpeech(factory: SpeechFactory): void {
+  speechFactory = factory;
+}
+
+const NO_SPEECH: Pick<SpeechServices, 'stt' | 'tts' | 'warm'> = (() => {
+  const refuse = () => new SpeechProviderError('none', 'unavailable', 'this function has no speech services (functions/shared/speaks.ts)');
+  return {
+    stt: { name: 'none', transcribe: async () => Promise.reject(refuse()) },
+    tts: { name: 'none', synthesize: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(refuse()) }) }) } as never,
+    warm: async () => undefined,
+  };
+})();
+
 function baseServices() {
   if (base) return base;
   const config = loadConfig();
   const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
   const store = new DynamoCallStore(config.tableName, dynamo);
-  const speech = speechServices(config.speech, config.turn, frontDeskResponder, telemetry);
+  const speech = speechFactory ? speechFactory(config, frontDeskResponder, telemetry) : NO_SPEECH;
   base = { config, store, stt: speech.stt, tts: speech.tts, responder: frontDeskResponder, warmSpeech: speech.warm };
   return base;
 }
