@@ -212,7 +212,13 @@ export class LatencyMonitoring extends Construct {
       new GraphWidget({
         title: 'Calls and turns',
         left: [app('CallsStarted', 'Sum', {}, 'calls started'), app('CallsEnded', 'Sum', {}, 'calls ended')],
-        right: [app('TurnsCompleted', 'Sum', {}, 'turns completed'), app('TurnsFailed', 'Sum', {}, 'turns failed'), app('BargeIns', 'Sum', {}, 'barge-ins')],
+        right: [
+          app('TurnsCompleted', 'Sum', {}, 'turns completed'),
+          app('TurnsFailed', 'Sum', {}, 'turns failed'),
+          app('BargeIns', 'Sum', {}, 'barge-ins'),
+          app('TurnsPreempted', 'Sum', {}, 'answered preemptively'),
+          app('SpeculationsDiscarded', 'Sum', {}, 'preemptive answers discarded'),
+        ],
         width: 9,
         height: 5,
       }),
@@ -221,6 +227,7 @@ export class LatencyMonitoring extends Construct {
         left: [
           app('InvalidMessages', 'Sum', {}, 'invalid messages'),
           app('ProviderErrors', 'Sum', {}, 'provider errors'),
+          app('ProviderRetries', 'Sum', {}, 'provider retries'),
           app('LateFrames', 'Sum', {}, 'late speech frames'),
           app('CallerGone', 'Sum', {}, 'caller gone mid-turn'),
           app('ConnectsRefused', 'Sum', {}, 'connects refused (bad token)'),

@@ -133,6 +133,29 @@ describe('turn runner', () => {
     expect(w.telemetry.counts.get('CallerGone')).toBeGreaterThan(0);
   });
 
+  it('pipelines a multi-sentence reply: the next sentence is being synthesized while the current one streams', async () => {
+    const w = await setup();
+    const call = await w.claim();
+    const deps = (w.runner as unknown as { deps: ConstructorParameters<typeof TurnRunner>[0] }).deps;
+    const events: string[] = [];
+    const tts: TextToSpeech = {
+      name: 'slow',
+      async *synthesize(text) {
+        events.push(`start ${text}`);
+        for (let i = 0; i < 3; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          yield new Uint8Array(800);
+        }
+        events.push(`end ${text}`);
+      },
+    };
+    const twoSentences = { ...frontDeskResponder, respond: (_: unknown, state: never) => ({ text: 'First sentence. Second sentence.', state, intent: 'test' }) };
+    const record = await new TurnRunner({ ...deps, tts, responder: twoSentences }).run(speechTurn(call));
+    expect(record.status).toBe('completed');
+    expect(events.indexOf('start Second sentence.')).toBeLessThan(events.indexOf('end First sentence.'));
+    expect(record.audioMs).toBe(600);
+  });
+
   it('stops between sentences when a newer turn was claimed', async () => {
     const w = await setup();
     const call = await w.claim();
@@ -149,7 +172,11 @@ describe('turn runner', () => {
     const runner = new TurnRunner({ ...deps, tts, responder: twoSentences });
     const record = await runner.run(speechTurn(call));
     expect(record.status).toBe('superseded');
-    expect(sentences).toBe(1);
+    // The second sentence was prefetched (pipelining) but never played: only the first one's audio and mark went out.
+    expect(sentences).toBe(2);
+    expect(record.audioMs).toBe(100);
+    const marks = w.sender.events('mark').map((m) => m.mark.name).filter((m) => m.startsWith(`t${record.turn}-`));
+    expect(marks).toEqual([`t${record.turn}-s0`]);
     expect(w.telemetry.counts.get('TurnsSuperseded')).toBe(1);
   });
 

@@ -241,37 +241,47 @@ export class TurnRunner {
     };
 
     try {
-      for (const sentence of splitSentences(text)) {
-        if (segment > 0) {
-          const interrupted = await this.interruption(call.callId, turn);
-          if (interrupted) return { status: interrupted, audioMs: durationMs(sentBytes, format) };
-        }
-        let pending: Uint8Array = new Uint8Array(0);
-        const ttsStarted = now();
-        telemetry.debug('synthesizing', { turn, segment, characters: sentence.length });
-        const preparedHead = segment === 0 && head?.text === sentence ? head : undefined;
-        const audio = preparedHead
-          ? { [Symbol.asyncIterator]: () => preparedHead.stream }
-          : withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name);
-        for await (const chunk of audio) {
-          if (timings.ttsFirstByteAt === undefined) {
-            timings.ttsFirstByteAt = now();
-            telemetry.milliseconds('TtsFirstByteLatency', preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted);
+      const sentences = splitSentences(text);
+      // Pipelined: the next sentence's synthesis starts while this one streams, so its first byte is there when the
+      // caller reaches it. A prefetch that is not used (barge-in, newer turn, hang-up, failure) is closed unplayed.
+      const open = (sentence: string) =>
+        prefetch(withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name)[Symbol.asyncIterator]());
+      let next: AsyncIterator<Uint8Array> | undefined;
+      try {
+        for (const [index, sentence] of sentences.entries()) {
+          if (segment > 0) {
+            const interrupted = await this.interruption(call.callId, turn);
+            if (interrupted) return { status: interrupted, audioMs: durationMs(sentBytes, format) };
           }
-          pending = concat(pending, chunk);
-          // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
-          while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
-            const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
-            if (size === 0) break;
-            if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-            pending = pending.subarray(size);
+          let pending: Uint8Array = new Uint8Array(0);
+          const ttsStarted = now();
+          telemetry.debug('synthesizing', { turn, segment, characters: sentence.length });
+          const preparedHead = segment === 0 && head?.text === sentence ? head : undefined;
+          const current = preparedHead ? preparedHead.stream : (next ?? open(sentence));
+          next = index + 1 < sentences.length ? open(sentences[index + 1]!) : undefined;
+          const audio = { [Symbol.asyncIterator]: () => current };
+          for await (const chunk of audio) {
+            if (timings.ttsFirstByteAt === undefined) {
+              timings.ttsFirstByteAt = now();
+              telemetry.milliseconds('TtsFirstByteLatency', preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted);
+            }
+            pending = concat(pending, chunk);
+            // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
+            while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
+              const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
+              if (size === 0) break;
+              if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+              pending = pending.subarray(size);
+            }
           }
+          if (pending.byteLength > 0 && !(await postAudio(pending))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+          if (!(await post(outbound.mark(streamSid, markName.segment(turn, segment))))) {
+            return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+          }
+          segment++;
         }
-        if (pending.byteLength > 0 && !(await postAudio(pending))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-        if (!(await post(outbound.mark(streamSid, markName.segment(turn, segment))))) {
-          return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-        }
-        segment++;
+      } finally {
+        void next?.return?.(undefined)?.catch(() => undefined);
       }
       if (!(await post(outbound.mark(streamSid, markName.end(turn))))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
       return { status: 'completed', audioMs: durationMs(sentBytes, format) };
@@ -347,6 +357,23 @@ function formatOf(call: CallRecord): AudioFormat {
 
 const sampleBytes = (format: AudioFormat) => (format.encoding === 'mulaw' ? 1 : 2);
 const diff = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a - b : undefined);
+
+/** Starts pulling the first chunk now (the request goes out), and hands it over when asked for. */
+function prefetch<T>(iterator: AsyncIterator<T>): AsyncIterator<T> {
+  let first: Promise<IteratorResult<T>> | undefined = iterator.next();
+  first.catch(() => undefined); // observed when consumed; an unused prefetch must not be an unhandled rejection
+  return {
+    next: () => {
+      const r = first ?? iterator.next();
+      first = undefined;
+      return r;
+    },
+    return: async (value?: unknown) => {
+      first = undefined;
+      return (await iterator.return?.(value)) ?? { done: true, value: undefined as T };
+    },
+  };
+}
 
 /** An iterator that yields `first` (already pulled from `rest`), then the rest of `rest`. */
 function prepend<T>(first: IteratorResult<T>, rest: AsyncIterator<T>): AsyncIterator<T> & { return(value?: unknown): Promise<IteratorResult<T>> } {

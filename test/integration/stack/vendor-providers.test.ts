@@ -2,7 +2,7 @@
  * The same call through the Deepgram and ElevenLabs SDK adapters, chosen by configuration (PROVIDERS=zero: the
  * local stand-ins speaking the vendors' APIs, no added latency), end to end through the local stack.
  */
-import type { LocalStack } from '../../../local/stack';
+import { LocalStack } from '../../../local/stack';
 import { connectCaller, speech, startStack } from '../../support/stack';
 
 let stack: LocalStack;
@@ -40,3 +40,17 @@ it('hears through Deepgram and speaks through ElevenLabs, preemptively, with exa
   expect(stack.logs.metric('TurnsPreempted').sum).toBeGreaterThanOrEqual(1);
   expect(stack.logs.metric('ProviderErrors').sum).toBe(0);
 });
+
+it('refuses PROVIDERS=cloud without the vendor keys, with a clear error', async () => {
+  const saved = { dg: process.env.DEEPGRAM_API_KEY, el: process.env.ELEVENLABS_API_KEY };
+  delete process.env.DEEPGRAM_API_KEY;
+  delete process.env.ELEVENLABS_API_KEY;
+  try {
+    await expect(new LocalStack({ port: 0, providers: 'cloud', skipBuild: true, logsDir: '.cache/test-logs/cloud-refused' }).start()).rejects.toThrow(
+      /PROVIDERS=cloud .* set DEEPGRAM_API_KEY and ELEVENLABS_API_KEY/,
+    );
+  } finally {
+    if (saved.dg !== undefined) process.env.DEEPGRAM_API_KEY = saved.dg;
+    if (saved.el !== undefined) process.env.ELEVENLABS_API_KEY = saved.el;
+  }
+}, 120_000);
