@@ -8,6 +8,7 @@ npx tsc --noEmit -p tsconfig.json
 echo "test: build functions"
 npx tsx scripts/build-functions.ts
 echo "test: cdk synth dev and prod, offline, bundled, with cdk-nag (an unacknowledged finding fails it)"
+mkdir -p .cache
 for env in dev prod; do
   CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1 npx cdk synth -c env="$env" --no-notices -q -o ".cache/cdk.out.$env" \
     >".cache/synth-$env.log" 2>&1 || { cat ".cache/synth-$env.log"; exit 1; }
