@@ -139,19 +139,20 @@ export class LambdaRuntime implements Invoker {
       this.reclaimTimer = setInterval(() => this.reclaimIdle(), every);
       this.reclaimTimer.unref();
     }
-    const inits: Promise<void>[] = [];
-    for (const fn of this.functions.values()) {
-      const n = fn.config.provisionedConcurrency ?? 0;
-      for (let i = 0; i < n; i++) {
-        inits.push(
-          new Promise<void>((resolve, reject) => {
-            const env = this.createEnvironment(fn, true);
-            env.onInit = (err) => (err ? reject(err) : resolve());
-          }),
-        );
-      }
-    }
-    const results = await Promise.allSettled(inits);
+    // On AWS each provisioned environment initializes on its own CPU. Here they share this machine's cores, so they
+    // initialize at most maxConcurrentInits at a time: all at once, each init's 10 s limit would measure the
+    // contention (20 environments on 2 cores), not the function.
+    const queue = [...this.functions.values()].flatMap((fn) => Array.from({ length: fn.config.provisionedConcurrency ?? 0 }, () => fn));
+    const initOne = (fn: FunctionState) =>
+      new Promise<void>((resolve, reject) => {
+        const env = this.createEnvironment(fn, true);
+        env.onInit = (err) => (err ? reject(err) : resolve());
+      });
+    const results: PromiseSettledResult<void>[] = [];
+    const worker = async () => {
+      for (let fn = queue.shift(); fn; fn = queue.shift()) results.push(...(await Promise.allSettled([initOne(fn)])));
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.maxConcurrentInits) }, worker));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {
       throw new Error(`Provisioned environments failed to initialize: ${failed.map((f) => String(f.reason?.message ?? f.reason)).join('; ')}`);
