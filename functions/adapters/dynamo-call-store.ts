@@ -181,17 +181,17 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
-  async getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff'> | undefined> {
+  async getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined> {
     const out = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
         Key: keys.call(callId),
         ConsistentRead: true,
-        ProjectionExpression: '#status, lastEndpointChunk, handoff',
+        ProjectionExpression: '#status, lastEndpointChunk, handoff, handoffFrames',
         ExpressionAttributeNames: { '#status': 'status' },
       }),
     );
-    return out.Item as Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff'> | undefined;
+    return out.Item as Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined;
   }
 
   async claimEndpointForSpeculation(
@@ -199,6 +199,7 @@ export class DynamoCallStore implements CallStore {
     prevEndpointChunk: number,
     endpointChunk: number,
     lastSpeechChunk: number,
+    frameCount: number,
     now: number,
   ): Promise<CallRecord | undefined> {
     const out = await this.conditional(
@@ -206,13 +207,14 @@ export class DynamoCallStore implements CallStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.call(callId),
-          UpdateExpression: 'SET lastEndpointChunk = :end, turnCount = turnCount + :one, handoff = :chunk REMOVE #spec',
+          UpdateExpression: 'SET lastEndpointChunk = :end, turnCount = turnCount + :one, handoff = :chunk, handoffFrames = :frames REMOVE #spec',
           ConditionExpression: '#status = :streaming AND lastEndpointChunk = :prev AND #spec.#chunk = :chunk AND #spec.#until > :now',
           ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs' },
           ExpressionAttributeValues: {
             ':end': endpointChunk,
             ':one': 1,
             ':chunk': lastSpeechChunk,
+            ':frames': frameCount,
             ':streaming': 'streaming',
             ':prev': prevEndpointChunk,
             ':now': now,

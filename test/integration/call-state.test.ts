@@ -326,6 +326,27 @@ describe('preemptive generation', () => {
     expect(w.tts.texts.filter((t) => t.length > 0).length).toBeGreaterThan(0);
   });
 
+  it('redoes the answer when a speech frame of the utterance arrived after the speculation read it', async () => {
+    const w = world(PREEMPT);
+    const { callId, streamSid } = await startedCall(w);
+    const frames = stream(streamSid, layout([5, '.'], [30, 's'], [40, '.']));
+    // Chunk 20 (speech) is delayed past the speculation point (speech ends at chunk 35; speculation at ~45) but
+    // arrives before the endpoint (~55).
+    const late = frames.splice(19, 1)[0]!;
+    frames.splice(48, 0, late);
+    await realTime(w, callId, frames, [w.environment(), w.environment(), w.environment()]);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.turn, t.status])).toEqual([
+      [1, 'completed'],
+      [2, 'completed'],
+    ]);
+    // The turn heard all 30 frames (600 ms), not the 29 the speculation had.
+    expect(w.stt.calls.at(-1)).toBe(600);
+    expect(turns[1]).toMatchObject({ transcript: 'utterance of 600 ms', fromChunk: 6, toChunk: 35 });
+    expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBeGreaterThanOrEqual(1);
+    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
+  });
+
   it('runs the turn the ordinary way when the speculating environment never hands it over in time', async () => {
     const w = world({ ...PREEMPT, speculationSlackMs: -10_000 }); // every speculation has expired before the endpoint
     const { callId, streamSid } = await startedCall(w);

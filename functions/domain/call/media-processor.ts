@@ -157,7 +157,7 @@ export class MediaProcessor {
     const endpointAt = this.now();
     if (isTurn && this.config.preemptSilenceMs > 0) {
       // An environment already answering this utterance delivers it: hand the endpoint over instead of redoing it.
-      const handedOff = await this.store.claimEndpointForSpeculation(ctx.callId, call.lastEndpointChunk, chunk, last.chunk, endpointAt);
+      const handedOff = await this.store.claimEndpointForSpeculation(ctx.callId, call.lastEndpointChunk, chunk, last.chunk, frames.length, endpointAt);
       if (handedOff) {
         view.call = handedOff;
         view.fetchedAt = endpointAt;
@@ -234,21 +234,32 @@ export class MediaProcessor {
     view.lastSpeech = undefined;
     resetTracking(view, handedOff.lastEndpointChunk);
     let prepared: Awaited<typeof preparing> | undefined;
-    try {
-      prepared = await preparing;
-    } catch (err) {
-      this.telemetry.warn('preemptive generation failed; answering the ordinary way', { error: (err as Error).message });
+    let heard = { frames, utterance };
+    if (handedOff.handoffFrames !== undefined && handedOff.handoffFrames !== frames.length) {
+      // A speech frame of this utterance was stored after the speculation read it (it arrived late): the early
+      // answer heard less than the caller said. Answer the whole utterance the ordinary way.
+      abort.abort();
+      void preparing.then((p) => p.discard(), () => undefined);
+      this.telemetry.count('SpeculationsDiscarded');
+      const all = await this.store.framesBetween(ctx.callId, prev, handedOff.lastEndpointChunk);
+      heard = { frames: all, utterance: assembleUtterance(all, (ms) => silence(ms, format), this.config) };
+    } else {
+      try {
+        prepared = await preparing;
+      } catch (err) {
+        this.telemetry.warn('preemptive generation failed; answering the ordinary way', { error: (err as Error).message });
+      }
     }
     if (prepared) this.telemetry.count('TurnsPreempted');
     await this.turns.run({
       kind: 'speech',
       turn: handedOff.turnCount,
       call: handedOff,
-      audio: utterance.audio,
+      audio: heard.utterance.audio,
       timings: { speechEndAt: last.receivedAt, endpointAt },
-      fromChunk: frames[0]?.chunk,
+      fromChunk: heard.frames[0]?.chunk,
       toChunk: last.chunk,
-      speechMs: utterance.speechMs,
+      speechMs: heard.utterance.speechMs,
       prepared,
     });
   }

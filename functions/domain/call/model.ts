@@ -34,6 +34,8 @@ export interface CallRecord {
   readonly speculation?: { readonly chunk: number; readonly untilMs: number };
   /** The endpoint of the utterance ending at this speech chunk was handed to its speculation, which delivers the turn. */
   readonly handoff?: number;
+  /** How many speech frames the endpoint saw in that utterance: a speculation that read fewer (a frame arrived late) redoes it. */
+  readonly handoffFrames?: number;
   readonly endedAt?: number;
   readonly endReason?: string;
 }
@@ -112,8 +114,15 @@ export interface CallStore {
    * undefined when there is no such speculation (or the endpoint was claimed already).
    */
   /** The few fields a speculation polls for its hand-off (a small read, not the whole call with its dialog). */
-  getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff'> | undefined>;
-  claimEndpointForSpeculation(callId: string, prevEndpointChunk: number, endpointChunk: number, lastSpeechChunk: number, now: number): Promise<CallRecord | undefined>;
+  getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined>;
+  claimEndpointForSpeculation(
+    callId: string,
+    prevEndpointChunk: number,
+    endpointChunk: number,
+    lastSpeechChunk: number,
+    frameCount: number,
+    now: number,
+  ): Promise<CallRecord | undefined>;
   setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void>;
   /** Wins once per agent turn; clears the speaking state. */
   claimBargeIn(callId: string, turn: number): Promise<boolean>;
