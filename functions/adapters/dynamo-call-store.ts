@@ -181,6 +181,21 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
+  async releaseSpeculation(callId: string, lastSpeechChunk: number): Promise<void> {
+    await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'REMOVE #spec',
+          ConditionExpression: '#spec.#chunk = :chunk',
+          ExpressionAttributeNames: { '#spec': 'speculation', '#chunk': 'chunk' },
+          ExpressionAttributeValues: { ':chunk': lastSpeechChunk },
+        }),
+      ),
+    );
+  }
+
   async getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined> {
     const out = await this.doc.send(
       new GetCommand({

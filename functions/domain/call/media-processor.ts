@@ -7,7 +7,7 @@
  */
 import { durationMs, silence, toPcm16 } from '../audio';
 import { outbound, ProtocolError, type MediaMessage } from '../protocol';
-import { assembleUtterance, isEndpoint, isSpeech, type EndpointingConfig } from '../vad';
+import { assembleUtterance, isEndpoint, isSpeech, type EndpointingConfig, type StoredFrame } from '../vad';
 import { CallViewCache, isKnowledgeComplete, resetTracking, type CallView } from './call-view';
 import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
 import type { TurnRunner } from './turn-runner';
@@ -212,11 +212,21 @@ export class MediaProcessor {
     const untilMs = this.now() + remainingMs + this.config.speculationSlackMs;
     const reserved = await this.store.claimSpeculation(ctx.callId, prev, last.chunk, untilMs, this.now());
     if (!reserved) return; // another environment is on it, or the endpoint moved
-    const frames = await this.store.framesBetween(ctx.callId, prev, chunk);
+    let frames: StoredFrame[];
+    try {
+      frames = await this.store.framesBetween(ctx.callId, prev, chunk);
+    } catch (err) {
+      await this.store.releaseSpeculation(ctx.callId, last.chunk).catch(() => undefined);
+      throw err;
+    }
     const newest = frames.reduce((n, f) => Math.max(n, f.chunk), -1);
     const format = reserved.format!;
     const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
-    if (newest !== last.chunk || utterance.speechMs < this.config.minSpeechMs) return; // let the ordinary path decide
+    if (newest !== last.chunk || utterance.speechMs < this.config.minSpeechMs) {
+      // Not this environment's to answer after all: release it, or the endpoint would be handed to nobody.
+      await this.store.releaseSpeculation(ctx.callId, last.chunk);
+      return; // the ordinary path decides
+    }
 
     const abort = new AbortController();
     const preparing = this.turns.prepare(reserved, utterance.audio, abort.signal);

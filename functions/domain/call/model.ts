@@ -113,6 +113,8 @@ export interface CallStore {
    * Claims the endpoint (a new turn) and hands it to the live speculation on `lastSpeechChunk` instead of running it;
    * undefined when there is no such speculation (or the endpoint was claimed already).
    */
+  /** Gives up a reservation made by claimSpeculation (only if it is still this one), so the endpoint is not handed to nobody. */
+  releaseSpeculation(callId: string, lastSpeechChunk: number): Promise<void>;
   /** The few fields a speculation polls for its hand-off (a small read, not the whole call with its dialog). */
   getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined>;
   claimEndpointForSpeculation(
