@@ -49,7 +49,9 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   startWaitAttempts: 3,
   endpointMaxLagMs: 150,
   endpointMaxDeferMs: 1000,
-  preemptSilenceMs: 200,
+  // Off by default until a lost turn seen once under 10-call saturation on the local stack is explained (see the
+  // closing note of the session that added it); PREEMPT_SILENCE_MS=200 turns it on.
+  preemptSilenceMs: 0,
   speculationSlackMs: 400,
   handoffPollMs: 20,
 };
