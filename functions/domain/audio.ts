@@ -77,3 +77,31 @@ export function silence(ms: number, format: AudioFormat): Uint8Array {
   if (format.encoding === 'mulaw') out.fill(0xff);
   return out;
 }
+
+/**
+ * Re-aligns a byte stream of `format` to whole samples: HTTP chunk boundaries may split a PCM16 sample. `push`
+ * returns the whole samples so far (maybe empty); `pending` tells whether a stream ended mid-sample.
+ */
+export function sampleAligner(format: { readonly encoding: 'mulaw' | 'pcm16' }) {
+  let carry: number | undefined;
+  return {
+    push(bytes: Uint8Array): Uint8Array {
+      if (format.encoding !== 'pcm16') return bytes;
+      if (carry !== undefined) {
+        const joined = new Uint8Array(bytes.byteLength + 1);
+        joined[0] = carry;
+        joined.set(bytes, 1);
+        bytes = joined;
+        carry = undefined;
+      }
+      if (bytes.byteLength % 2 === 1) {
+        carry = bytes[bytes.byteLength - 1];
+        bytes = bytes.subarray(0, bytes.byteLength - 1);
+      }
+      return bytes;
+    },
+    get pending(): boolean {
+      return carry !== undefined;
+    },
+  };
+}

@@ -23,6 +23,7 @@
  *   of an error message. The SDK's logger stays silent (its default).
  */
 import type { TextToSpeechClient } from '@elevenlabs/elevenlabs-js/api/resources/textToSpeech/client/Client.js';
+import { sampleAligner } from '../domain/audio';
 import { SpeechProviderError, type AudioFormat, type SynthesizeOptions, type TextToSpeech } from '../domain/speech';
 
 export const ELEVENLABS_TTS_NAME = 'elevenlabs';
@@ -226,7 +227,7 @@ export class ElevenLabsTextToSpeech implements TextToSpeech {
 
     // Phase 2: audio is flowing. No retry from here on; the idle timer runs only while we wait on the vendor.
     const { reader, abort } = opened;
-    let carry: number | undefined; // odd byte of a PCM16 sample split across chunks
+    const aligner = sampleAligner(format); // a PCM16 sample may be split across chunks
     let idleTimer: ReturnType<typeof setTimeout> | undefined;
     let idleFired = false;
     let finished = false;
@@ -234,20 +235,7 @@ export class ElevenLabsTextToSpeech implements TextToSpeech {
     try {
       let chunk: Uint8Array = opened.first;
       for (;;) {
-        let bytes = chunk;
-        if (format.encoding === 'pcm16') {
-          if (carry !== undefined) {
-            const joined = new Uint8Array(bytes.byteLength + 1);
-            joined[0] = carry;
-            joined.set(bytes, 1);
-            bytes = joined;
-            carry = undefined;
-          }
-          if (bytes.byteLength % 2 === 1) {
-            carry = bytes[bytes.byteLength - 1];
-            bytes = bytes.subarray(0, bytes.byteLength - 1);
-          }
-        }
+        const bytes = aligner.push(chunk);
         if (bytes.byteLength > 0) yield bytes;
         idleTimer = setTimeout(() => {
           idleFired = true;
@@ -266,7 +254,7 @@ export class ElevenLabsTextToSpeech implements TextToSpeech {
         chunk = r.value;
       }
       finished = true;
-      if (carry !== undefined) throw new SpeechProviderError(this.name, 'malformed', 'PCM16 stream ended mid-sample');
+      if (aligner.pending) throw new SpeechProviderError(this.name, 'malformed', 'PCM16 stream ended mid-sample');
     } finally {
       clearTimeout(idleTimer);
       if (!finished) {

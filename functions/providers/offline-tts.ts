@@ -2,6 +2,7 @@
  * TextToSpeech over the local speech server's HTTP API (POST /v1/synthesize, chunked raw audio).
  * Product code: no local/ imports. `timeoutMs` bounds the wait for the response and for each following chunk.
  */
+import { sampleAligner } from '../domain/audio';
 import { SpeechProviderError, type AudioFormat, type SynthesizeOptions, type TextToSpeech } from '../domain/speech';
 import { mapFetchError, offlineFetch, type OfflineSpeechOptions } from './offline-stt';
 
@@ -46,7 +47,7 @@ export class OfflineTextToSpeech implements TextToSpeech {
       }
       if (!response.body) throw new SpeechProviderError(this.name, 'malformed', 'response has no body');
       reader = response.body.getReader();
-      let carry: number | undefined; // odd byte of a PCM16 sample split across chunks
+      const aligner = sampleAligner(format); // a PCM16 sample may be split across chunks
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
@@ -57,23 +58,10 @@ export class OfflineTextToSpeech implements TextToSpeech {
         if (chunk.done) break;
         clearTimeout(timer);
         timer = setTimeout(() => idle.abort(), timeoutMs);
-        let bytes = chunk.value;
-        if (format.encoding === 'pcm16') {
-          if (carry !== undefined) {
-            const joined = new Uint8Array(bytes.length + 1);
-            joined[0] = carry;
-            joined.set(bytes, 1);
-            bytes = joined;
-            carry = undefined;
-          }
-          if (bytes.length % 2 === 1) {
-            carry = bytes[bytes.length - 1];
-            bytes = bytes.subarray(0, bytes.length - 1);
-          }
-        }
+        const bytes = aligner.push(chunk.value);
         if (bytes.length > 0) yield bytes;
       }
-      if (carry !== undefined) throw new SpeechProviderError(this.name, 'malformed', 'PCM16 stream ended mid-sample');
+      if (aligner.pending) throw new SpeechProviderError(this.name, 'malformed', 'PCM16 stream ended mid-sample');
     } finally {
       clearTimeout(timer);
       if (reader) reader.cancel().catch(() => undefined); // consumer stopped early or failure: drop the stream

@@ -3,12 +3,13 @@
  * pre-recorded and live transcription of the known utterances, auth, every fault kind in both modes, the retry budget;
  * then the local server's own protocol with raw HTTP and ws.
  */
+import { speech } from '../../support/stack';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { fromPcm16, silence } from '../../../functions/domain/audio';
+import { silence } from '../../../functions/domain/audio';
 import { SpeechProviderError, TELEPHONY_FORMAT, WIDEBAND_FORMAT, type AudioFormat } from '../../../functions/domain/speech';
 import {
   DeepgramSpeechToText,
@@ -42,17 +43,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** The caller's words as the caller tools make them (test/support `speech()`: Flite rms, then the wire codec). */
-const cache = new Map<string, Uint8Array>();
-async function speech(text: string, format: AudioFormat = TELEPHONY_FORMAT, voice: 'rms' | 'slt' = 'rms'): Promise<Uint8Array> {
-  const key = `${text}|${format.encoding}|${voice}`;
-  let audio = cache.get(key);
-  if (!audio) {
-    audio = fromPcm16(await synthesize(text, { voice, sampleRate: format.sampleRate }), format);
-    cache.set(key, audio);
-  }
-  return audio;
-}
 
 function adapter(options: Partial<DeepgramOptions> = {}, retries: RetryInfo[] = []): DeepgramSpeechToText {
   return new DeepgramSpeechToText({ apiKey: KEY, baseUrl: url, onRetry: (r) => retries.push(r), ...options });
@@ -231,7 +221,7 @@ describe('pre-recorded (POST /v1/listen) through the SDK', () => {
           server.faults.next(fault, 20);
           const retries: RetryInfo[] = [];
           const from = mark();
-          const { ms, result } = await elapsed(adapter({ attemptTimeoutMs, deadlineMs, maxRetries }, retries).transcribe(cache.get(`goodbye|mulaw|rms`)!, TELEPHONY_FORMAT));
+          const { ms, result } = await elapsed(adapter({ attemptTimeoutMs, deadlineMs, maxRetries }, retries).transcribe(await speech('goodbye'), TELEPHONY_FORMAT));
           server.faults.clear();
           expect(result.status).toBe('rejected');
           expect(ms).toBeLessThanOrEqual(deadlineMs + SLACK_MS);
