@@ -157,7 +157,14 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
-  async claimSpeculation(callId: string, prevEndpointChunk: number, lastSpeechChunk: number, untilMs: number, now: number): Promise<CallRecord | undefined> {
+  async claimSpeculation(
+    callId: string,
+    prevEndpointChunk: number,
+    lastSpeechChunk: number,
+    owner: string,
+    untilMs: number,
+    now: number,
+  ): Promise<CallRecord | undefined> {
     const out = await this.conditional(
       this.doc.send(
         new UpdateCommand({
@@ -168,7 +175,7 @@ export class DynamoCallStore implements CallStore {
             '#status = :streaming AND lastEndpointChunk = :prev AND (attribute_not_exists(#spec) OR #spec.#chunk < :chunk OR #spec.#until < :now)',
           ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs' },
           ExpressionAttributeValues: {
-            ':spec': { chunk: lastSpeechChunk, untilMs },
+            ':spec': { chunk: lastSpeechChunk, untilMs, owner },
             ':streaming': 'streaming',
             ':prev': prevEndpointChunk,
             ':chunk': lastSpeechChunk,
@@ -181,32 +188,33 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
-  async releaseSpeculation(callId: string, lastSpeechChunk: number): Promise<void> {
-    await this.conditional(
+  async releaseSpeculation(callId: string, owner: string): Promise<boolean> {
+    const out = await this.conditional(
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.call(callId),
           UpdateExpression: 'REMOVE #spec',
-          ConditionExpression: '#spec.#chunk = :chunk',
-          ExpressionAttributeNames: { '#spec': 'speculation', '#chunk': 'chunk' },
-          ExpressionAttributeValues: { ':chunk': lastSpeechChunk },
+          ConditionExpression: '#spec.#owner = :owner',
+          ExpressionAttributeNames: { '#spec': 'speculation', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
         }),
       ),
     );
+    return out !== undefined;
   }
 
-  async getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined> {
+  async getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoffTo' | 'handoffFrames'> | undefined> {
     const out = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
         Key: keys.call(callId),
         ConsistentRead: true,
-        ProjectionExpression: '#status, lastEndpointChunk, handoff, handoffFrames',
+        ProjectionExpression: '#status, lastEndpointChunk, handoffTo, handoffFrames',
         ExpressionAttributeNames: { '#status': 'status' },
       }),
     );
-    return out.Item as Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined;
+    return out.Item as Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoffTo' | 'handoffFrames'> | undefined;
   }
 
   async claimEndpointForSpeculation(
@@ -216,20 +224,23 @@ export class DynamoCallStore implements CallStore {
     lastSpeechChunk: number,
     frameCount: number,
     now: number,
+    dispatch: { frameAt: number; handlerAt: number },
   ): Promise<CallRecord | undefined> {
     const out = await this.conditional(
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.call(callId),
-          UpdateExpression: 'SET lastEndpointChunk = :end, turnCount = turnCount + :one, handoff = :chunk, handoffFrames = :frames REMOVE #spec',
+          UpdateExpression:
+            'SET lastEndpointChunk = :end, turnCount = turnCount + :one, handoff = :chunk, handoffTo = #spec.#owner, handoffFrames = :frames, handoffDispatch = :dispatch REMOVE #spec',
           ConditionExpression: '#status = :streaming AND lastEndpointChunk = :prev AND #spec.#chunk = :chunk AND #spec.#until > :now',
-          ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs' },
+          ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs', '#owner': 'owner' },
           ExpressionAttributeValues: {
             ':end': endpointChunk,
             ':one': 1,
             ':chunk': lastSpeechChunk,
             ':frames': frameCount,
+            ':dispatch': dispatch,
             ':streaming': 'streaming',
             ':prev': prevEndpointChunk,
             ':now': now,

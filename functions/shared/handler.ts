@@ -26,6 +26,8 @@ export interface RouteContext {
   readonly connectionId: string;
   /** When API Gateway received the message. */
   readonly receivedAt: number;
+  /** When this handler started on it: startedAt − receivedAt is the gateway and dispatch time. */
+  readonly startedAt: number;
 }
 
 let coldStart = true;
@@ -40,6 +42,7 @@ const flushMetricsWhenAny = (): middy.MiddlewareObj => {
 
 export function routeHandler(route: string, work: (event: WebSocketEvent, ctx: RouteContext) => Promise<APIGatewayProxyResultV2 | void>) {
   const base = async (event: WebSocketEvent, context: Context): Promise<APIGatewayProxyResultV2> => {
+    const startedAt = Date.now();
     const { connectionId, requestTimeEpoch } = event.requestContext;
     logger.appendKeys({ callId: connectionId, route });
     logger.setCorrelationId(connectionId);
@@ -49,7 +52,7 @@ export function routeHandler(route: string, work: (event: WebSocketEvent, ctx: R
       metrics.captureColdStartMetric(context.functionName);
     }
     try {
-      return (await work(event, { callId: connectionId, connectionId, receivedAt: requestTimeEpoch ?? Date.now() })) ?? { statusCode: 200 };
+      return (await work(event, { callId: connectionId, connectionId, receivedAt: requestTimeEpoch ?? startedAt, startedAt })) ?? { statusCode: 200 };
     } catch (err) {
       if (err instanceof ProtocolError) {
         telemetry.count('InvalidMessages');

@@ -347,6 +347,34 @@ describe('preemptive generation', () => {
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
   });
 
+  it('delivers a hand-off that lands after the speculation last looked, instead of dropping the turn', async () => {
+    // The race a saturated machine exposed: the speculation's polls all see the endpoint still open (here: every
+    // poll answers from a snapshot taken before the endpoint), its deadline passes, and meanwhile the endpoint was
+    // handed to it. Giving up on the deadline alone handed the turn to nobody.
+    const w = world(PREEMPT);
+    const snapshots = new Map<string, Awaited<ReturnType<DynamoCallStore['getEndpointState']>>>();
+    const stalePolls = new Proxy(w.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'getEndpointState') return Reflect.get(target, prop, receiver);
+        return async (callId: string) => {
+          if (!snapshots.has(callId)) snapshots.set(callId, await target.getEndpointState(callId));
+          return snapshots.get(callId);
+        };
+      },
+    });
+    const env = () => new MediaProcessor(stalePolls, w.sender, new TurnRunner({ store: w.store, sender: w.sender, stt: w.stt, tts: w.tts, responder: frontDeskResponder, telemetry: w.telemetry, config: DEFAULT_TURN_CONFIG, now: Date.now }), w.telemetry, PREEMPT, Date.now);
+    const { callId, streamSid } = await startedCall(w);
+    await realTime(w, callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), [env(), env(), env()]);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.turn, t.kind, t.status])).toEqual([
+      [1, 'greeting', 'completed'],
+      [2, 'speech', 'completed'],
+    ]);
+    expect(snapshots.get(callId)?.lastEndpointChunk).toBe(0); // every poll really saw the endpoint open
+    expect(w.telemetry.counts.get('TurnsPreempted')).toBe(1);
+    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
+  });
+
   it('runs the turn the ordinary way when the speculating environment never hands it over in time', async () => {
     const w = world({ ...PREEMPT, speculationSlackMs: -10_000 }); // every speculation has expired before the endpoint
     const { callId, streamSid } = await startedCall(w);

@@ -5,12 +5,13 @@
  * detects the end of the utterance can read the whole utterance). Endpoint, barge-in and polling decisions read
  * DynamoDB only around utterance boundaries. See docs/ARCHITECTURE.md ("The hot path").
  */
+import { randomUUID } from 'node:crypto';
 import { durationMs, silence, toPcm16 } from '../audio';
 import { outbound, ProtocolError, type MediaMessage } from '../protocol';
 import { assembleUtterance, isEndpoint, isSpeech, type EndpointingConfig, type StoredFrame } from '../vad';
 import { CallViewCache, isKnowledgeComplete, resetTracking, type CallView } from './call-view';
 import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
-import type { TurnRunner } from './turn-runner';
+import type { PreparedTurn, TurnRunner } from './turn-runner';
 
 export interface MediaConfig extends EndpointingConfig {
   /** How stale the cached call may be when a speech frame needs to know whether the agent is talking. */
@@ -49,16 +50,18 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   startWaitAttempts: 3,
   endpointMaxLagMs: 150,
   endpointMaxDeferMs: 1000,
-  // Off by default until a lost turn seen once under 10-call saturation on the local stack is explained (see the
-  // closing note of the session that added it); PREEMPT_SILENCE_MS=200 turns it on.
-  preemptSilenceMs: 0,
+  // Half the endpoint silence: early enough to hide most of speech-to-text and the first synthesized byte, late
+  // enough that ordinary pauses inside a sentence rarely start work that is thrown away. 0 turns it off.
+  preemptSilenceMs: 200,
   speculationSlackMs: 400,
   handoffPollMs: 20,
 };
 
 export interface MediaContext {
   readonly callId: string;
+  /** When the gateway received the frame, and when this handler started on it. */
   readonly receivedAt: number;
+  readonly startedAt?: number;
 }
 
 export class MediaProcessor {
@@ -159,7 +162,8 @@ export class MediaProcessor {
     const endpointAt = this.now();
     if (isTurn && this.config.preemptSilenceMs > 0) {
       // An environment already answering this utterance delivers it: hand the endpoint over instead of redoing it.
-      const handedOff = await this.store.claimEndpointForSpeculation(ctx.callId, call.lastEndpointChunk, chunk, last.chunk, frames.length, endpointAt);
+      const dispatch = { frameAt: ctx.receivedAt, handlerAt: ctx.startedAt ?? ctx.receivedAt };
+      const handedOff = await this.store.claimEndpointForSpeculation(ctx.callId, call.lastEndpointChunk, chunk, last.chunk, frames.length, endpointAt, dispatch);
       if (handedOff) {
         view.call = handedOff;
         view.fetchedAt = endpointAt;
@@ -186,7 +190,7 @@ export class MediaProcessor {
       turn: claimed.turnCount,
       call: claimed,
       audio: utterance.audio,
-      timings: { speechEndAt: last.receivedAt, endpointAt },
+      timings: { speechEndAt: last.receivedAt, endpointAt, endpointFrameAt: ctx.receivedAt, endpointHandlerAt: ctx.startedAt },
       fromChunk: frames[0]?.chunk,
       toChunk: last.chunk,
       speechMs: utterance.speechMs,
@@ -212,13 +216,14 @@ export class MediaProcessor {
     const prev = view.call.lastEndpointChunk;
     const remainingMs = Math.max(0, last.endTs + this.config.endpointSilenceMs - ts);
     const untilMs = this.now() + remainingMs + this.config.speculationSlackMs;
-    const reserved = await this.store.claimSpeculation(ctx.callId, prev, last.chunk, untilMs, this.now());
+    const owner = randomUUID();
+    const reserved = await this.store.claimSpeculation(ctx.callId, prev, last.chunk, owner, untilMs, this.now());
     if (!reserved) return; // another environment is on it, or the endpoint moved
     let frames: StoredFrame[];
     try {
       frames = await this.store.framesBetween(ctx.callId, prev, chunk);
     } catch (err) {
-      await this.store.releaseSpeculation(ctx.callId, last.chunk).catch(() => undefined);
+      await this.store.releaseSpeculation(ctx.callId, owner).catch(() => undefined);
       throw err;
     }
     const newest = frames.reduce((n, f) => Math.max(n, f.chunk), -1);
@@ -226,33 +231,54 @@ export class MediaProcessor {
     const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
     if (newest !== last.chunk || utterance.speechMs < this.config.minSpeechMs) {
       // Not this environment's to answer after all: release it, or the endpoint would be handed to nobody.
-      await this.store.releaseSpeculation(ctx.callId, last.chunk);
+      if (!(await this.store.releaseSpeculation(ctx.callId, owner))) {
+        // Handed off between the reservation and here: the turn is this environment's to deliver after all.
+        const handedOff = await this.handedOffCall(ctx.callId, prev, owner);
+        if (handedOff) await this.deliverHandoff(ctx, view, handedOff, prev, frames, last, undefined, undefined);
+      }
       return; // the ordinary path decides
     }
 
     const abort = new AbortController();
     const preparing = this.turns.prepare(reserved, utterance.audio, abort.signal);
     preparing.catch(() => undefined); // observed below; never an unhandled rejection
-    const handedOff = await this.awaitHandoff(ctx.callId, prev, last.chunk, untilMs);
+    const handedOff = await this.awaitHandoff(ctx.callId, prev, owner, untilMs);
     if (!handedOff) {
       abort.abort();
       void preparing.then((p) => p.discard(), () => undefined);
       this.telemetry.count('SpeculationsDiscarded');
       return;
     }
+    await this.deliverHandoff(ctx, view, handedOff, prev, frames, last, preparing, abort);
+  }
+
+  /** Runs the turn whose endpoint was handed to this speculation, with its prepared answer when that is still right. */
+  private async deliverHandoff(
+    ctx: MediaContext,
+    view: CallView,
+    handedOff: CallRecord,
+    prev: number,
+    frames: StoredFrame[],
+    last: { chunk: number; receivedAt: number },
+    preparing: Promise<PreparedTurn> | undefined,
+    abort: AbortController | undefined,
+  ): Promise<void> {
+    const format = handedOff.format!;
     const endpointAt = this.now();
     view.call = handedOff;
     view.fetchedAt = endpointAt;
     view.lastSpeech = undefined;
     resetTracking(view, handedOff.lastEndpointChunk);
-    let prepared: Awaited<typeof preparing> | undefined;
-    let heard = { frames, utterance };
-    if (handedOff.handoffFrames !== undefined && handedOff.handoffFrames !== frames.length) {
-      // A speech frame of this utterance was stored after the speculation read it (it arrived late): the early
-      // answer heard less than the caller said. Answer the whole utterance the ordinary way.
-      abort.abort();
-      void preparing.then((p) => p.discard(), () => undefined);
-      this.telemetry.count('SpeculationsDiscarded');
+    let prepared: PreparedTurn | undefined;
+    let heard = { frames, utterance: assembleUtterance(frames, (ms) => silence(ms, format), this.config) };
+    if (!preparing || (handedOff.handoffFrames !== undefined && handedOff.handoffFrames !== frames.length)) {
+      // A speech frame of this utterance was stored after the speculation read it (it arrived late), or nothing was
+      // prepared: answer the whole utterance the ordinary way.
+      abort?.abort();
+      if (preparing) {
+        void preparing.then((p) => p.discard(), () => undefined);
+        this.telemetry.count('SpeculationsDiscarded');
+      }
       const all = await this.store.framesBetween(ctx.callId, prev, handedOff.lastEndpointChunk);
       heard = { frames: all, utterance: assembleUtterance(all, (ms) => silence(ms, format), this.config) };
     } else {
@@ -268,7 +294,12 @@ export class MediaProcessor {
       turn: handedOff.turnCount,
       call: handedOff,
       audio: heard.utterance.audio,
-      timings: { speechEndAt: last.receivedAt, endpointAt },
+      timings: {
+        speechEndAt: last.receivedAt,
+        endpointAt,
+        endpointFrameAt: handedOff.handoffDispatch?.frameAt,
+        endpointHandlerAt: handedOff.handoffDispatch?.handlerAt,
+      },
       fromChunk: heard.frames[0]?.chunk,
       toChunk: last.chunk,
       speechMs: heard.utterance.speechMs,
@@ -276,15 +307,26 @@ export class MediaProcessor {
     });
   }
 
-  /** Waits (bounded by untilMs) for the endpoint of this utterance; the call if it was handed to this speculation. */
-  private async awaitHandoff(callId: string, prev: number, lastChunk: number, untilMs: number): Promise<CallRecord | undefined> {
+  /**
+   * Waits (bounded by untilMs) for the endpoint of this utterance; the call if it was handed to this speculation.
+   * At the deadline the reservation is withdrawn with a conditional write, which is the one decision both sides
+   * see: a hand-off written after the last poll but before the withdrawal is still delivered, never dropped.
+   */
+  private async awaitHandoff(callId: string, prev: number, owner: string, untilMs: number): Promise<CallRecord | undefined> {
     while (this.now() < untilMs) {
       await new Promise((resolve) => setTimeout(resolve, this.config.handoffPollMs));
       const state = await this.store.getEndpointState(callId);
       if (!state || state.status !== 'streaming') return undefined;
-      if (state.lastEndpointChunk !== prev) return state.handoff === lastChunk ? this.store.getCall(callId) : undefined;
+      if (state.lastEndpointChunk !== prev) return state.handoffTo === owner ? this.store.getCall(callId) : undefined;
     }
-    return undefined;
+    if (await this.store.releaseSpeculation(callId, owner)) return undefined;
+    return this.handedOffCall(callId, prev, owner);
+  }
+
+  /** The call, when its endpoint after `prev` was handed to `owner`. */
+  private async handedOffCall(callId: string, prev: number, owner: string): Promise<CallRecord | undefined> {
+    const call = await this.store.getCall(callId);
+    return call && call.status === 'streaming' && call.lastEndpointChunk !== prev && call.handoffTo === owner ? call : undefined;
   }
 
   private async maybeBargeIn(ctx: MediaContext, view: CallView, chunk: number, frameMs: number, turn: number): Promise<void> {

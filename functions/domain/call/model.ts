@@ -29,13 +29,18 @@ export interface CallRecord {
   readonly lastDtmfSeq: number;
   /**
    * Preemptive generation: an environment is already answering the utterance that ended at speech chunk `chunk`
-   * (transcribing, replying, synthesizing before the endpoint is certain) and holds it until `untilMs`.
+   * (transcribing, replying, synthesizing before the endpoint is certain) and holds it until `untilMs`. `owner` names
+   * that one speculation: an expired reservation can be taken over by another environment for the same chunk.
    */
-  readonly speculation?: { readonly chunk: number; readonly untilMs: number };
+  readonly speculation?: { readonly chunk: number; readonly untilMs: number; readonly owner: string };
   /** The endpoint of the utterance ending at this speech chunk was handed to its speculation, which delivers the turn. */
   readonly handoff?: number;
+  /** The owner of the speculation the endpoint was handed to: exactly one environment delivers the turn. */
+  readonly handoffTo?: string;
   /** How many speech frames the endpoint saw in that utterance: a speculation that read fewer (a frame arrived late) redoes it. */
   readonly handoffFrames?: number;
+  /** When the frame that completed the handed-off endpoint reached the gateway and its handler (for the dispatch stage). */
+  readonly handoffDispatch?: { readonly frameAt: number; readonly handlerAt: number };
   readonly endedAt?: number;
   readonly endReason?: string;
 }
@@ -49,6 +54,9 @@ export interface TurnTimings {
   speechEndAt?: number;
   /** The endpoint was decided (or the DTMF / start message arrived). */
   endpointAt: number;
+  /** The gateway received the frame that completed the endpoint, and its handler started (dispatch = the difference). */
+  endpointFrameAt?: number;
+  endpointHandlerAt?: number;
   transcriptAt?: number;
   replyAt?: number;
   /** First text-to-speech bytes received. */
@@ -72,6 +80,10 @@ export interface TurnRecord {
   readonly speechMs?: number;
   readonly audioMs?: number;
   readonly error?: string;
+  /** Answered by preemptive generation (its provider work started before the endpoint). */
+  readonly preempted?: boolean;
+  /** How long each provider took on this turn (for preempted turns, before the endpoint: overlapped with it). */
+  readonly providerMs?: { readonly stt?: number; readonly responder?: number; readonly ttsFirstByte?: number };
 }
 
 export interface StartFields {
@@ -108,15 +120,25 @@ export interface CallStore {
   /** Claims a turn for a DTMF digit; duplicates (same or older sequence number) lose. */
   claimDtmfTurn(callId: string, sequenceNumber: number): Promise<CallRecord | undefined>;
   /** Reserves speculative work on the utterance ending at `lastSpeechChunk` until `untilMs`; one winner per utterance. */
-  claimSpeculation(callId: string, prevEndpointChunk: number, lastSpeechChunk: number, untilMs: number, now: number): Promise<CallRecord | undefined>;
+  claimSpeculation(
+    callId: string,
+    prevEndpointChunk: number,
+    lastSpeechChunk: number,
+    owner: string,
+    untilMs: number,
+    now: number,
+  ): Promise<CallRecord | undefined>;
+  /**
+   * Gives up the reservation `owner` made, so the endpoint is not handed to nobody. False when it is no longer there:
+   * it was handed off (then the turn is the owner's to deliver: read the call), or taken over after expiry.
+   */
+  releaseSpeculation(callId: string, owner: string): Promise<boolean>;
+  /** The few fields a speculation polls for its hand-off (a small read, not the whole call with its dialog). */
+  getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoffTo' | 'handoffFrames'> | undefined>;
   /**
    * Claims the endpoint (a new turn) and hands it to the live speculation on `lastSpeechChunk` instead of running it;
    * undefined when there is no such speculation (or the endpoint was claimed already).
    */
-  /** Gives up a reservation made by claimSpeculation (only if it is still this one), so the endpoint is not handed to nobody. */
-  releaseSpeculation(callId: string, lastSpeechChunk: number): Promise<void>;
-  /** The few fields a speculation polls for its hand-off (a small read, not the whole call with its dialog). */
-  getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoff' | 'handoffFrames'> | undefined>;
   claimEndpointForSpeculation(
     callId: string,
     prevEndpointChunk: number,
@@ -124,6 +146,7 @@ export interface CallStore {
     lastSpeechChunk: number,
     frameCount: number,
     now: number,
+    dispatch: { frameAt: number; handlerAt: number },
   ): Promise<CallRecord | undefined>;
   setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void>;
   /** Wins once per agent turn; clears the speaking state. */

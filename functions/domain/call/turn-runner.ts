@@ -31,7 +31,7 @@ export interface TurnInput {
   readonly call: CallRecord;
   readonly audio?: Uint8Array;
   readonly dtmf?: string;
-  readonly timings: Pick<TurnTimings, 'speechEndAt' | 'endpointAt'>;
+  readonly timings: Pick<TurnTimings, 'speechEndAt' | 'endpointAt' | 'endpointFrameAt' | 'endpointHandlerAt'>;
   readonly fromChunk?: number;
   readonly toChunk?: number;
   readonly speechMs?: number;
@@ -120,12 +120,15 @@ export class TurnRunner {
     let status: TurnStatus = 'completed';
     let audioMs = 0;
     let prepared = input.prepared;
+    const preempted = prepared !== undefined;
     let head: PreparedTurn['head'];
+    const providerMs: { stt?: number; responder?: number; ttsFirstByte?: number } = {};
 
     try {
       if (prepared) {
         transcript = prepared.transcript;
         timings.transcriptAt = timings.endpointAt;
+        providerMs.stt = prepared.sttMs;
         telemetry.milliseconds('SttLatency', prepared.sttMs);
         if (transcript === '') status = 'ignored';
         else await this.extra(call, 'transcript', { turn, text: transcript });
@@ -133,6 +136,7 @@ export class TurnRunner {
           reply = prepared.reply;
           head = prepared.head;
           timings.replyAt = timings.endpointAt;
+          providerMs.responder = prepared.responderMs ?? 0;
           telemetry.milliseconds('ResponderLatency', prepared.responderMs ?? 0);
         } else {
           // Another turn moved the dialog on meanwhile: keep the transcript, answer again from the current state.
@@ -147,6 +151,7 @@ export class TurnRunner {
           this.deps.stt.name,
         );
         timings.transcriptAt = now();
+        providerMs.stt = timings.transcriptAt - started;
         telemetry.milliseconds('SttLatency', timings.transcriptAt - started);
         transcript = result.text.trim();
         if (transcript === '') status = 'ignored';
@@ -159,6 +164,7 @@ export class TurnRunner {
             ? this.deps.responder.greet(dialog)
             : await this.deps.responder.respond(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: transcript }, dialog);
         timings.replyAt = now();
+        providerMs.responder = timings.replyAt - started;
         telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
       }
     } catch (err) {
@@ -172,7 +178,7 @@ export class TurnRunner {
     telemetry.debug('reply ready', { turn, status, intent: reply?.intent });
     if (reply && status !== 'ignored') {
       await this.extra(call, 'reply', { turn, text: reply.text, intent: reply.intent });
-      const spoken = await this.speak(call, turn, reply.text, timings, true, head);
+      const spoken = await this.speak(call, turn, reply.text, timings, true, head, providerMs);
       status = spoken.status;
       audioMs = spoken.audioMs;
     }
@@ -190,6 +196,8 @@ export class TurnRunner {
       speechMs: input.speechMs,
       audioMs,
       error,
+      ...(preempted ? { preempted } : {}),
+      ...(Object.keys(providerMs).length > 0 ? { providerMs } : {}),
     };
     const agentUntilMs = timings.firstAudioAt !== undefined ? timings.firstAudioAt + audioMs + 500 : undefined;
     await store.finishTurn(call.callId, record, {
@@ -199,7 +207,14 @@ export class TurnRunner {
     });
     this.report(record);
     if (record.timings.firstAudioAt !== undefined) {
-      await this.extra(call, 'turn', { turn, status, timings: record.timings, latencyMs: turnLatency(record) });
+      await this.extra(call, 'turn', {
+        turn,
+        status,
+        timings: record.timings,
+        latencyMs: turnLatency(record),
+        preempted: record.preempted ?? false,
+        providerMs: record.providerMs,
+      });
     }
     return record;
   }
@@ -212,6 +227,7 @@ export class TurnRunner {
     timings: TurnTimings,
     fallbackAllowed = true,
     head?: PreparedTurn['head'],
+    providerMs: { ttsFirstByte?: number } = {},
   ): Promise<SpeakOutcome> {
     const { sender, store, tts, telemetry, now, config } = this.deps;
     const format = formatOf(call);
@@ -263,7 +279,8 @@ export class TurnRunner {
           for await (const chunk of audio) {
             if (timings.ttsFirstByteAt === undefined) {
               timings.ttsFirstByteAt = now();
-              telemetry.milliseconds('TtsFirstByteLatency', preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted);
+              providerMs.ttsFirstByte = preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted;
+              telemetry.milliseconds('TtsFirstByteLatency', providerMs.ttsFirstByte);
             }
             pending = concat(pending, chunk);
             // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.

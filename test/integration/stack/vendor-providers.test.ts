@@ -9,7 +9,7 @@ let stack: LocalStack;
 const turnLines: { stt?: string; tts?: string; route?: string }[] = [];
 
 beforeAll(async () => {
-  ({ stack } = await startStack('vendor-providers', { providers: 'zero', provisionedByFunction: { media: 3 }, functionEnv: { PREEMPT_SILENCE_MS: '200' } }));
+  ({ stack } = await startStack('vendor-providers', { providers: 'zero', provisionedByFunction: { media: 3 } }));
   stack.logs.onLine((_fn, line) => {
     if (line.includes('"turn finished"')) turnLines.push(JSON.parse(line.slice(line.indexOf('{'))));
   });
