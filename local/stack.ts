@@ -189,6 +189,12 @@ export class LocalStack {
     };
   }
 
+  /** DynamoDB requests by operation since the stack started, with their bytes (local/dynamo/dynalite-server.cjs). */
+  async dynamoStats(): Promise<Record<string, { requests: number; requestBytes: number; responseBytes: number }>> {
+    const res = await fetch(`${this.dynamoEndpoint}/__local/stats`);
+    return (await res.json()) as Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
+  }
+
   /** The URL a caller connects to (with its token). */
   callerUrl(): string {
     return `${this.url}?token=${encodeURIComponent(this.token)}`;

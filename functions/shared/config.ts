@@ -12,6 +12,8 @@ const EnvSchema = z.object({
   DYNAMODB_ENDPOINT: z.url().optional(),
   /** offline: the local stack's engines. vendors: Deepgram + ElevenLabs (their endpoints, or local stand-ins). */
   SPEECH_PROVIDERS: z.enum(['offline', 'vendors']).default('offline'),
+  /** `off`: no prompt is kept in memory, every reply is synthesized (the benchmark's worst case). */
+  PROMPT_CACHE: z.enum(['on', 'off']).default('on'),
   OFFLINE_SPEECH_URL: z.url().optional(),
   /** Local stand-ins only; unset on AWS (the SDKs' default endpoints). */
   DEEPGRAM_BASE_URL: z.url().optional(),
@@ -37,6 +39,7 @@ export type FunctionEnv = z.infer<typeof EnvSchema>;
 
 export interface SpeechConfig {
   readonly providers: 'offline' | 'vendors';
+  readonly promptCache: boolean;
   readonly offlineUrl?: string;
   readonly deepgram: { readonly baseUrl?: string; readonly model: string; readonly language: string };
   readonly elevenLabs: { readonly baseUrl?: string; readonly voiceId: string; readonly modelId: string };
@@ -62,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dynamoEndpoint: e.DYNAMODB_ENDPOINT,
     speech: {
       providers: e.SPEECH_PROVIDERS,
+      promptCache: e.PROMPT_CACHE === 'on',
       offlineUrl: e.OFFLINE_SPEECH_URL,
       deepgram: { baseUrl: e.DEEPGRAM_BASE_URL, model: e.DEEPGRAM_MODEL, language: e.DEEPGRAM_LANGUAGE },
       elevenLabs: { baseUrl: e.ELEVENLABS_BASE_URL, voiceId: e.ELEVENLABS_VOICE_ID, modelId: e.ELEVENLABS_MODEL_ID },

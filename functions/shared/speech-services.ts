@@ -27,7 +27,7 @@ export interface SpeechServices {
 export function speechServices(speech: SpeechConfig, turn: TurnRunnerConfig, responder: Responder, telemetry: Telemetry): SpeechServices {
   const { stt, tts } = speech.providers === 'vendors' ? vendors(speech, turn, telemetry) : offline(speech, turn);
   const cached = new StaticPromptCache(tts, {
-    texts: [...(responder.staticPrompts?.() ?? []), turn.fallbackText],
+    texts: speech.promptCache ? [...(responder.staticPrompts?.() ?? []), turn.fallbackText] : [],
     split: splitSentences,
   });
   const urgent = [responder.greet(responder.initialState()).text, turn.fallbackText].flatMap(splitSentences);
@@ -36,7 +36,7 @@ export function speechServices(speech: SpeechConfig, turn: TurnRunnerConfig, res
     tts: cached,
     warm: async () => {
       // The offline engines are local and keep their own cache; the point is to save vendor round trips.
-      if (speech.providers !== 'vendors') return;
+      if (speech.providers !== 'vendors' || !speech.promptCache) return;
       for (const sentence of urgent) {
         for await (const _ of cached.synthesize(sentence, TELEPHONY_FORMAT)) {
           // draining records it

@@ -5,6 +5,36 @@ const dynalite = require('dynalite');
 const { enforcePolicy } = require('./enforce.cjs');
 const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 if (process.env.LOCAL_IAM_POLICY) enforcePolicy(server, JSON.parse(process.env.LOCAL_IAM_POLICY));
+countRequests(server);
+
+// Requests by operation with their bytes (what DynamoDB bills is derived from these: benchmarks and the cost model).
+// GET /__local/stats answers them; DynamoDB's API is POST-only, so no real request can reach that path.
+function countRequests(server) {
+  const counts = {};
+  const handlers = server.listeners('request');
+  server.removeAllListeners('request');
+  server.on('request', (req, res) => {
+    if (req.method === 'GET' && req.url === '/__local/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(counts));
+    }
+    const op = String(req.headers['x-amz-target'] || '').split('.')[1] || 'unknown';
+    const c = (counts[op] = counts[op] || { requests: 0, requestBytes: 0, responseBytes: 0 });
+    c.requests++;
+    req.on('data', (chunk) => (c.requestBytes += chunk.length));
+    const write = res.write.bind(res);
+    const end = res.end.bind(res);
+    res.write = (chunk, ...rest) => {
+      if (chunk) c.responseBytes += Buffer.byteLength(chunk);
+      return write(chunk, ...rest);
+    };
+    res.end = (chunk, ...rest) => {
+      if (chunk && typeof chunk !== 'function') c.responseBytes += Buffer.byteLength(chunk);
+      return end(chunk, ...rest);
+    };
+    for (const h of handlers) h.call(server, req, res);
+  });
+}
 server.listen(Number(process.env.DYNALITE_PORT || 0), '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
 });

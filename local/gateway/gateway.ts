@@ -92,6 +92,8 @@ export interface GatewayStats {
   messagesIn: number;
   /** Frames sent to clients: @connections posts and gateway error messages. */
   messagesOut: number;
+  /** Bytes of those frames (data transfer out). */
+  bytesOut: number;
   /** Message-route integrations that failed or timed out (the client got an error message). */
   integrationErrors: number;
   integrationTimeouts: number;
@@ -179,6 +181,7 @@ export class WebSocketGateway {
     connectionsRejected: {},
     messagesIn: 0,
     messagesOut: 0,
+    bytesOut: 0,
     integrationErrors: 0,
     integrationTimeouts: 0,
     unroutedMessages: 0,
@@ -331,6 +334,7 @@ export class WebSocketGateway {
       conn.ws.send(data, { binary: !isUtf8(data) });
       conn.lastActiveAt = Date.now();
       this.counters.messagesOut++;
+      this.counters.bytesOut += data.byteLength;
       return true;
     },
     describe: (id: string): ConnectionDescription | undefined => {
@@ -562,6 +566,7 @@ export class WebSocketGateway {
     conn.ws.send(text);
     conn.lastActiveAt = Date.now();
     this.counters.messagesOut++;
+    this.counters.bytesOut += Buffer.byteLength(text);
   }
 
   /** One shared timer: idle and max-duration closes, integration timeouts. */

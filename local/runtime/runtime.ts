@@ -271,6 +271,7 @@ export class LambdaRuntime implements Invoker {
       logGroupName,
       stats: {
         invocations: 0,
+        billedMs: 0,
         coldStarts: 0,
         initDurationsMs: [],
         throttles: 0,
@@ -450,6 +451,7 @@ export class LambdaRuntime implements Invoker {
       clearTimeout(pending.timer);
       env.pending = undefined;
       const durationMs = performance.now() - pending.start;
+      env.fn.stats.billedMs += Math.ceil(durationMs);
       this.release(env);
       if (kind === MSG_RESULT) {
         pending.resolve(

@@ -70,6 +70,8 @@ export interface RuntimeOptions {
 
 export interface FunctionStats {
   invocations: number;
+  /** Sum of invocation durations rounded up to 1 ms each, as Lambda bills them. */
+  billedMs: number;
   coldStarts: number;
   initDurationsMs: number[];
   throttles: number;

@@ -21,6 +21,9 @@ export interface TurnReport {
   /** Server-side, from the voiceagent.turn event. */
   serverLatencyMs?: number;
   timings?: Record<string, number>;
+  /** Answered by preemptive generation, and what each provider took (server-reported). */
+  preempted?: boolean;
+  providerMs?: { stt?: number; responder?: number; ttsFirstByte?: number };
 }
 
 export interface CallerOptions {
@@ -161,7 +164,11 @@ export class CallerSession {
     await this.stop();
     if (!this.ws || this.closed) return;
     this.ws.close(1000);
+    // A gateway that never answers the close handshake: drop the socket after a few seconds, as a phone would.
+    const ws = this.ws;
+    const force = setTimeout(() => ws.terminate(), 5000);
     await this.until(() => this.closed);
+    clearTimeout(force);
   }
 
   /** Everything the agent said, concatenated in wire format. */
@@ -277,6 +284,8 @@ export class CallerSession {
         report.status = msg.status;
         report.serverLatencyMs = msg.latencyMs;
         report.timings = msg.timings;
+        report.preempted = msg.preempted;
+        report.providerMs = msg.providerMs;
         if (msg.timings?.speechEndAt !== undefined) report.clientLatencyMs = this.pendingClientLatency.shift();
         break;
       }

@@ -1,0 +1,365 @@
+/**
+ * `npm run loadtest -- --calls 100 --duration 600 [--ramp 10] [--profile seed|zero|offline] [--url ws://…|wss://…]
+ *  [--out DIR] [--frame-ms 20|100] [--reply-cache on|off] [--provisioned on|off]`
+ *
+ * Simulated phone callers (Twilio Media Streams framing, real-time pace, multi-turn scripts of known utterances,
+ * some barge-in) against a deployed stage (--url) or a local stack started here with the chosen provider profile.
+ * Writes DIR/report.json (the seed study's shape plus stages, platform overhead, cold starts, throttles, the
+ * machine and, locally, the counts the cost model needs) and DIR/report.html. See docs/LATENCY.md.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_MEDIA_CONFIG } from '../../functions/domain/call/media-processor';
+import type { AudioFormat } from '../../functions/domain/speech';
+import { DEFAULT_ENDPOINTING } from '../../functions/domain/vad';
+import { AUTHORIZER, ROUTES } from '../../functions/routes';
+import { LocalStack, type Providers } from '../../local/stack';
+import type { FunctionStats } from '../../local/runtime/types';
+import { distribution, platformOverhead, stagesOf, type Policy } from './aggregate';
+import { runSlot, type Recorder, type TurnSample } from './call-runner';
+import { renderHtmlReport } from './html-report';
+import { MachineSampler } from './machine';
+import { STAGES, type LoadReport, type MeasuredCounts, type Stage } from './report-types';
+import { loadUtterances } from './utterances';
+
+const LIMITS = { calls: 200, durationS: 3600 };
+
+export interface LoadtestOptions {
+  calls: number;
+  duration: number;
+  ramp: number;
+  profile: Exclude<Providers, 'cloud'>;
+  url?: string;
+  out: string;
+  frameMs: number;
+  replyCache: boolean;
+  provisioned: boolean;
+  bargeIn: number;
+  turnsPerCall: [number, number];
+  seed: number;
+  answerTimeoutMs: number;
+  progress: boolean;
+  /** Local stack: media environments kept warm (default grows with --calls). */
+  provisionedMedia?: number;
+  /** Local stack: function settings (e.g. PREEMPT_SILENCE_MS). */
+  functionEnv?: Record<string, string>;
+  /** Local stack: the function bundles are already built (a series of runs builds once). */
+  skipBuild?: boolean;
+}
+
+const int = (name: string, min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+};
+const onOff = (v: string) => {
+  if (v !== 'on' && v !== 'off') throw new InvalidArgumentError('expected on or off');
+  return v === 'on';
+};
+
+export function parseOptions(argv: string[]): LoadtestOptions {
+  const o = new Command('loadtest')
+    .option('--calls <n>', `concurrent calls (at most ${LIMITS.calls})`, int('--calls', 1, LIMITS.calls), 10)
+    .option('--duration <s>', `seconds of load after the ramp (at most ${LIMITS.durationS})`, int('--duration', 5, LIMITS.durationS), 60)
+    .option('--ramp <s>', 'seconds over which the calls start', int('--ramp', 0, 600), 10)
+    .addOption(new Option('--profile <p>', 'speech providers of the local stack').choices(['seed', 'zero', 'offline']).default('seed'))
+    .option('--url <url>', 'a deployed stage (wss://…/stage?token=…); without it a local stack is started')
+    .option('--out <dir>', 'where report.json and report.html go', path.join('.cache', 'loadtest', 'latest'))
+    .option('--frame-ms <ms>', 'caller audio per message (Twilio: 20)', int('--frame-ms', 10, 200), 20)
+    .option('--reply-cache <on|off>', 'keep static prompts in memory (off: every reply synthesized)', onOff, true)
+    .option('--provisioned <on|off>', 'provisioned concurrency on the hot path (local stack)', onOff, true)
+    .option('--provisioned-media <n>', 'media environments kept warm (local stack)', int('--provisioned-media', 0, 64))
+    .option('--barge-in <rate>', 'share of answers the caller talks over', (v) => Number(v), 0.1)
+    .option('--turns-per-call <a-b>', 'turns in each call', (v) => v.split('-').map(Number) as [number, number], [3, 6])
+    .option('--seed <n>', 'random seed of the scripts', int('--seed', 0, 2 ** 31), 1)
+    .option('--answer-timeout <ms>', 'a turn not answered within this counts as an error', int('--answer-timeout', 1000, 60_000), 10_000)
+    .option('--no-progress', 'no progress bar')
+    .parse(argv, { from: 'user' })
+    .opts();
+  if (o.url && !/^wss?:\/\//.test(o.url)) throw new InvalidArgumentError('--url must be ws:// or wss://');
+  return { ...o, answerTimeoutMs: o.answerTimeout } as LoadtestOptions;
+}
+
+/** Mulberry32: a small seeded generator, so a run's scripts can be repeated. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Snapshot {
+  functions: Record<string, FunctionStats>;
+  gateway: { messagesIn: number; messagesOut: number; bytesOut: number; rejected: Record<number, number> };
+  dynamodb: Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
+}
+
+async function snapshot(stack: LocalStack): Promise<Snapshot> {
+  const g = stack.gateway!.stats();
+  return {
+    functions: stack.runtime!.stats(),
+    gateway: { messagesIn: g.messagesIn, messagesOut: g.messagesOut, bytesOut: g.bytesOut, rejected: { ...g.connectionsRejected } },
+    dynamodb: await stack.dynamoStats(),
+  };
+}
+
+export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<LoadReport> {
+  const format: AudioFormat = { encoding: 'mulaw', sampleRate: 8000 };
+  const utterances = await loadUtterances(format);
+  const policy: Policy = {
+    endpointSilenceMs: Number(o.functionEnv?.ENDPOINT_SILENCE_MS ?? DEFAULT_ENDPOINTING.endpointSilenceMs),
+    preemptSilenceMs: Number(o.functionEnv?.PREEMPT_SILENCE_MS ?? DEFAULT_MEDIA_CONFIG.preemptSilenceMs),
+  };
+
+  let stack: LocalStack | undefined;
+  if (!o.url) {
+    // The offline engine keeps its own cache (offline profile); the speech child inherits this process's env.
+    if (o.replyCache) delete process.env.TTS_CACHE;
+    else process.env.TTS_CACHE = '0';
+    stack = new LocalStack({
+      port: 0, // loopback only (the gateway binds 127.0.0.1)
+      providers: o.profile,
+      vendorAudio: 'synthetic', // the latency model alone: Flite's synthesis time would add to the modelled first byte
+      provisioned: o.provisioned ? 2 : 0,
+      // A speculating invocation holds its environment for the endpoint silence: about one media environment per call.
+      provisionedByFunction: o.provisioned ? { media: o.provisionedMedia ?? Math.min(64, o.calls + 2) } : undefined,
+      functionEnv: { ...(o.replyCache ? {} : { PROMPT_CACHE: 'off' }), POWERTOOLS_LOG_LEVEL: 'WARN', ...o.functionEnv },
+      logsDir: path.join(o.out, 'logs'),
+      skipBuild: o.skipBuild,
+    });
+    await stack.start();
+  }
+  const url = o.url ?? stack!.callerUrl();
+  const sampler = new MachineSampler().start();
+  const before = stack ? await snapshot(stack) : undefined;
+
+  const samples: TurnSample[] = [];
+  const errors: Record<string, number> = {};
+  const calls = { started: 0, completed: 0, failed: 0 };
+  let attempted = 0;
+  let callMs = 0;
+  const bargeIns = { attempted: 0, honoured: 0 };
+  let active = 0;
+  const recorder: Recorder = {
+    turn: (s) => samples.push(s),
+    error: (kind) => (errors[kind] = (errors[kind] ?? 0) + 1),
+    callStarted: () => (calls.started++, active++),
+    callEnded: (ok, ms) => {
+      active--;
+      callMs += ms;
+      if (ok) calls.completed++;
+      else calls.failed++;
+    },
+    attempt: () => attempted++,
+    bargeIn: (honoured) => {
+      bargeIns.attempted++;
+      if (honoured) bargeIns.honoured++;
+    },
+  };
+
+  const started = Date.now();
+  const deadline = started + (o.ramp + o.duration) * 1000;
+  const random = seeded(o.seed);
+  let stopping = false;
+  const onSignal = () => (stopping = true);
+  process.once('SIGINT', onSignal);
+  const bar = o.progress
+    ? new SingleBar({
+        format: 'load {bar} {value}/{total} s | calls {active} | turns {turns}/{attempted} | errors {errors} | p95 {p95} ms',
+        noTTYOutput: true,
+        notTTYSchedule: 10_000,
+        stream: process.stderr,
+      })
+    : undefined;
+  bar?.start(o.ramp + o.duration, 0, { active: 0, turns: 0, attempted: 0, errors: 0, p95: '-' });
+  const progress = setInterval(() => {
+    const latencies = samples.flatMap((s) => (s.report.serverLatencyMs !== undefined ? [s.report.serverLatencyMs] : []));
+    bar?.update(Math.min(o.ramp + o.duration, Math.round((Date.now() - started) / 1000)), {
+      active,
+      turns: samples.length,
+      attempted,
+      errors: Object.values(errors).reduce((a, b) => a + b, 0),
+      p95: latencies.length > 0 ? Math.round(distribution(latencies).p95) : '-',
+    });
+  }, 1000);
+
+  const slots = Array.from({ length: o.calls }, async (_, i) => {
+    await new Promise((r) => setTimeout(r, o.calls > 1 ? (i * o.ramp * 1000) / o.calls : 0));
+    await runSlot({
+      url,
+      format,
+      frameMs: o.frameMs,
+      utterances,
+      deadline,
+      turnsPerCall: o.turnsPerCall,
+      bargeInRate: o.bargeIn,
+      answerTimeoutMs: o.answerTimeoutMs,
+      random,
+      recorder,
+      stopped: () => stopping,
+    });
+  });
+  // Bounded in time whatever the stack does: a call still stuck well after the deadline is counted, not waited for.
+  const hardStop = deadline + o.answerTimeoutMs + 15_000 - Date.now();
+  let stuck = 0;
+  const settled = slots.map((s) => s.then(() => true));
+  await Promise.race([Promise.all(settled), new Promise((r) => setTimeout(r, hardStop).unref())]);
+  stopping = true;
+  for (const s of settled) if (!(await Promise.race([s, Promise.resolve(false)]))) stuck++;
+  if (stuck > 0) recorder.error('stuck_call');
+  clearInterval(progress);
+  bar?.update(o.ramp + o.duration);
+  bar?.stop();
+  process.removeListener('SIGINT', onSignal);
+
+  const after = stack ? await snapshot(stack) : undefined;
+  const machineSamples = sampler.stop();
+  if (stack) await stack.stop();
+
+  const report = buildReport({ o, command, samples, errors, calls, attempted, bargeIns, callMs, policy, before, after, machineSamples, started });
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(path.join(o.out, 'report.json'), JSON.stringify(report, null, 2));
+  writeFileSync(path.join(o.out, 'report.html'), renderHtmlReport(report));
+  return report;
+}
+
+function buildReport(x: {
+  o: LoadtestOptions;
+  command: string;
+  samples: TurnSample[];
+  errors: Record<string, number>;
+  calls: LoadReport['calls'];
+  attempted: number;
+  bargeIns: { attempted: number; honoured: number };
+  callMs: number;
+  policy: Policy;
+  before?: Snapshot;
+  after?: Snapshot;
+  machineSamples: LoadReport['machine']['samples'];
+  started: number;
+}): LoadReport {
+  const { o, samples, policy } = x;
+  const errors = { ...x.errors };
+  const answered = samples.filter((s) => s.report.serverLatencyMs !== undefined && s.report.status !== 'failed');
+  for (const s of samples) {
+    if (s.report.status === 'failed') errors.turn_failed = (errors.turn_failed ?? 0) + 1;
+    else if (s.report.serverLatencyMs === undefined) errors.no_audio = (errors.no_audio ?? 0) + 1;
+    if (s.report.intent === 'fallback') errors.fallback_answer = (errors.fallback_answer ?? 0) + 1;
+    if (s.report.transcript !== undefined && s.report.transcript !== s.said) errors.misheard = (errors.misheard ?? 0) + 1;
+  }
+  if (x.bargeIns.attempted > x.bargeIns.honoured) errors.barge_in_ignored = x.bargeIns.attempted - x.bargeIns.honoured;
+  // Success: an attempted turn answered with the agent's own reply (not a fallback) within the timeout.
+  const succeeded = answered.filter((s) => s.report.intent !== 'fallback').length;
+  const server = answered.map((s) => s.report.serverLatencyMs!);
+  const client = answered.flatMap((s) => (s.report.clientLatencyMs !== undefined ? [s.report.clientLatencyMs] : []));
+  const diff = answered.flatMap((s) => (s.report.clientLatencyMs !== undefined ? [s.report.clientLatencyMs - s.report.serverLatencyMs!] : []));
+  const byStage = Object.fromEntries(STAGES.map((st) => [st, [] as number[]])) as Record<Stage, number[]>;
+  for (const s of answered) for (const [st, v] of Object.entries(stagesOf(s.report))) byStage[st as Stage].push(v);
+  const overhead = answered.flatMap((s) => {
+    const v = platformOverhead(s.report, policy);
+    return v === undefined ? [] : [v];
+  });
+  const serverDist = distribution(server);
+
+  const fnDiff = (name: string, key: 'coldStarts' | 'throttles' | 'invocations' | 'billedMs') =>
+    (x.after?.functions[name]?.[key] ?? 0) - (x.before?.functions[name]?.[key] ?? 0);
+  const names = [...ROUTES, AUTHORIZER].map((r) => r.name);
+  const coldByFunction = Object.fromEntries(names.map((n) => [n, fnDiff(n, 'coldStarts')]).filter(([, v]) => (v as number) > 0));
+  const cpu = x.machineSamples.map((m) => m.cpuPercent);
+  const rss = x.machineSamples.map((m) => m.stackRssMb);
+  const callMinutes = x.callMs / 60_000;
+
+  let counts: MeasuredCounts | undefined;
+  if (x.before && x.after) {
+    const b = x.before;
+    const a = x.after;
+    const dynamodb = Object.fromEntries(
+      Object.entries(a.dynamodb).map(([op, c]) => {
+        const p = b.dynamodb[op] ?? { requests: 0, requestBytes: 0, responseBytes: 0 };
+        return [op, { requests: c.requests - p.requests, requestBytes: c.requestBytes - p.requestBytes, responseBytes: c.responseBytes - p.responseBytes }];
+      }),
+    );
+    counts = {
+      callMinutes,
+      messagesIn: a.gateway.messagesIn - b.gateway.messagesIn,
+      messagesOut: a.gateway.messagesOut - b.gateway.messagesOut,
+      connectionMinutes: callMinutes,
+      lambda: Object.fromEntries(
+        [...ROUTES, AUTHORIZER].map((r) => [r.name, { invocations: fnDiff(r.name, 'invocations'), billedMs: fnDiff(r.name, 'billedMs'), memoryMb: r.memoryMb }]),
+      ),
+      dynamodb,
+      bytesOut: a.gateway.bytesOut - b.gateway.bytesOut,
+    };
+  }
+  const throttled = x.after ? names.reduce((n, name) => n + fnDiff(name, 'throttles'), 0) + ((x.after.gateway.rejected[429] ?? 0) - (x.before!.gateway.rejected[429] ?? 0)) : 0;
+  const mean = (v: number[]) => (v.length ? Math.round((v.reduce((p, c) => p + c, 0) / v.length) * 10) / 10 : 0);
+
+  return {
+    success_rate: x.attempted > 0 ? Math.round((10000 * succeeded) / x.attempted) / 100 : 0,
+    avg_latency_ms: serverDist.mean,
+    p95_latency_ms: serverDist.p95,
+    p99_latency_ms: serverDist.p99,
+    errors,
+    run: {
+      date: new Date(x.started).toISOString(),
+      command: x.command,
+      target: o.url ? o.url.replace(/token=[^&]+/, 'token=…') : 'local stack',
+      profile: o.url ? 'remote' : o.profile,
+      calls: o.calls,
+      durationS: o.duration,
+      rampS: o.ramp,
+      frameMs: o.frameMs,
+      replyCache: o.replyCache,
+      provisioned: o.provisioned,
+      preemptSilenceMs: policy.preemptSilenceMs,
+    },
+    turns: { attempted: x.attempted, answered: answered.length, failed: x.attempted - succeeded, bargeIns: x.bargeIns.attempted },
+    calls: x.calls,
+    latency: { server: serverDist, client: distribution(client), clientMinusServer: distribution(diff) },
+    stages: Object.fromEntries(STAGES.map((st) => [st, distribution(byStage[st])])) as Record<Stage, LoadReport['latency']['server']>,
+    platformOverhead: distribution(overhead),
+    coldStarts: {
+      total: names.reduce((n, name) => n + (x.after?.functions[name]?.coldStarts ?? 0), 0),
+      duringRun: names.reduce((n, name) => n + fnDiff(name, 'coldStarts'), 0),
+      hotPath: ROUTES.filter((r) => r.hotPath).reduce((n, r) => n + fnDiff(r.name, 'coldStarts'), 0),
+      byFunction: coldByFunction as Record<string, number>,
+    },
+    throttles: throttled,
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      totalMemMb: Math.round(os.totalmem() / 1024 / 1024),
+      node: process.version,
+      cpuPercent: { mean: mean(cpu), max: Math.max(0, ...cpu) },
+      stackRssMb: { start: rss[0] ?? 0, end: rss.at(-1) ?? 0, max: Math.max(0, ...rss) },
+      samples: x.machineSamples,
+    },
+    counts,
+  };
+}
+
+async function main() {
+  const o = parseOptions(process.argv.slice(2));
+  const report = await runLoadtest(o, `npm run loadtest -- ${process.argv.slice(2).join(' ')}`);
+  const { server, client } = report.latency;
+  console.log(
+    `${report.run.calls} calls × ${report.run.durationS} s (${report.run.profile}): success ${report.success_rate} % of ${report.turns.attempted} turns; ` +
+      `turn latency p50 ${server.p50} / p95 ${server.p95} / p99 ${server.p99} ms (client p95 ${client.p95} ms); ` +
+      `platform overhead p95 ${report.platformOverhead.p95} ms; cold starts during run ${report.coldStarts.duringRun} (hot path ${report.coldStarts.hotPath}); errors ${JSON.stringify(report.errors)}`,
+  );
+  console.log(`report: ${path.join(o.out, 'report.json')} and report.html`);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`loadtest failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * The load test's report: the seed study's JSON shape (success_rate, avg/p95/p99 latency, errors by kind) plus what
+ * it leaves out — stages, platform overhead, cold starts, throttles, the machine — and the counts the cost model
+ * needs. Written to report.json; report.html renders the same object.
+ */
+
+/** Percentiles from an HDR histogram (hdr-histogram-js), in milliseconds. */
+export interface Distribution {
+  readonly count: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+  /** For the charts: [upper bound ms, count] buckets of the histogram, and [ms, cumulative fraction] points. */
+  readonly buckets: readonly (readonly [number, number])[];
+  readonly cdf: readonly (readonly [number, number])[];
+}
+
+/** Stages of a turn, in the order they happen (see docs/LATENCY.md). */
+export const STAGES = ['endpoint', 'dispatch', 'stt', 'responder', 'ttsFirstByte', 'send'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const STAGE_LABELS: Record<Stage, string> = {
+  endpoint: 'endpoint (silence policy + detection)',
+  dispatch: 'gateway and dispatch',
+  stt: 'speech-to-text',
+  responder: 'responder',
+  ttsFirstByte: 'text-to-speech first byte',
+  send: 'send',
+};
+
+export interface MachineSample {
+  /** Seconds since the run started. */
+  readonly t: number;
+  /** Whole machine, percent of all cores (100 = every core busy). */
+  readonly cpuPercent: number;
+  readonly memUsedMb: number;
+  /** Resident memory of the load generator + local stack processes. */
+  readonly stackRssMb: number;
+}
+
+export interface MeasuredCounts {
+  readonly callMinutes: number;
+  /** Messages the gateway received from callers / sent to them (API Gateway bills both, per 32 KB). */
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly connectionMinutes: number;
+  /** Per function: invocations and the sum of billed durations (ms, rounded up per invocation) and its memory. */
+  readonly lambda: Readonly<Record<string, { readonly invocations: number; readonly billedMs: number; readonly memoryMb: number }>>;
+  /** DynamoDB requests by operation, with request and response bytes. */
+  readonly dynamodb: Readonly<Record<string, { readonly requests: number; readonly requestBytes: number; readonly responseBytes: number }>>;
+  /** Bytes of audio and events sent to callers (data transfer out). */
+  readonly bytesOut: number;
+}
+
+export interface LoadReport {
+  // The seed study's shape.
+  readonly success_rate: number;
+  readonly avg_latency_ms: number;
+  readonly p95_latency_ms: number;
+  readonly p99_latency_ms: number;
+  readonly errors: Readonly<Record<string, number>>;
+
+  readonly run: {
+    readonly date: string;
+    readonly command: string;
+    readonly target: string;
+    readonly profile: string;
+    readonly calls: number;
+    readonly durationS: number;
+    readonly rampS: number;
+    readonly frameMs: number;
+    readonly replyCache: boolean;
+    readonly provisioned: boolean;
+    readonly preemptSilenceMs?: number;
+  };
+  readonly turns: { readonly attempted: number; readonly answered: number; readonly failed: number; readonly bargeIns: number };
+  readonly calls: { readonly started: number; readonly completed: number; readonly failed: number };
+  /** Turn latency as the server measured it (the definition), and as the client saw it, and client − server. */
+  readonly latency: { readonly server: Distribution; readonly client: Distribution; readonly clientMinusServer: Distribution };
+  readonly stages: Readonly<Record<Stage, Distribution>>;
+  /** Turn latency minus the time the turn waited on the endpoint silence and the providers (see docs/LATENCY.md). */
+  readonly platformOverhead: Distribution;
+  /** Environments started during the run; hotPath counts only the functions a call's turns run on (start, media, dtmf, mark). */
+  readonly coldStarts: { readonly total: number; readonly duringRun: number; readonly hotPath: number; readonly byFunction: Readonly<Record<string, number>> };
+  readonly throttles: number;
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly totalMemMb: number;
+    readonly node: string;
+    readonly cpuPercent: { readonly mean: number; readonly max: number };
+    readonly stackRssMb: { readonly start: number; readonly end: number; readonly max: number };
+    readonly samples: readonly MachineSample[];
+  };
+  readonly counts?: MeasuredCounts;
+}
