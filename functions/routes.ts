@@ -72,12 +72,27 @@ export const ROUTES: readonly RouteSpec[] = [
   { routeKey: '$default', ...fn('fallback', false, NONE, 10, 512) },
 ];
 
-/** REQUEST authorizer on `$connect`: the caller's token arrives as `?token=`, checked against the app secret. */
+/**
+ * REQUEST authorizer on `$connect`: a `?token=` or an `X-Twilio-Signature` header, checked against the app secret.
+ * No identity source: either may be absent, and API Gateway would refuse a connect missing one before asking.
+ * (With none, API Gateway cannot cache decisions; each connect is authorized afresh, which is what we want.)
+ */
 export const AUTHORIZER = {
   ...fn('authorizer', false, { ...NONE, appSecret: true }, 5, 256),
-  identitySource: ['route.request.querystring.token'] as const,
+  identitySource: [] as readonly string[],
 };
 
-export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...ROUTES, AUTHORIZER];
+export interface HttpRouteSpec extends FunctionSpec {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+}
+
+/** HTTP routes (an HTTP API on AWS, the gateway's HTTP server locally). */
+export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
+  // Twilio's voice webhook: answers an incoming call with TwiML that connects it to the WebSocket API.
+  { method: 'POST', path: '/twilio/voice', ...fn('twilio-voice', false, { ...NONE, appSecret: true }, 10, 256) },
+];
+
+export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...ROUTES, AUTHORIZER, ...HTTP_ROUTES];
 
 export const functionSpec = (name: string): FunctionSpec | undefined => ALL_FUNCTIONS.find((f) => f.name === name);

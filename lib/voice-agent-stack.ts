@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { AppSecret } from './constructs/app-secret';
 import { CallTable } from './constructs/call-table';
 import { LatencyMonitoring } from './constructs/latency-monitoring';
+import { PhoneWebhook } from './constructs/phone-webhook';
 import { RouteFunctions } from './constructs/route-functions';
 import { VoiceWebSocketApi } from './constructs/voice-websocket-api';
 import type { EnvironmentConfig } from './config';
@@ -23,6 +24,7 @@ export class VoiceAgentStack extends Stack {
   readonly functions: RouteFunctions;
   readonly webSocket: VoiceWebSocketApi;
   readonly monitoring: LatencyMonitoring;
+  readonly phone: PhoneWebhook;
 
   constructor(scope: Construct, id: string, props: VoiceAgentStackProps) {
     super(scope, id, props);
@@ -53,6 +55,15 @@ export class VoiceAgentStack extends Stack {
     });
     this.functions.allowConnections({ endpoint: this.webSocket.connectionsEndpoint, stageArn: this.webSocket.stageArn, stageArnForNag: this.webSocket.stageArnForNag });
 
+    this.phone = new PhoneWebhook(this, 'Phone', {
+      functions: this.functions.byName,
+      streamUrl: this.webSocket.url,
+      // One request per incoming call: a few a second is a busy line; anything far beyond it is not Twilio.
+      throttle: { rateLimit: 20, burstLimit: 50 },
+      logRetention: config.logs.retention,
+      retainLogs: config.logs.retain,
+    });
+
     this.monitoring = new LatencyMonitoring(this, 'Monitoring', {
       envName,
       budgetMs: config.latencyBudgetMs,
@@ -66,9 +77,13 @@ export class VoiceAgentStack extends Stack {
     });
 
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.url, description: 'wss:// URL callers connect to (add ?token=<voiceAgentToken>)' });
+    new CfnOutput(this, 'TwilioWebhookUrl', {
+      value: `${this.phone.url}/twilio/voice`,
+      description: "Twilio number → Voice → 'A call comes in' → Webhook, HTTP POST (set twilioAuthToken in the app secret)",
+    });
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl, description: 'CloudWatch dashboard of the latency budget' });
     new CfnOutput(this, 'CallsTableName', { value: this.callTable.table.tableName, description: 'DynamoDB call table' });
-    new CfnOutput(this, 'AppSecretName', { value: `voice-agent/${envName}`, description: 'Secrets Manager secret: voiceAgentToken, deepgramApiKey, elevenLabsApiKey' });
+    new CfnOutput(this, 'AppSecretName', { value: `voice-agent/${envName}`, description: 'Secrets Manager secret: voiceAgentToken, deepgramApiKey, elevenLabsApiKey, twilioAuthToken' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'SNS topic the alarms notify' });
   }
 }

@@ -17,6 +17,7 @@ async function main() {
     provisioned: process.env.PROVISIONED !== undefined ? Number(process.env.PROVISIONED) : undefined,
     provisionedByFunction: process.env.PROVISIONED_MEDIA !== undefined ? { media: Number(process.env.PROVISIONED_MEDIA) } : undefined,
     echoLogs: process.env.ECHO_LOGS === '1',
+    twilioAuthToken: process.env.TWILIO_AUTH_TOKEN || undefined,
   });
   const started = Date.now();
   await stack.start();
@@ -26,6 +27,7 @@ async function main() {
     `voice agent ready: ${stack.callerUrl()} (speech: ${providers}; started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`,
   );
   console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
+  if (process.env.TWILIO_AUTH_TOKEN) console.log(`Twilio voice webhook: http://127.0.0.1:${stack.port}/twilio/voice (signed with TWILIO_AUTH_TOKEN)`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

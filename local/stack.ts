@@ -6,7 +6,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createTableInput } from '../functions/adapters/table-schema';
-import { AUTHORIZER, ROUTES } from '../functions/routes';
+import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTES } from '../functions/routes';
 import { buildFunctions, bundlePath } from '../scripts/build-functions';
 import { startChild, type ChildService } from './child';
 import { WebSocketGateway } from './gateway/gateway';
@@ -53,6 +53,8 @@ export interface LocalStackOptions {
   readonly logsDir?: string;
   readonly echoLogs?: boolean;
   readonly skipBuild?: boolean;
+  /** The Twilio account's auth token (npm start: TWILIO_AUTH_TOKEN): signs the voice webhook and stream upgrades. */
+  readonly twilioAuthToken?: string;
   readonly gatewayLimits?: ConstructorParameters<typeof WebSocketGateway>[0]['limits'];
 }
 
@@ -106,7 +108,10 @@ export class LocalStack {
     // The callers' token reaches the functions only through the secret, as on AWS (never as an env var).
     this.secrets = new SecretsManagerServer({ isAllowed: iam.isAllowed });
     const secretsEndpoint = await this.secrets.start();
-    this.appSecretArn = this.secrets.putSecret(APP_SECRET_NAME, JSON.stringify({ voiceAgentToken: this.token, ...vendors.keys }));
+    this.appSecretArn = this.secrets.putSecret(
+      APP_SECRET_NAME,
+      JSON.stringify({ voiceAgentToken: this.token, ...vendors.keys, ...(o.twilioAuthToken ? { twilioAuthToken: o.twilioAuthToken } : {}) }),
+    );
 
     // The gateway needs an invoker before the runtime exists (the runtime needs the gateway's port): late-bound.
     const invoker: Invoker = { invoke: (name, event) => this.runtime!.invoke(name, event) };
@@ -119,6 +124,7 @@ export class LocalStack {
       limits: o.gatewayLimits,
       accountId: ACCOUNT_ID,
       isAllowed: iam.isAllowed,
+      httpRoutes: HTTP_ROUTES.map((r) => ({ method: r.method, path: r.path, functionName: r.name })),
     });
     const { url, port } = await this.gateway.start();
     this.url = url;
@@ -136,7 +142,7 @@ export class LocalStack {
       ...o.functionEnv,
     };
     const provisioned = o.provisioned ?? 2;
-    const functions: FunctionConfig[] = [...ROUTES, AUTHORIZER].map((fn) => ({
+    const functions: FunctionConfig[] = ALL_FUNCTIONS.map((fn) => ({
       name: fn.name,
       bundlePath: bundlePath(fn.name),
       timeoutSeconds: fn.timeoutSeconds,
@@ -152,6 +158,8 @@ export class LocalStack {
         ...(fn.permissions.manageConnections ? { CONNECTIONS_ENDPOINT: `http://127.0.0.1:${port}/${STAGE}` } : {}),
         // Likewise only the functions that may read the secret are told which it is.
         ...(fn.permissions.appSecret ? { APP_SECRET_ID: this.appSecretArn } : {}),
+        // The phone line's webhook answers with TwiML pointing at this stage (lib: the WebSocket stage's wss:// URL).
+        ...(HTTP_ROUTES.some((r) => r.name === fn.name) ? { VOICE_STREAM_URL: url } : {}),
       },
     }));
     this.runtime = new LambdaRuntime({

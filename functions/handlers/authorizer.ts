@@ -1,7 +1,10 @@
 /**
- * REQUEST authorizer on `$connect`: the caller presents `?token=`. Compared in constant time with `voiceAgentToken`
- * of the app secret (functions/shared/secrets.ts, cached per warm environment). (Twilio signatures and short-lived
- * browser tokens are added by the phone/browser issue.)
+ * REQUEST authorizer on `$connect`. A caller gets in with either
+ *  - `?token=` matching `voiceAgentToken` of the app secret (the CLI, load generator, browser tokens), or
+ *  - an `X-Twilio-Signature` header that signs the URL it connected to with the Twilio auth token (a phone call
+ *    through Twilio Media Streams; functions/shared/twilio.ts).
+ * Both compared in constant time; the secret is cached per warm environment (functions/shared/secrets.ts). Anything
+ * else — missing, forged, a Twilio signature when no Twilio token is configured — is denied (API Gateway: 403).
  */
 import { timingSafeEqual } from 'node:crypto';
 import middy from '@middy/core';
@@ -9,13 +12,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { logger, metrics, telemetry, tracer } from '../shared/observability';
-import { appSecrets } from '../shared/secrets';
+import { appSecrets, type AppSecrets } from '../shared/secrets';
+import { connectUrl, header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid } from '../shared/twilio';
 
-function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string): APIGatewayAuthorizerResult {
+type AuthenticatedBy = 'token' | 'twilio-signature' | 'none';
+
+function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string, authenticatedBy: AuthenticatedBy = 'none'): APIGatewayAuthorizerResult {
   return {
     principalId,
     policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
-    context: { authenticatedBy: 'token' },
+    context: { authenticatedBy },
   };
 }
 
@@ -27,21 +33,25 @@ function tokenMatches(presented: string, expected: string): boolean {
 
 const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
   const presented = event.queryStringParameters?.token;
-  let expected: string;
+  const signature = header(event.headers, TWILIO_SIGNATURE_HEADER);
+  let secrets: AppSecrets;
   try {
-    expected = (await appSecrets()).voiceAgentToken;
+    secrets = await appSecrets();
   } catch (err) {
     // No secret, no way to tell callers apart: refuse. The error names the secret and the failure, never its value.
     logger.error('app secret unavailable: refusing the caller', { error: (err as Error).message });
     telemetry.count('AppSecretErrors');
     return policy('Deny', event.methodArn, 'anonymous');
   }
-  if (!presented || !tokenMatches(presented, expected)) {
-    logger.warn('connect refused: bad token');
-    telemetry.count('ConnectsRefused');
-    return policy('Deny', event.methodArn, 'anonymous');
+  if (presented && tokenMatches(presented, secrets.voiceAgentToken)) return policy('Allow', event.methodArn, 'caller', 'token');
+  if (signature && secrets.twilioAuthToken) {
+    const url = connectUrl(event as Parameters<typeof connectUrl>[0]);
+    if (twilioSignatureValid(secrets.twilioAuthToken, signature, url)) return policy('Allow', event.methodArn, 'twilio', 'twilio-signature');
   }
-  return policy('Allow', event.methodArn, 'caller');
+  const reason = presented ? 'bad token' : signature ? (secrets.twilioAuthToken ? 'bad Twilio signature' : 'Twilio signature but no Twilio auth token configured') : 'no token or signature';
+  logger.warn('connect refused', { reason });
+  telemetry.count('ConnectsRefused');
+  return policy('Deny', event.methodArn, 'anonymous');
 };
 
 export const handler = middy(authorize)

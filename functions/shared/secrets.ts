@@ -21,6 +21,8 @@ const AppSecretsSchema = z.object({
   voiceAgentToken: z.string().min(1),
   deepgramApiKey: optionalKey,
   elevenLabsApiKey: optionalKey,
+  /** The Twilio account's auth token: signs the voice webhook and the Media Streams upgrade. Unset: no phone line. */
+  twilioAuthToken: optionalKey,
 });
 
 export type AppSecrets = z.output<typeof AppSecretsSchema>;

@@ -19,11 +19,11 @@ export class AppSecret extends Construct {
     super(scope, id);
     this.secret = new Secret(this, 'Secret', {
       secretName: props.secretName,
-      description: 'Voice agent: caller token (voiceAgentToken) and vendor API keys (deepgramApiKey, elevenLabsApiKey)',
+      description: 'Voice agent: caller token (voiceAgentToken) and vendor keys (deepgramApiKey, elevenLabsApiKey, twilioAuthToken)',
       // The token is generated at deploy time, so no value ever passes through the template or a shell history.
       // Vendor keys start empty and are set with `aws secretsmanager put-secret-value` (README, Deploying).
       generateSecretString: {
-        secretStringTemplate: JSON.stringify({ deepgramApiKey: '', elevenLabsApiKey: '' }),
+        secretStringTemplate: JSON.stringify({ deepgramApiKey: '', elevenLabsApiKey: '', twilioAuthToken: '' }),
         generateStringKey: 'voiceAgentToken',
         excludePunctuation: true,
         passwordLength: 40,

@@ -36,6 +36,7 @@ import {
   type StageInfo,
 } from './events';
 import { parseHandshake, type Handshake } from './handshake';
+import { HttpApiRoutes, type HttpRouteBinding } from './http-api';
 import { resolveLimits, TokenBucket, type GatewayLimits } from './limits';
 import { compileRouteSelection, type RouteSelector } from './route-selection';
 
@@ -71,6 +72,8 @@ export interface WebSocketGatewayOptions {
    * resource. Undefined = every caller may.
    */
   readonly isAllowed?: IsAllowed;
+  /** HTTP API routes served on the same port (payload 2.0; local/gateway/http-api.ts). */
+  readonly httpRoutes?: readonly HttpRouteBinding[];
 }
 
 /** Why a connection closed (keys of `stats().closesByReason`). */
@@ -144,6 +147,7 @@ type Outcome = InvokeResult | 'timeout';
 
 export class WebSocketGateway {
   private readonly invoker: Invoker;
+  private readonly httpApi?: HttpApiRoutes;
   private readonly limits: GatewayLimits;
   private readonly stageName: string;
   private readonly host: string;
@@ -191,6 +195,7 @@ export class WebSocketGateway {
 
   constructor(options: WebSocketGatewayOptions) {
     this.invoker = options.invoker;
+    if (options.httpRoutes?.length) this.httpApi = new HttpApiRoutes(options.httpRoutes, options.invoker, () => `${this.host}:${this.port}`);
     this.limits = resolveLimits(options.limits);
     this.stageName = options.stage ?? 'local';
     if (!/^[A-Za-z0-9_-]+$/.test(this.stageName)) throw new Error(`invalid stage name: ${this.stageName}`);
@@ -309,6 +314,7 @@ export class WebSocketGateway {
   // ------------------------------------------------------------------------------------------ HTTP
 
   private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.httpApi?.handle(req, res)) return;
     const id = parseConnectionsPath(req.url ?? '/', this.stageName);
     if (id === undefined) {
       req.resume();

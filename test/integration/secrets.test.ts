@@ -4,6 +4,7 @@
  * messages never contain the value.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createHmac } from 'node:crypto';
 import authorizerEvent from '../../events/authorizer.json';
 import { AUTHORIZER } from '../../functions/routes';
 import { AppSecretError, AppSecretsReader, appSecrets } from '../../functions/shared/secrets';
@@ -213,6 +214,53 @@ describe('the authorizer bundle', () => {
     expect(await authorize('wrong')).toMatchObject({ effect: 'Deny' });
     expect(requests()).toBe(1);
     expect(logs.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('admits a Twilio Media Stream whose X-Twilio-Signature signs the URL it connected to, and nothing forged', async () => {
+    const twilioAuthToken = '9f3c5e1a7b2d4c6e8f0a1b3c5d7e9f1a';
+    const arn = server.putSecret('bundle/twilio', JSON.stringify({ voiceAgentToken: TOKEN, twilioAuthToken }));
+    await start(arn, 1);
+    // Twilio's documented scheme, computed here independently of the product's helper: base64 HMAC-SHA1 of the URL.
+    const sign = (key: string, url: string) => createHmac('sha1', key).update(url).digest('base64');
+    const host = 'abcdef123.execute-api.us-east-1.amazonaws.com';
+    const url = `wss://${host}/prod`;
+    const connect = async (headers: Record<string, string>, query: Record<string, string> = {}) => {
+      const event = {
+        ...authorizerEvent,
+        headers: { ...authorizerEvent.headers, Host: host, 'X-Forwarded-Proto': 'https', ...headers },
+        queryStringParameters: query,
+        requestContext: { ...authorizerEvent.requestContext, domainName: host, stage: 'prod' },
+      };
+      const r = await rt!.invoke(AUTHORIZER.name, event);
+      if (!r.ok) throw new Error(`${r.errorType}: ${r.errorMessage}`);
+      const p = r.payload as { policyDocument: { Statement: { Effect: string }[] }; context: { authenticatedBy: string } };
+      return [p.policyDocument.Statement[0]!.Effect, p.context.authenticatedBy];
+    };
+    expect(await connect({ 'X-Twilio-Signature': sign(twilioAuthToken, url) })).toEqual(['Allow', 'twilio-signature']);
+    // The signature covers the query string too.
+    expect(await connect({ 'X-Twilio-Signature': sign(twilioAuthToken, `${url}?line=sales`) }, { line: 'sales' })).toEqual(['Allow', 'twilio-signature']);
+    expect(await connect({ 'X-Twilio-Signature': sign(twilioAuthToken, url) }, { line: 'sales' })).toEqual(['Deny', 'none']);
+    expect(await connect({ 'X-Twilio-Signature': sign('another-accounts-token', url) })).toEqual(['Deny', 'none']);
+    expect(await connect({ 'X-Twilio-Signature': sign(twilioAuthToken, `wss://${host}/dev`) })).toEqual(['Deny', 'none']);
+    expect(await connect({ 'X-Twilio-Signature': 'not-base64-at-all' })).toEqual(['Deny', 'none']);
+    expect(await connect({})).toEqual(['Deny', 'none']);
+    expect(await connect({}, { token: TOKEN })).toEqual(['Allow', 'token']);
+    expect(logs.join('\n')).not.toContain(twilioAuthToken);
+    expect(logs.join('\n')).toMatch(/bad Twilio signature/);
+  });
+
+  it('refuses Twilio signatures when no Twilio auth token is configured', async () => {
+    const arn = server.putSecret('bundle/no-twilio', JSON.stringify({ voiceAgentToken: TOKEN, twilioAuthToken: '' }));
+    await start(arn, 1);
+    const host = 'abcdef123.execute-api.us-east-1.amazonaws.com';
+    const r = await rt!.invoke(AUTHORIZER.name, {
+      ...authorizerEvent,
+      headers: { Host: host, 'X-Forwarded-Proto': 'https', 'X-Twilio-Signature': createHmac('sha1', '').update(`wss://${host}/prod`).digest('base64') },
+      queryStringParameters: {},
+      requestContext: { ...authorizerEvent.requestContext, domainName: host, stage: 'prod' },
+    });
+    expect(r.ok && (r.payload as { policyDocument: { Statement: { Effect: string }[] } }).policyDocument.Statement[0]!.Effect).toBe('Deny');
+    expect(logs.join('\n')).toMatch(/no Twilio auth token configured/);
   });
 
   it('still initializes when the secret cannot be read, and refuses callers with the reason logged', async () => {

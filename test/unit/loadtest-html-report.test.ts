@@ -45,7 +45,7 @@ function fixture(overrides: Partial<LoadReport> = {}): LoadReport {
     },
     turns: { attempted: 200, answered: 197, failed: 3, bargeIns: 5 },
     calls: { started: 20, completed: 19, failed: 1 },
-    latency: { server, client: dist(ramp(320, 7, 100)), clientMinusServer: dist(ramp(15, 0.1, 100)) },
+    latency: { server, client: dist(ramp(320, 7, 100)), clientMinusServer: dist(ramp(15, 0.1, 100)), afterEndpoint: dist(ramp(180, 2, 100)) },
     stages,
     platformOverhead: dist(ramp(20, 1, 100)),
     coldStarts: { total: 4, duringRun: 1, hotPath: 1, byFunction: { media: 3, connect: 1 } },

@@ -33,6 +33,8 @@ export interface CallerOptions {
   /** Opt in to the voiceagent.* events (transcripts, replies, latencies). */
   readonly events?: boolean;
   readonly customParameters?: Record<string, string>;
+  /** Extra headers on the upgrade request (Twilio's X-Twilio-Signature). */
+  readonly headers?: Record<string, string>;
 }
 
 interface QueuedAudio {
@@ -78,7 +80,7 @@ export class CallerSession {
 
   /** Connects and starts the stream; resolves once the socket is open. Rejects with the HTTP status if refused. */
   async connect(): Promise<void> {
-    const ws = new WebSocket(this.options.url);
+    const ws = new WebSocket(this.options.url, { headers: this.options.headers });
     this.ws = ws;
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

@@ -164,6 +164,7 @@ ${table(['', 'count', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'], [
   distRow('server turn latency', latency.server),
   distRow('client turn latency', latency.client),
   distRow('client − server', latency.clientMinusServer),
+  distRow('endpoint decided → first audio (no endpoint silence)', latency.afterEndpoint),
   ...stageRows,
   distRow('platform overhead', report.platformOverhead),
 ])}

@@ -128,8 +128,10 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
       providers: o.profile,
       vendorAudio: 'synthetic', // the latency model alone: Flite's synthesis time would add to the modelled first byte
       provisioned: o.provisioned ? 2 : 0,
-      // A speculating invocation holds its environment for the endpoint silence: about one media environment per call.
-      provisionedByFunction: o.provisioned ? { media: o.provisionedMedia ?? Math.min(64, o.calls + 2) } : undefined,
+      // A speculating invocation holds its environment through the endpoint silence, and the turn's invocation holds
+      // one while it streams the answer: up to two media environments per call at once (measured: one call, two
+      // provisioned, three cold starts).
+      provisionedByFunction: o.provisioned ? { media: o.provisionedMedia ?? Math.min(64, 2 * o.calls + 2) } : undefined,
       functionEnv: { ...(o.replyCache ? {} : { PROMPT_CACHE: 'off' }), POWERTOOLS_LOG_LEVEL: 'WARN', ...o.functionEnv },
       logsDir: path.join(o.out, 'logs'),
       skipBuild: o.skipBuild,
@@ -322,7 +324,17 @@ function buildReport(x: {
     },
     turns: { attempted: x.attempted, answered: answered.length, failed: x.attempted - succeeded, bargeIns: x.bargeIns.attempted },
     calls: x.calls,
-    latency: { server: serverDist, client: distribution(client), clientMinusServer: distribution(diff) },
+    latency: {
+      server: serverDist,
+      client: distribution(client),
+      clientMinusServer: distribution(diff),
+      afterEndpoint: distribution(
+        answered.flatMap((s) => {
+          const t = s.report.timings ?? {};
+          return t.firstAudioAt !== undefined && t.endpointAt !== undefined ? [t.firstAudioAt - t.endpointAt] : [];
+        }),
+      ),
+    },
     stages: Object.fromEntries(STAGES.map((st) => [st, distribution(byStage[st])])) as Record<Stage, LoadReport['latency']['server']>,
     platformOverhead: distribution(overhead),
     coldStarts: {

@@ -79,7 +79,16 @@ export interface LoadReport {
   readonly turns: { readonly attempted: number; readonly answered: number; readonly failed: number; readonly bargeIns: number };
   readonly calls: { readonly started: number; readonly completed: number; readonly failed: number };
   /** Turn latency as the server measured it (the definition), and as the client saw it, and client − server. */
-  readonly latency: { readonly server: Distribution; readonly client: Distribution; readonly clientMinusServer: Distribution };
+  readonly latency: {
+    readonly server: Distribution;
+    readonly client: Distribution;
+    readonly clientMinusServer: Distribution;
+    /**
+     * Endpoint decided → first agent audio: the turn without the endpoint silence. Not our definition of latency
+     * (docs/LATENCY.md), but what the seed study's breakdown adds up (dispatch, STT, response, TTS, return).
+     */
+    readonly afterEndpoint: Distribution;
+  };
   readonly stages: Readonly<Record<Stage, Distribution>>;
   /** Turn latency minus the time the turn waited on the endpoint silence and the providers (see docs/LATENCY.md). */
   readonly platformOverhead: Distribution;

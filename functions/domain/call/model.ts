@@ -204,6 +204,8 @@ export type MetricName =
   | 'CallsInProgress'
   | 'RouteErrors'
   | 'ConnectsRefused'
+  | 'WebhooksRefused'
+  | 'CallsOffered'
   | 'AppSecretErrors'
   | 'ProviderRetries'
   | 'TurnsPreempted'
