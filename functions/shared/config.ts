@@ -30,7 +30,7 @@ const EnvSchema = z.object({
   MIN_SPEECH_MS: num(DEFAULT_ENDPOINTING.minSpeechMs),
   BARGE_IN_MS: num(DEFAULT_ENDPOINTING.bargeInMs),
   CALL_REFRESH_MS: num(DEFAULT_MEDIA_CONFIG.callRefreshMs),
-  POLL_EVERY_CHUNKS: num(DEFAULT_MEDIA_CONFIG.pollEveryChunks),
+  POLL_EVERY_MS: num(DEFAULT_MEDIA_CONFIG.pollEveryMs),
   /** Preemptive generation starts after this much silence; 0 turns it off. */
   PREEMPT_SILENCE_MS: num(DEFAULT_MEDIA_CONFIG.preemptSilenceMs),
 });
@@ -78,7 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       minSpeechMs: e.MIN_SPEECH_MS,
       bargeInMs: e.BARGE_IN_MS,
       callRefreshMs: e.CALL_REFRESH_MS,
-      pollEveryChunks: e.POLL_EVERY_CHUNKS,
+      pollEveryMs: e.POLL_EVERY_MS,
       preemptSilenceMs: e.PREEMPT_SILENCE_MS,
     },
     turn: { ...DEFAULT_TURN_CONFIG, sttTimeoutMs: e.STT_TIMEOUT_MS, ttsTimeoutMs: e.TTS_TIMEOUT_MS },

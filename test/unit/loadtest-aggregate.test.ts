@@ -36,12 +36,14 @@ describe('stages and platform overhead', () => {
   });
 
   it('is the latency minus the endpoint silence and the providers, counted from when they could start', () => {
-    const policy = { endpointSilenceMs: 400, preemptSilenceMs: 200 };
-    expect(platformOverhead(report, policy)).toBe(640 - (400 + 222));
-    // Preempted: the providers started at 200 ms; 222 ms of them ended at 422 ms, past the 400 ms endpoint.
-    expect(platformOverhead({ ...report, preempted: true, serverLatencyMs: 450 }, policy)).toBe(450 - 422);
-    // Providers that fit inside the endpoint silence cost nothing: only the silence is subtracted.
-    expect(platformOverhead({ ...report, preempted: true, serverLatencyMs: 430, providerMs: { stt: 50, responder: 1, ttsFirstByte: 30 } }, policy)).toBe(30);
+    const policy = { endpointSilenceMs: 400, preemptSilenceMs: 200, frameMs: 20 };
+    expect(platformOverhead(report, policy)).toBe(640 - (420 + 222));
+    // Preempted: the providers started at 220 ms; 222 ms of them ended at 442 ms, past the 420 ms endpoint.
+    expect(platformOverhead({ ...report, preempted: true, serverLatencyMs: 450 }, policy)).toBe(450 - 442);
+    // Providers that fit inside the endpoint silence cost nothing: only the silence (and one chunk) is subtracted.
+    expect(platformOverhead({ ...report, preempted: true, serverLatencyMs: 430, providerMs: { stt: 50, responder: 1, ttsFirstByte: 30 } }, policy)).toBe(10);
+    // Larger chunks: the endpoint is known a whole chunk later, which is the client's framing, not the platform.
+    expect(platformOverhead(report, { ...policy, frameMs: 100 })).toBe(640 - (500 + 222));
     expect(platformOverhead({ ...report, providerMs: undefined }, policy)).toBeUndefined();
   });
 });

@@ -43,6 +43,8 @@ const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** di
 export interface Policy {
   readonly endpointSilenceMs: number;
   readonly preemptSilenceMs: number;
+  /** The caller's chunk size: silence is only known once the chunk that holds it has arrived. */
+  readonly frameMs: number;
 }
 
 /** The stages of one answered turn, from the server's timings (all on the server's clock). */
@@ -61,13 +63,14 @@ export function stagesOf(report: TurnSample['report']): Partial<Record<Stage, nu
 
 /**
  * Platform overhead: turn latency minus what the turn had to wait for anyway — the endpoint silence the caller
- * must leave, and the providers' time from when they could start (at the endpoint; for a preempted turn at the
- * preemption point, so only the part that did not fit before the endpoint counts).
+ * must leave (plus one chunk: silence is known only when the chunk holding it arrives), and the providers' time
+ * from when they could start (at the endpoint; for a preempted turn at the preemption point, so only the part that
+ * did not fit before the endpoint counts).
  */
 export function platformOverhead(report: TurnSample['report'], policy: Policy): number | undefined {
   const p = report.providerMs;
   if (report.serverLatencyMs === undefined || !p || p.stt === undefined || p.ttsFirstByte === undefined) return undefined;
   const providers = p.stt + (p.responder ?? 0) + p.ttsFirstByte;
-  const startsAt = report.preempted ? policy.preemptSilenceMs : policy.endpointSilenceMs;
-  return report.serverLatencyMs - Math.max(policy.endpointSilenceMs, startsAt + providers);
+  const startsAt = (report.preempted ? policy.preemptSilenceMs : policy.endpointSilenceMs) + policy.frameMs;
+  return report.serverLatencyMs - Math.max(policy.endpointSilenceMs + policy.frameMs, startsAt + providers);
 }

@@ -116,6 +116,7 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
   const policy: Policy = {
     endpointSilenceMs: Number(o.functionEnv?.ENDPOINT_SILENCE_MS ?? DEFAULT_ENDPOINTING.endpointSilenceMs),
     preemptSilenceMs: Number(o.functionEnv?.PREEMPT_SILENCE_MS ?? DEFAULT_MEDIA_CONFIG.preemptSilenceMs),
+    frameMs: o.frameMs,
   };
 
   let stack: LocalStack | undefined;
@@ -128,10 +129,10 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
       providers: o.profile,
       vendorAudio: 'synthetic', // the latency model alone: Flite's synthesis time would add to the modelled first byte
       provisioned: o.provisioned ? 2 : 0,
-      // A speculating invocation holds its environment through the endpoint silence, and the turn's invocation holds
-      // one while it streams the answer: up to two media environments per call at once (measured: one call, two
-      // provisioned, three cold starts).
-      provisionedByFunction: o.provisioned ? { media: o.provisionedMedia ?? Math.min(64, 2 * o.calls + 2) } : undefined,
+      // A speculating invocation holds its environment through the endpoint silence, the turn's invocation holds one
+      // while it streams the answer, and frames keep arriving meanwhile. Measured on one call: 5 media environments
+      // in use at the peak (2 provisioned → 3 cold starts; 4 → 1).
+      provisionedByFunction: o.provisioned ? { media: o.provisionedMedia ?? Math.min(64, 4 * o.calls + 2) } : undefined,
       functionEnv: { ...(o.replyCache ? {} : { PROMPT_CACHE: 'off' }), POWERTOOLS_LOG_LEVEL: 'WARN', ...o.functionEnv },
       logsDir: path.join(o.out, 'logs'),
       skipBuild: o.skipBuild,

@@ -18,8 +18,11 @@ export interface MediaConfig extends EndpointingConfig {
   readonly callRefreshMs: number;
   /** Any frame refreshes a cached call older than this, so a call ended elsewhere is noticed within it. */
   readonly callMaxAgeMs: number;
-  /** An environment without complete knowledge of a call looks for others' speech on chunks divisible by this. */
-  readonly pollEveryChunks: number;
+  /**
+   * An environment without complete knowledge of a call looks for others' speech once per this much stream time.
+   * Time, not chunks: counted in chunks, 100 ms chunks polled every second and endpoints came ~0.5 s late.
+   */
+  readonly pollEveryMs: number;
   /** Largest accepted audio payload per media message. */
   readonly maxFrameMs: number;
   /** How many times (20 ms apart) a frame that arrived before `start` landed waits for it. */
@@ -45,7 +48,7 @@ export interface MediaConfig extends EndpointingConfig {
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
   callRefreshMs: 300,
   callMaxAgeMs: 2000,
-  pollEveryChunks: 10,
+  pollEveryMs: 200,
   maxFrameMs: 1000,
   startWaitAttempts: 3,
   endpointMaxLagMs: 150,
@@ -98,7 +101,7 @@ export class MediaProcessor {
     if (speech) {
       await this.onSpeech(ctx, view, { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt });
     } else {
-      await this.onSilence(ctx, view, chunk, ts);
+      await this.onSilence(ctx, view, chunk, ts, frameMs);
     }
   }
 
@@ -118,7 +121,7 @@ export class MediaProcessor {
     if (agent && this.now() < agent.untilMs) await this.maybeBargeIn(ctx, view, frame.chunk, frame.durationMs, agent.turn);
   }
 
-  private async onSilence(ctx: MediaContext, view: CallView, chunk: number, ts: number): Promise<void> {
+  private async onSilence(ctx: MediaContext, view: CallView, chunk: number, ts: number, frameMs: number): Promise<void> {
     const open = view.lastSpeech && view.lastSpeech.chunk > view.call.lastEndpointChunk;
     if (open && isEndpoint(view.lastSpeech!.endTs, ts, this.config)) {
       const lagging = this.now() - ctx.receivedAt > this.config.endpointMaxLagMs;
@@ -134,7 +137,9 @@ export class MediaProcessor {
       await this.speculate(ctx, view, chunk, ts);
       return;
     }
-    if (!isKnowledgeComplete(view, chunk) && chunk % this.config.pollEveryChunks === 0) {
+    // The frame that crosses each pollEveryMs boundary of stream time polls (every 10th at 20 ms, every 2nd at 100 ms).
+    const crossesPollBoundary = Math.floor(ts / this.config.pollEveryMs) !== Math.floor((ts - frameMs) / this.config.pollEveryMs);
+    if (!isKnowledgeComplete(view, chunk) && crossesPollBoundary) {
       // Other environments may have stored speech this one never saw: look once, then know.
       this.telemetry.count('EndpointPolls');
       const latest = await this.store.latestFrameAfter(ctx.callId, view.call.lastEndpointChunk);
