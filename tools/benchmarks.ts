@@ -53,8 +53,13 @@ const HEADER =
   '| run | success (turns) | avg | p50 | p95 | p99 | client p95 | endpoint → audio p95 | platform overhead p95 | dispatch p95 | STT p95 | TTS first byte p95 | send p95 | hot-path cold starts | throttles | CPU mean / max | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 async function main() {
-  const o = new Command().option('--quick', 'a short matrix (1 and 10 calls, 20 s)').option('--only <ids>', 'comma-separated run ids').parse().opts<{ quick?: boolean; only?: string }>();
-  const runs = matrix(Boolean(o.quick)).filter((r) => !o.only || o.only.split(',').includes(r.id));
+  const o = new Command()
+    .option('--quick', 'a short matrix (1 and 10 calls, 20 s)')
+    .option('--only <ids>', 'comma-separated run ids')
+    .option('--render-only', 'rewrite BENCHMARKS.md from the reports already in .cache/benchmarks')
+    .parse()
+    .opts<{ quick?: boolean; only?: string; renderOnly?: boolean }>();
+  const runs = o.renderOnly ? [] : matrix(Boolean(o.quick)).filter((r) => !o.only || o.only.split(',').includes(r.id));
   const dir = path.join('.cache', 'benchmarks');
   let built = false;
   for (const run of runs) {
