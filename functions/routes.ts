@@ -91,6 +91,8 @@ export interface HttpRouteSpec extends FunctionSpec {
 export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
   // Twilio's voice webhook: answers an incoming call with TwiML that connects it to the WebSocket API.
   { method: 'POST', path: '/twilio/voice', ...fn('twilio-voice', false, { ...NONE, appSecret: true }, 10, 256) },
+  // The browser page's short-lived caller token (keyed with the app secret's token; never returns that token).
+  { method: 'POST', path: '/browser/token', ...fn('browser-token', false, { ...NONE, appSecret: true }, 10, 256) },
 ];
 
 export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...ROUTES, AUTHORIZER, ...HTTP_ROUTES];

@@ -10,6 +10,7 @@ import { LatencyMonitoring } from './constructs/latency-monitoring';
 import { PhoneWebhook } from './constructs/phone-webhook';
 import { RouteFunctions } from './constructs/route-functions';
 import { VoiceWebSocketApi } from './constructs/voice-websocket-api';
+import { WebClient } from './constructs/web-client';
 import type { EnvironmentConfig } from './config';
 import type { EnvName } from './environments';
 
@@ -25,6 +26,7 @@ export class VoiceAgentStack extends Stack {
   readonly webSocket: VoiceWebSocketApi;
   readonly monitoring: LatencyMonitoring;
   readonly phone: PhoneWebhook;
+  readonly web: WebClient;
 
   constructor(scope: Construct, id: string, props: VoiceAgentStackProps) {
     super(scope, id, props);
@@ -60,9 +62,14 @@ export class VoiceAgentStack extends Stack {
       streamUrl: this.webSocket.url,
       // One request per incoming call: a few a second is a busy line; anything far beyond it is not Twilio.
       throttle: { rateLimit: 20, burstLimit: 50 },
+      // The browser token endpoint is open: one token per Call pressed. Its own, lower limit keeps a flood of token
+      // requests from taking the phone line's share of the stage.
+      routeThrottle: { 'POST /browser/token': { rateLimit: 5, burstLimit: 10 } },
       logRetention: config.logs.retention,
       retainLogs: config.logs.retain,
     });
+
+    this.web = new WebClient(this, 'WebClient', { apiUrl: this.phone.url, logRetention: config.logs.retention, retainLogs: config.logs.retain });
 
     this.monitoring = new LatencyMonitoring(this, 'Monitoring', {
       envName,
@@ -80,6 +87,10 @@ export class VoiceAgentStack extends Stack {
     new CfnOutput(this, 'TwilioWebhookUrl', {
       value: `${this.phone.url}/twilio/voice`,
       description: "Twilio number → Voice → 'A call comes in' → Webhook, HTTP POST (set twilioAuthToken in the app secret)",
+    });
+    new CfnOutput(this, 'WebClientPage', {
+      value: this.web.pageS3Uri,
+      description: 'The browser page (private bucket): open the link `aws s3 presign <this> --expires-in 3600` prints',
     });
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl, description: 'CloudWatch dashboard of the latency budget' });
     new CfnOutput(this, 'CallsTableName', { value: this.callTable.table.tableName, description: 'DynamoDB call table' });

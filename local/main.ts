@@ -27,6 +27,7 @@ async function main() {
     `voice agent ready: ${stack.callerUrl()} (speech: ${providers}; started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`,
   );
   console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
+  console.log(`or talk to it in a browser: ${stack.pageUrl()} (press Call; the page asks for a 5-minute token itself)`);
   if (process.env.TWILIO_AUTH_TOKEN) console.log(`Twilio voice webhook: http://127.0.0.1:${stack.port}/twilio/voice (signed with TWILIO_AUTH_TOKEN)`);
   let stopping = false;
   const stop = async (signal: string) => {

@@ -125,6 +125,8 @@ export class LocalStack {
       accountId: ACCOUNT_ID,
       isAllowed: iam.isAllowed,
       httpRoutes: HTTP_ROUTES.map((r) => ({ method: r.method, path: r.path, functionName: r.name })),
+      // The browser page, on the same origin as the token endpoint it calls (on AWS: an S3 bucket, lib/constructs/web-client.ts).
+      staticRoot: path.join(ROOT, 'web'),
     });
     const { url, port } = await this.gateway.start();
     this.url = url;
@@ -158,7 +160,8 @@ export class LocalStack {
         ...(fn.permissions.manageConnections ? { CONNECTIONS_ENDPOINT: `http://127.0.0.1:${port}/${STAGE}` } : {}),
         // Likewise only the functions that may read the secret are told which it is.
         ...(fn.permissions.appSecret ? { APP_SECRET_ID: this.appSecretArn } : {}),
-        // The phone line's webhook answers with TwiML pointing at this stage (lib: the WebSocket stage's wss:// URL).
+        // The HTTP routes point callers at this stage: the phone line's TwiML, the browser token's `url` (lib: the
+        // WebSocket stage's wss:// URL).
         ...(HTTP_ROUTES.some((r) => r.name === fn.name) ? { VOICE_STREAM_URL: url } : {}),
       },
     }));
@@ -201,6 +204,11 @@ export class LocalStack {
   async dynamoStats(): Promise<Record<string, { requests: number; requestBytes: number; responseBytes: number }>> {
     const res = await fetch(`${this.dynamoEndpoint}/__local/stats`);
     return (await res.json()) as Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
+  }
+
+  /** The browser page (web/), served by the gateway; it asks this origin for a short-lived token. */
+  pageUrl(): string {
+    return `http://127.0.0.1:${this.port}/`;
   }
 
   /** The URL a caller connects to (with its token). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian-like machine: npm packages (from the lockfile) and the
-# Debian packages of the offline speech engines. Idempotent and quick when everything is already there.
+# Installs what the project needs on a fresh Debian-like machine: npm packages (from the lockfile), the Debian
+# packages of the offline speech engines, and Debian's chromium (the browser page's real-browser test drives it
+# through playwright-core, which downloads no browser of its own). Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,3 +10,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 bash scripts/install-speech-deps.sh
+bash scripts/apt-install.sh chromium

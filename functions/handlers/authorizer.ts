@@ -1,9 +1,11 @@
 /**
  * REQUEST authorizer on `$connect`. A caller gets in with either
- *  - `?token=` matching `voiceAgentToken` of the app secret (the CLI, load generator, browser tokens), or
+ *  - `?token=` matching `voiceAgentToken` of the app secret (the CLI, the load generator), or
+ *  - `?token=` holding a valid, unexpired short-lived caller token (the browser page: functions/shared/caller-tokens.ts,
+ *    issued by `POST /browser/token` and keyed with the same `voiceAgentToken`), or
  *  - an `X-Twilio-Signature` header that signs the URL it connected to with the Twilio auth token (a phone call
  *    through Twilio Media Streams; functions/shared/twilio.ts).
- * Both compared in constant time; the secret is cached per warm environment (functions/shared/secrets.ts). Anything
+ * All compared in constant time; the secret is cached per warm environment (functions/shared/secrets.ts). Anything
  * else — missing, forged, a Twilio signature when no Twilio token is configured — is denied (API Gateway: 403).
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -12,10 +14,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { logger, metrics, telemetry, tracer } from '../shared/observability';
+import { looksLikeCallerToken, verifyCallerToken } from '../shared/caller-tokens';
 import { appSecrets, type AppSecrets } from '../shared/secrets';
 import { connectUrl, header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid } from '../shared/twilio';
 
-type AuthenticatedBy = 'token' | 'twilio-signature' | 'none';
+type AuthenticatedBy = 'token' | 'browser-token' | 'twilio-signature' | 'none';
 
 function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string, authenticatedBy: AuthenticatedBy = 'none'): APIGatewayAuthorizerResult {
   return {
@@ -44,11 +47,15 @@ const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGa
     return policy('Deny', event.methodArn, 'anonymous');
   }
   if (presented && tokenMatches(presented, secrets.voiceAgentToken)) return policy('Allow', event.methodArn, 'caller', 'token');
+  // Checked only after the long-lived token failed: a browser token never equals it, and this costs two HMACs.
+  const browser = presented && looksLikeCallerToken(presented) ? verifyCallerToken(presented, secrets.voiceAgentToken) : undefined;
+  if (browser?.valid) return policy('Allow', event.methodArn, 'browser', 'browser-token');
   if (signature && secrets.twilioAuthToken) {
     const url = connectUrl(event as Parameters<typeof connectUrl>[0]);
     if (twilioSignatureValid(secrets.twilioAuthToken, signature, url)) return policy('Allow', event.methodArn, 'twilio', 'twilio-signature');
   }
-  const reason = presented ? 'bad token' : signature ? (secrets.twilioAuthToken ? 'bad Twilio signature' : 'Twilio signature but no Twilio auth token configured') : 'no token or signature';
+  // The reason, never the token: an expired browser token is worth telling apart from a forged one when debugging.
+  const reason = browser && !browser.valid ? `browser token ${browser.reason}` : presented ? 'bad token' : signature ? (secrets.twilioAuthToken ? 'bad Twilio signature' : 'Twilio signature but no Twilio auth token configured') : 'no token or signature';
   logger.warn('connect refused', { reason });
   telemetry.count('ConnectsRefused');
   return policy('Deny', event.methodArn, 'anonymous');

@@ -33,6 +33,7 @@ import {
   TURN_LATENCY_METRIC,
 } from '../../functions/shared/metrics-contract';
 import type { MetricName } from '../../functions/domain/call/model';
+import { HTTP_ROUTES } from '../../functions/routes';
 import type { AlarmThresholds } from '../config';
 
 export interface LatencyMonitoringProps {
@@ -78,8 +79,12 @@ export class LatencyMonitoring extends Construct {
       return new MathExpression({ expression: Object.keys(usingMetrics).join(' + '), usingMetrics, label, period: PERIOD });
     };
     const functions = [...props.functions.entries()];
-    const lambda = (name: string, statistic: string) =>
-      functions.map(([fnName, fn]) => fn.metric(name, { statistic, period: PERIOD, label: fnName }));
+    const lambda = (name: string, statistic: string, only: (fnName: string) => boolean = () => true) =>
+      functions.filter(([fnName]) => only(fnName)).map(([fnName, fn]) => fn.metric(name, { statistic, period: PERIOD, label: fnName }));
+    // An alarm may sum at most 10 metrics, fewer than the stack's functions: the WebSocket call path's functions and
+    // the HTTP routes' (Twilio webhook, browser token) are alarmed apart.
+    const isHttp = (fnName: string) => HTTP_ROUTES.some((r) => r.name === fnName);
+    const isCallPath = (fnName: string) => !isHttp(fnName);
     const spillover = [...props.liveAliases.entries()].map(([name, alias]) =>
       alias.metric('ProvisionedConcurrencySpilloverInvocations', { statistic: 'Sum', period: PERIOD, label: name }),
     );
@@ -153,10 +158,21 @@ export class LatencyMonitoring extends Construct {
       alarm(
         'FunctionErrors',
         'Lambda errors (crash, timeout, out of memory) plus handler failures answered with 500 (RouteErrors).',
-        sumOf('function errors', [...lambda('Errors', 'Sum'), app('RouteErrors', 'Sum')]),
+        sumOf('function errors', [...lambda('Errors', 'Sum', isCallPath), app('RouteErrors', 'Sum')]),
         t.functionErrorsPerMinute,
       ),
-      alarm('Throttles', 'Lambda invocations throttled: account or reserved concurrency exhausted.', sumOf('throttles', lambda('Throttles', 'Sum')), t.throttlesPerMinute),
+      alarm(
+        'Throttles',
+        'Lambda invocations of the call path throttled: account or reserved concurrency exhausted.',
+        sumOf('throttles', lambda('Throttles', 'Sum', isCallPath)),
+        t.throttlesPerMinute,
+      ),
+      alarm(
+        'HttpRouteErrors',
+        'Lambda errors or throttles of the HTTP routes: the Twilio webhook (calls to the number go unanswered) or the browser token endpoint.',
+        sumOf('HTTP route errors', [...lambda('Errors', 'Sum', isHttp), ...lambda('Throttles', 'Sum', isHttp)]),
+        t.functionErrorsPerMinute,
+      ),
       alarm(
         'ProvisionedSpillover',
         'Hot-path invocations beyond provisioned concurrency: cold starts on the call path. Raise provisioned/max or the schedule.',
@@ -233,6 +249,7 @@ export class LatencyMonitoring extends Construct {
           app('ConnectsRefused', 'Sum', {}, 'connects refused (bad token or Twilio signature)'),
           app('WebhooksRefused', 'Sum', {}, 'voice webhooks refused (bad signature)'),
           app('CallsOffered', 'Sum', {}, 'phone calls offered (Twilio webhook)'),
+          app('BrowserTokensIssued', 'Sum', {}, 'browser tokens issued (POST /browser/token)'),
           app('AppSecretErrors', 'Sum', {}, 'app secret unreadable'),
         ],
         width: 9,

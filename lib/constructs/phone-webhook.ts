@@ -1,7 +1,8 @@
 /**
- * The phone line's front door: an HTTP API whose `POST /twilio/voice` (functions/routes.ts HTTP_ROUTES) Twilio
- * calls when the number rings. Its function answers with TwiML pointing the call at the WebSocket stage.
- * No API Gateway authorizer: Twilio cannot present one; the function checks X-Twilio-Signature instead.
+ * The HTTP front doors (functions/routes.ts HTTP_ROUTES), one HTTP API: `POST /twilio/voice`, which Twilio calls when
+ * the number rings (its function answers with TwiML pointing the call at the WebSocket stage), and
+ * `POST /browser/token`, where the browser page gets a short-lived caller token. Every function behind it is told
+ * the WebSocket stage's URL (VOICE_STREAM_URL). Neither route has an API Gateway authorizer: each says why below.
  */
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -18,16 +19,29 @@ export interface PhoneWebhookProps {
   /** wss:// URL of the WebSocket stage the TwiML connects calls to. */
   readonly streamUrl: string;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Tighter limits for some routes (`METHOD /path` → limits), so one route cannot use up the others' share. */
+  readonly routeThrottle?: Readonly<Record<string, { readonly rateLimit: number; readonly burstLimit: number }>>;
   readonly logRetention: RetentionDays;
   readonly retainLogs: boolean;
 }
+
+/**
+ * Why each HTTP route has no API Gateway authorizer (cdk-nag AwsSolutions-APIG4). A new route must say why here,
+ * or the synth fails.
+ */
+const WHY_NO_AUTHORIZER: Readonly<Record<string, string>> = {
+  'twilio-voice': "Twilio's webhook cannot present an API Gateway authorizer; the function validates X-Twilio-Signature (HMAC of URL and parameters).",
+  'browser-token':
+    'Open on purpose: the demo line\'s browser page has no credential to present. It hands out only 5-minute caller tokens ' +
+    '(never the long-lived one), and its stage route is throttled.',
+};
 
 export class PhoneWebhook extends Construct {
   readonly api: HttpApi;
 
   constructor(scope: Construct, id: string, props: PhoneWebhookProps) {
     super(scope, id);
-    this.api = new HttpApi(this, 'Api', { description: 'Twilio voice webhook of the voice agent', createDefaultStage: false });
+    this.api = new HttpApi(this, 'Api', { description: 'Twilio voice webhook and browser token endpoint of the voice agent', createDefaultStage: false });
     const logs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
@@ -41,7 +55,12 @@ export class PhoneWebhook extends Construct {
         format: AccessLogFormat.custom(JSON.stringify({ requestId: '$context.requestId', ip: '$context.identity.sourceIp', routeKey: '$context.routeKey', status: '$context.status', latency: '$context.responseLatency' })),
       },
     });
-    (stage.node.defaultChild as CfnStage).addPropertyOverride('StageName', '$default');
+    const cfnStage = stage.node.defaultChild as CfnStage;
+    cfnStage.addPropertyOverride('StageName', '$default');
+    for (const [routeKey, limits] of Object.entries(props.routeThrottle ?? {})) {
+      if (!HTTP_ROUTES.some((r) => `${r.method} ${r.path}` === routeKey)) throw new Error(`routeThrottle: no HTTP route ${routeKey}`);
+      cfnStage.addPropertyOverride(`RouteSettings.${routeKey}`, { ThrottlingRateLimit: limits.rateLimit, ThrottlingBurstLimit: limits.burstLimit });
+    }
     for (const route of HTTP_ROUTES) {
       const fn = props.functions.get(route.name);
       if (!fn) throw new Error(`no function for HTTP route ${route.method} ${route.path}`);
@@ -51,14 +70,13 @@ export class PhoneWebhook extends Construct {
         methods: [HttpMethod[route.method]],
         integration: new HttpLambdaIntegration(`${route.name}-integration`, fn),
       });
-      Validations.of(added!).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason: "Twilio's webhook cannot present an API Gateway authorizer; the function validates X-Twilio-Signature (HMAC of URL and parameters).",
-      });
+      const reason = WHY_NO_AUTHORIZER[route.name];
+      if (!reason) throw new Error(`HTTP route ${route.method} ${route.path}: say in WHY_NO_AUTHORIZER why it has no authorizer`);
+      Validations.of(added!).acknowledge({ id: 'AwsSolutions-APIG4', reason });
     }
   }
 
-  /** https://{api}.execute-api.{region}.amazonaws.com: the webhook's base URL. */
+  /** https://{api}.execute-api.{region}.amazonaws.com: the routes' base URL. */
   get url(): string {
     return this.api.apiEndpoint;
   }

@@ -37,6 +37,7 @@ import {
 } from './events';
 import { parseHandshake, type Handshake } from './handshake';
 import { HttpApiRoutes, type HttpRouteBinding } from './http-api';
+import { StaticWeb } from './static-web';
 import { resolveLimits, TokenBucket, type GatewayLimits } from './limits';
 import { compileRouteSelection, type RouteSelector } from './route-selection';
 
@@ -74,6 +75,8 @@ export interface WebSocketGatewayOptions {
   readonly isAllowed?: IsAllowed;
   /** HTTP API routes served on the same port (payload 2.0; local/gateway/http-api.ts). */
   readonly httpRoutes?: readonly HttpRouteBinding[];
+  /** A folder whose files are served at `/` (the browser page, web/; local/gateway/static-web.ts). */
+  readonly staticRoot?: string;
 }
 
 /** Why a connection closed (keys of `stats().closesByReason`). */
@@ -148,6 +151,7 @@ type Outcome = InvokeResult | 'timeout';
 export class WebSocketGateway {
   private readonly invoker: Invoker;
   private readonly httpApi?: HttpApiRoutes;
+  private readonly staticWeb?: StaticWeb;
   private readonly limits: GatewayLimits;
   private readonly stageName: string;
   private readonly host: string;
@@ -196,6 +200,7 @@ export class WebSocketGateway {
   constructor(options: WebSocketGatewayOptions) {
     this.invoker = options.invoker;
     if (options.httpRoutes?.length) this.httpApi = new HttpApiRoutes(options.httpRoutes, options.invoker, () => `${this.host}:${this.port}`);
+    if (options.staticRoot) this.staticWeb = new StaticWeb(options.staticRoot);
     this.limits = resolveLimits(options.limits);
     this.stageName = options.stage ?? 'local';
     if (!/^[A-Za-z0-9_-]+$/.test(this.stageName)) throw new Error(`invalid stage name: ${this.stageName}`);
@@ -317,10 +322,15 @@ export class WebSocketGateway {
     if (this.httpApi?.handle(req, res)) return;
     const id = parseConnectionsPath(req.url ?? '/', this.stageName);
     if (id === undefined) {
-      req.resume();
-      const body = JSON.stringify({ message: 'Not Found' });
-      res.writeHead(404, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
+      // Static files only off the @connections path, so agent audio posts never wait on a file lookup.
+      if (!this.staticWeb) return notFound(req, res);
+      this.staticWeb.handle(req, res).then(
+        (served) => served || notFound(req, res),
+        () => {
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: 'Internal Server Error' }));
+        },
+      );
       return;
     }
     handleConnectionsRequest(req, res, id, {
@@ -631,6 +641,13 @@ export class WebSocketGateway {
     this.pendingDisconnects.add(p);
     void p.finally(() => this.pendingDisconnects.delete(p));
   }
+}
+
+function notFound(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  const body = JSON.stringify({ message: 'Not Found' });
+  res.writeHead(404, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /** The close code ws attached to a receiver error (1002 protocol error, 1007 invalid UTF-8, …). */

@@ -7,6 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { createHmac } from 'node:crypto';
 import authorizerEvent from '../../events/authorizer.json';
 import { AUTHORIZER } from '../../functions/routes';
+import { issueCallerToken } from '../../functions/shared/caller-tokens';
 import { AppSecretError, AppSecretsReader, appSecrets } from '../../functions/shared/secrets';
 import { LambdaRuntime } from '../../local/runtime/runtime';
 import { SecretsManagerServer } from '../../local/secrets/secrets-manager-server';
@@ -247,6 +248,27 @@ describe('the authorizer bundle', () => {
     expect(await connect({}, { token: TOKEN })).toEqual(['Allow', 'token']);
     expect(logs.join('\n')).not.toContain(twilioAuthToken);
     expect(logs.join('\n')).toMatch(/bad Twilio signature/);
+  });
+
+  it('admits a browser token issued under the secret\'s token until it expires; tampered, expired or foreign ones are refused', async () => {
+    const arn = server.putSecret('bundle/browser', JSON.stringify({ voiceAgentToken: TOKEN }));
+    await start(arn, 1);
+    const connect = async (token: string) => {
+      const r = await rt!.invoke(AUTHORIZER.name, { ...authorizerEvent, queryStringParameters: { token } });
+      if (!r.ok) throw new Error(`${r.errorType}: ${r.errorMessage}`);
+      const p = r.payload as { policyDocument: { Statement: { Effect: string }[] }; context: { authenticatedBy: string } };
+      return [p.policyDocument.Statement[0]!.Effect, p.context.authenticatedBy];
+    };
+    const fresh = issueCallerToken(TOKEN).token;
+    expect(await connect(fresh)).toEqual(['Allow', 'browser-token']);
+    const [v, exp, nonce, mac] = fresh.split('.');
+    expect(await connect([v, String(Number(exp) + 3600), nonce, mac].join('.'))).toEqual(['Deny', 'none']);
+    expect(await connect(issueCallerToken(TOKEN, { nowMs: Date.now() - 5 * 60_000 - 1000 }).token)).toEqual(['Deny', 'none']);
+    // Issued under another environment's token, or under this one's before it was rotated.
+    expect(await connect(issueCallerToken('tok-of-another-environment').token)).toEqual(['Deny', 'none']);
+    expect(logs.join('\n')).toMatch(/browser token bad signature[\s\S]*browser token expired[\s\S]*browser token bad signature/);
+    expect(logs.join('\n')).not.toContain(fresh);
+    expect(logs.join('\n')).not.toContain(TOKEN);
   });
 
   it('refuses Twilio signatures when no Twilio auth token is configured', async () => {

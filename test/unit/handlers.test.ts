@@ -1,7 +1,9 @@
 /** Handlers invoked in-process with the sample events of `events/` (captured from the local gateway). */
 import type { Context } from 'aws-lambda';
 import authorizerEvent from '../../events/authorizer.json';
+import browserTokenEvent from '../../events/browser-token.json';
 import fallbackEvent from '../../events/fallback.json';
+import { issueCallerToken, verifyCallerToken } from '../../functions/shared/caller-tokens';
 import { SecretsManagerServer } from '../../local/secrets/secrets-manager-server';
 
 // Set before the handlers (and their Powertools instances) load: output then goes through the global console.
@@ -60,6 +62,33 @@ describe('authorizer', () => {
     expect(out.join('\n')).not.toContain('another-token');
   });
 
+  it('allows a browser token issued under the secret\'s token until it expires, and says why it refuses one', async () => {
+    secrets.putSecret(SECRET, JSON.stringify({ voiceAgentToken: 'EXAMPLE-TOKEN' }));
+    const authorize = async (token: string) => (await load())({ ...authorizerEvent, queryStringParameters: { token } } as never, context);
+    const fresh = issueCallerToken('EXAMPLE-TOKEN').token;
+    const allowed = await authorize(fresh);
+    expect(allowed.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: authorizerEvent.methodArn });
+    expect(allowed.context).toEqual({ authenticatedBy: 'browser-token' });
+    // The long-lived token still works, and is told apart.
+    expect((await authorize('EXAMPLE-TOKEN')).context).toEqual({ authenticatedBy: 'token' });
+
+    const [v, exp, nonce, mac] = fresh.split('.');
+    for (const [token, reason] of [
+      [issueCallerToken('EXAMPLE-TOKEN', { nowMs: Date.now() - 301_000 }).token, 'browser token expired'],
+      [[v, String(Number(exp) + 600), nonce, mac].join('.'), 'browser token bad signature'],
+      [issueCallerToken('another-environments-token').token, 'browser token bad signature'],
+      ['not-a-token', 'bad token'],
+    ] as const) {
+      capture();
+      const denied = await authorize(token);
+      expect(denied.policyDocument.Statement[0]?.Effect).toBe('Deny');
+      expect(denied.context).toEqual({ authenticatedBy: 'none' });
+      expect(lines().find((l) => l.message === 'connect refused')).toMatchObject({ reason });
+      expect(out.join('\n')).not.toContain(token);
+    }
+    expect(out.join('\n')).not.toContain('EXAMPLE-TOKEN');
+  });
+
   it.each([
     ['missing', () => secrets.deleteSecret(SECRET), /not found/],
     ['malformed', () => secrets.putSecret(SECRET, 'EXAMPLE-TOKEN'), /not valid JSON/],
@@ -98,5 +127,69 @@ describe('$default', () => {
     const lines = out.map((l) => JSON.parse(l));
     expect(lines.find((l) => l.message === 'invalid message')).toMatchObject({ reason: expect.stringContaining(reason), level: 'WARN' });
     expect(lines.find((l) => l._aws)).toMatchObject({ InvalidMessages: 1 });
+  });
+});
+
+/** The browser page's token endpoint (POST /browser/token), with the app secret from the local Secrets Manager. */
+describe('browser-token', () => {
+  const SECRET = 'voice-agent/browser-test';
+  const STREAM = 'wss://abcdef1234.execute-api.us-east-1.amazonaws.com/dev';
+  const secrets = new SecretsManagerServer();
+  const saved = { ...process.env };
+  const invoke = async () => {
+    const { handler } = await import('../../functions/handlers/browser-token');
+    return handler(browserTokenEvent as never, context);
+  };
+  const lines = () => out.map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  beforeAll(async () => {
+    // The app secret reader is a per-environment singleton: this environment's is built from the settings below.
+    jest.resetModules();
+    Object.assign(process.env, {
+      APP_SECRET_ID: SECRET,
+      SECRETS_MANAGER_ENDPOINT: await secrets.start(),
+      SECRETS_MAX_AGE_SECONDS: '0',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDBROWSERTOKEN',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      VOICE_STREAM_URL: STREAM,
+    });
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await secrets.stop();
+  });
+  beforeEach(capture);
+
+  it('answers a 5-minute token under the secret\'s token, the stage URL, CORS and no-store; never the long-lived token', async () => {
+    secrets.putSecret(SECRET, JSON.stringify({ voiceAgentToken: 'EXAMPLE-TOKEN' }));
+    const res = await invoke();
+    expect(res).toMatchObject({
+      statusCode: 200,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': '*' },
+    });
+    expect(res.body).not.toContain('EXAMPLE-TOKEN');
+    const body = JSON.parse(res.body!) as { token: string; expiresAt: number; url: string };
+    expect(Object.keys(body).sort()).toEqual(['expiresAt', 'token', 'url']);
+    expect(body.url).toBe(STREAM);
+    expect(verifyCallerToken(body.token, 'EXAMPLE-TOKEN')).toEqual({ valid: true, expiresAt: body.expiresAt });
+    expect(body.expiresAt - Date.now() / 1000).toBeGreaterThan(295);
+    expect(lines().find((l) => l.message === 'browser token issued')).toMatchObject({ origin: 'http://localhost:8080', expiresAt: body.expiresAt });
+    expect(lines().find((l) => l._aws)).toMatchObject({ BrowserTokensIssued: 1 });
+    expect(out.join('\n')).not.toContain(body.token);
+    expect(out.join('\n')).not.toContain('EXAMPLE-TOKEN');
+  });
+
+  it('answers 503 (readable cross-origin) when the secret cannot be read, and 500 without VOICE_STREAM_URL', async () => {
+    secrets.deleteSecret(SECRET);
+    expect(await invoke()).toMatchObject({ statusCode: 503, headers: { 'access-control-allow-origin': '*' } });
+    expect(lines().find((l) => l._aws)).toMatchObject({ AppSecretErrors: 1 });
+    secrets.putSecret(SECRET, JSON.stringify({ voiceAgentToken: 'EXAMPLE-TOKEN' }));
+    delete process.env.VOICE_STREAM_URL;
+    try {
+      expect(await invoke()).toMatchObject({ statusCode: 500, body: JSON.stringify({ message: 'not configured' }) });
+    } finally {
+      process.env.VOICE_STREAM_URL = STREAM;
+    }
   });
 });

@@ -206,6 +206,7 @@ export type MetricName =
   | 'ConnectsRefused'
   | 'WebhooksRefused'
   | 'CallsOffered'
+  | 'BrowserTokensIssued'
   | 'AppSecretErrors'
   | 'ProviderRetries'
   | 'TurnsPreempted'

@@ -4,7 +4,7 @@
  */
 import { ENVIRONMENT_CONFIG } from '../../../lib/config';
 import { ENVIRONMENTS, type EnvName } from '../../../lib/environments';
-import { ALL_FUNCTIONS, ROUTES } from '../../../functions/routes';
+import { ALL_FUNCTIONS, HTTP_ROUTES, ROUTES } from '../../../functions/routes';
 import { LATENCY_STAGES, METRICS_NAMESPACE, TURN_LATENCY_METRIC } from '../../../functions/shared/metrics-contract';
 import { referencedIds, resources, synth, type Resource } from './synth';
 
@@ -78,6 +78,7 @@ describe('alarms', () => {
       ProviderErrorRate: t.providerErrorRatePercent,
       FunctionErrors: t.functionErrorsPerMinute,
       Throttles: t.throttlesPerMinute,
+      HttpRouteErrors: t.functionErrorsPerMinute,
       ProvisionedSpillover: t.spilloverPerMinute,
       DynamoThrottles: t.dynamoThrottlesPerMinute,
     };
@@ -105,14 +106,19 @@ describe('alarms', () => {
   });
 
   it('computes the provider error rate from provider errors over turns, and sums errors over every function', () => {
+    const statNames = (alarm: string) =>
+      (alarmsOf('dev')[alarm]!.Properties.Metrics as { MetricStat?: { Metric: { MetricName: string } } }[]).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
     const alarms = alarmsOf('dev');
     const rate = alarms.ProviderErrorRate!.Properties.Metrics as { Expression?: string; MetricStat?: { Metric: { MetricName: string } } }[];
     expect(rate.find((m) => m.Expression?.includes('100 * errors / turns'))).toBeDefined();
     expect(rate.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort()).toEqual(['ProviderErrors', 'TurnsCompleted', 'TurnsFailed']);
-    const errors = alarms.FunctionErrors!.Properties.Metrics as { MetricStat?: { Metric: { MetricName: string } } }[];
-    const names = errors.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
-    expect(names.filter((n) => n === 'Errors')).toHaveLength(ALL_FUNCTIONS.length);
+    // An alarm sums at most 10 metrics: the call path's functions in FunctionErrors/Throttles, the HTTP routes' apart.
+    const names = statNames('FunctionErrors');
+    expect(names.filter((n) => n === 'Errors')).toHaveLength(ALL_FUNCTIONS.length - HTTP_ROUTES.length);
     expect(names).toContain('RouteErrors');
+    expect(statNames('Throttles')).toHaveLength(ALL_FUNCTIONS.length - HTTP_ROUTES.length);
+    expect(statNames('HttpRouteErrors').sort()).toEqual([...HTTP_ROUTES.map(() => 'Errors'), ...HTTP_ROUTES.map(() => 'Throttles')]);
+    for (const alarm of Object.values(alarmsOf('dev'))) expect((alarm.Properties.Metrics as unknown[] | undefined)?.length ?? 1).toBeLessThanOrEqual(11); // 10 metrics + the expression
   });
 
   it.each(ENVIRONMENTS)('%s: every alarm notifies the alarm topic on alarm and on recovery', (env) => {

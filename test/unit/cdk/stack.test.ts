@@ -5,7 +5,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENT_CONFIG } from '../../../lib/config';
 import { CALL_TABLE_SCHEMA } from '../../../functions/adapters/table-schema';
-import { ALL_FUNCTIONS, AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/routes';
+import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/routes';
+import { standalonePage, STANDALONE_PAGE } from '../../../lib/constructs/web-client';
 import { parseEnvName, stackName } from '../../../lib/environments';
 import { functionIdByName, functionOf, referencedIds, resources, synth } from './synth';
 
@@ -23,7 +24,8 @@ describe('environment', () => {
 
 describe('WebSocket API', () => {
   it('selects routes with the route table expression', () => {
-    dev.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    // The WebSocket API, and the HTTP API of HTTP_ROUTES (below).
+    expect(resources(dev, 'AWS::ApiGatewayV2::Api').map(([, a]) => a.Properties.ProtocolType).sort()).toEqual(['HTTP', 'WEBSOCKET']);
     dev.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       ProtocolType: 'WEBSOCKET',
       RouteSelectionExpression: ROUTE_SELECTION_EXPRESSION,
@@ -31,7 +33,8 @@ describe('WebSocket API', () => {
   });
 
   it('has exactly one route per ROUTES entry, each on a Lambda proxy integration of that route\'s function', () => {
-    const routes = resources(dev, 'AWS::ApiGatewayV2::Route');
+    const [wsApiId] = resources(dev, 'AWS::ApiGatewayV2::Api').find(([, a]) => a.Properties.ProtocolType === 'WEBSOCKET')!;
+    const routes = resources(dev, 'AWS::ApiGatewayV2::Route').filter(([, r]) => referencedIds(r.Properties.ApiId).includes(wsApiId));
     expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(ROUTES.map((r) => r.routeKey).sort());
 
     const integrations = Object.fromEntries(resources(dev, 'AWS::ApiGatewayV2::Integration'));
@@ -120,9 +123,59 @@ describe('WebSocket API', () => {
   });
 });
 
+describe('HTTP routes and the browser page', () => {
+  const [httpApiId] = resources(dev, 'AWS::ApiGatewayV2::Api').find(([, a]) => a.Properties.ProtocolType === 'HTTP')!;
+
+  it('has one HTTP API route per HTTP_ROUTES entry, each function told the WebSocket stage URL', () => {
+    const routes = resources(dev, 'AWS::ApiGatewayV2::Route').filter(([, r]) => referencedIds(r.Properties.ApiId).includes(httpApiId));
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(HTTP_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const spec of HTTP_ROUTES) {
+      expect(JSON.stringify(functionOf(dev, spec.name).Properties.Environment.Variables.VOICE_STREAM_URL)).toMatch(/"wss:\/\/"/);
+    }
+  });
+
+  it('throttles the open token endpoint below the stage, so it cannot take the phone line\'s share', () => {
+    const [, stage] = resources(dev, 'AWS::ApiGatewayV2::Stage').find(([, st]) => referencedIds(st.Properties.ApiId).includes(httpApiId))!;
+    const stageLimit = stage.Properties.DefaultRouteSettings.ThrottlingRateLimit as number;
+    const token = stage.Properties.RouteSettings['POST /browser/token'] as { ThrottlingRateLimit: number; ThrottlingBurstLimit: number };
+    expect(token.ThrottlingRateLimit).toBeLessThan(stageLimit);
+    expect(token.ThrottlingBurstLimit).toBeGreaterThan(0);
+  });
+
+  it('keeps the page in a private bucket: public access blocked, TLS only, emptied and deleted with the stack', () => {
+    const [bucketId, bucket] = resources(dev, 'AWS::S3::Bucket')[0]!;
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties).not.toHaveProperty('WebsiteConfiguration');
+    const [, policy] = resources(dev, 'AWS::S3::BucketPolicy').find(([, p]) => referencedIds(p.Properties.Bucket).includes(bucketId))!;
+    const statements = policy.Properties.PolicyDocument.Statement as { Effect: string; Principal?: unknown; Condition?: unknown }[];
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    // Nobody outside the account is allowed anything (the deployment's access is in its role, not here).
+    expect(statements.filter((st) => st.Effect === 'Allow' && JSON.stringify(st.Principal) === '{"AWS":"*"}')).toEqual([]);
+    expect(statements.filter((st) => st.Effect === 'Allow' && st.Principal === '*')).toEqual([]);
+    const [, deployment] = resources(dev, 'Custom::CDKBucketDeployment')[0]!;
+    expect(referencedIds(deployment.Properties.DestinationBucketName)).toEqual([bucketId]);
+    expect(deployment.Properties.RetainOnDelete).toBe(false);
+    // call.html is deployed with the HTTP API's address filled in at deploy time.
+    expect(JSON.stringify(deployment.Properties.SourceMarkers)).toContain(`{"Fn::GetAtt":["${httpApiId}","ApiEndpoint"]}`);
+    const outputs = dev.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(JSON.stringify(outputs.WebClientPage?.Value)).toBe(JSON.stringify({ 'Fn::Join': ['', ['s3://', { Ref: bucketId }, `/${STANDALONE_PAGE}`]] }));
+  });
+
+  it('makes call.html self-contained: scripts inlined, the API address filled in, nothing fetched from elsewhere', () => {
+    const html = standalonePage('https://abc123.execute-api.us-east-1.amazonaws.com');
+    expect(html).toContain('<meta name="voice-agent-api" content="https://abc123.execute-api.us-east-1.amazonaws.com">');
+    expect(html).not.toMatch(/<script src=/);
+    expect(html).toContain('class Resampler'); // codec.js
+    expect(html).toContain("registerProcessor('voice-agent-capture'"); // app.js
+    expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+});
+
 describe('functions', () => {
-  it('has one function per route-table spec and no other', () => {
-    dev.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS.length);
+  it('has one function per route-table spec and no other (but the page deployment\'s, during deploys)', () => {
+    const names = resources(dev, 'AWS::Lambda::Function').map(([id]) => id);
+    expect(names).toHaveLength(ALL_FUNCTIONS.length + 1);
+    expect(names.filter((id) => id.startsWith('CustomCDKBucketDeployment'))).toHaveLength(1);
   });
 
   it.each(ALL_FUNCTIONS.map((f) => [f.name, f] as const))('%s: memory, timeout, runtime, arch, tracing, env from the spec', (name, spec) => {
@@ -163,7 +216,8 @@ describe('functions', () => {
       [prod, 30, 'Retain'],
     ] as const) {
       const groups = resources(t, 'AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(ALL_FUNCTIONS.length + 1); // + the stage's access logs
+      // + the WebSocket and HTTP stages' access logs, + the page deployment's logs
+      expect(groups).toHaveLength(ALL_FUNCTIONS.length + 3);
       for (const [, group] of groups) {
         expect(group.Properties.RetentionInDays).toBe(days);
         expect(group.DeletionPolicy).toBe(policy);
@@ -214,7 +268,7 @@ describe('app secret', () => {
       expect(secret.Properties.Name).toBe(`voice-agent/${env}`);
       expect(secret.Properties.SecretString).toBeUndefined();
       expect(secret.Properties.GenerateSecretString).toMatchObject({ GenerateStringKey: 'voiceAgentToken', ExcludePunctuation: true });
-      expect(JSON.parse(secret.Properties.GenerateSecretString.SecretStringTemplate)).toEqual({ deepgramApiKey: '', elevenLabsApiKey: '' });
+      expect(JSON.parse(secret.Properties.GenerateSecretString.SecretStringTemplate)).toEqual({ deepgramApiKey: '', elevenLabsApiKey: '', twilioAuthToken: '' });
       expect(secret.DeletionPolicy).toBe(env === 'prod' ? 'Retain' : 'Delete');
     }
   });
