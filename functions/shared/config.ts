@@ -31,11 +31,24 @@ const EnvSchema = z.object({
   BARGE_IN_MS: num(DEFAULT_ENDPOINTING.bargeInMs),
   CALL_REFRESH_MS: num(DEFAULT_MEDIA_CONFIG.callRefreshMs),
   POLL_EVERY_MS: num(DEFAULT_MEDIA_CONFIG.pollEveryMs),
-  /** Preemptive generation starts after this much silence; 0 turns it off. */
-  PREEMPT_SILENCE_MS: num(DEFAULT_MEDIA_CONFIG.preemptSilenceMs),
+  /**
+   * Preemptive generation starts after this much silence; 0 turns it off. Unset: on (DEFAULT_MEDIA_CONFIG) with the
+   * vendors, off with the offline engines — see `preemptionDefault`.
+   */
+  PREEMPT_SILENCE_MS: z.coerce.number().int().nonnegative().optional(),
 });
 
 export type FunctionEnv = z.infer<typeof EnvSchema>;
+
+/**
+ * Speculative work pays off when the providers are remote: their latency overlaps the endpoint silence, and a
+ * discarded speculation costs a vendor request. The offline engines run on the same machine's CPU, where a
+ * speculative decode (which the local server cannot cancel once started) delays the real ones: with it on, the
+ * ten-call stack test's recognizer queue reached its 5 s timeout. So: on with the vendors, off with the engines.
+ */
+export function preemptionDefault(providers: 'offline' | 'vendors'): number {
+  return providers === 'vendors' ? DEFAULT_MEDIA_CONFIG.preemptSilenceMs : 0;
+}
 
 export interface SpeechConfig {
   readonly providers: 'offline' | 'vendors';
@@ -79,7 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       bargeInMs: e.BARGE_IN_MS,
       callRefreshMs: e.CALL_REFRESH_MS,
       pollEveryMs: e.POLL_EVERY_MS,
-      preemptSilenceMs: e.PREEMPT_SILENCE_MS,
+      preemptSilenceMs: e.PREEMPT_SILENCE_MS ?? preemptionDefault(e.SPEECH_PROVIDERS),
     },
     turn: { ...DEFAULT_TURN_CONFIG, sttTimeoutMs: e.STT_TIMEOUT_MS, ttsTimeoutMs: e.TTS_TIMEOUT_MS },
   };

@@ -12,7 +12,7 @@ import { SingleBar } from 'cli-progress';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_MEDIA_CONFIG } from '../../functions/domain/call/media-processor';
+import { preemptionDefault } from '../../functions/shared/config';
 import type { AudioFormat } from '../../functions/domain/speech';
 import { DEFAULT_ENDPOINTING } from '../../functions/domain/vad';
 import { AUTHORIZER, ROUTES } from '../../functions/routes';
@@ -115,7 +115,7 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
   const utterances = await loadUtterances(format);
   const policy: Policy = {
     endpointSilenceMs: Number(o.functionEnv?.ENDPOINT_SILENCE_MS ?? DEFAULT_ENDPOINTING.endpointSilenceMs),
-    preemptSilenceMs: Number(o.functionEnv?.PREEMPT_SILENCE_MS ?? DEFAULT_MEDIA_CONFIG.preemptSilenceMs),
+    preemptSilenceMs: Number(o.functionEnv?.PREEMPT_SILENCE_MS ?? preemptionDefault(!o.url && o.profile === 'offline' ? 'offline' : 'vendors')),
     frameMs: o.frameMs,
   };
 
