@@ -9,7 +9,7 @@
 import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { estimateCost, renderCostMarkdown } from './loadtest/cost-model';
+import { estimateCost, provisionedConcurrencyFor, renderCostMarkdown } from './loadtest/cost-model';
 import { parseOptions, runLoadtest } from './loadtest/loadtest';
 import type { LoadReport } from './loadtest/report-types';
 
@@ -195,8 +195,14 @@ function render(dir: string, runs: Run[]): string {
       .at(-1);
     if (!best?.counts) continue;
     out.push(`## Cost model: ${frame} ms ${frame === 20 ? 'frames (Twilio)' : 'chunks'}`, '');
-    out.push(`Measured counts from the ${best.run.calls}-call run above (${best.counts.callMinutes.toFixed(1)} call-minutes): the largest ${frame} ms run that held ≥ 99 % success.`, '');
-    const estimate = estimateCost(best.counts, { concurrentCalls: 100, hoursPerDay: 8, daysPerMonth: 30 });
+    out.push(
+      `Measured counts from the ${best.run.calls}-call run above (${best.counts.callMinutes.toFixed(1)} call-minutes): the largest ${frame} ms run that held ≥ 99 % success. ` +
+        'Counts of messages, invocations and table requests carry over to AWS as they are; Lambda durations were measured on this ' +
+        'machine\'s emulated runtime (a 2-core VM shared by everything) and are likely longer than on Lambda, so the duration line ' +
+        "is an upper estimate. Provisioned concurrency is priced as prod's schedule in lib/config.ts.",
+      '',
+    );
+    const estimate = estimateCost(best.counts, { concurrentCalls: 100, hoursPerDay: 8, daysPerMonth: 30, provisionedConcurrency: provisionedConcurrencyFor('prod') });
     out.push(renderCostMarkdown(estimate).replace(/^## /gm, '### '), '');
   }
   return out.join('\n') + '\n';
