@@ -15,6 +15,7 @@ import { LogSink } from './observability/log-sink';
 import { LambdaRuntime } from './runtime/runtime';
 import type { FunctionConfig, Invoker } from './runtime/types';
 import { SecretsManagerServer } from './secrets/secrets-manager-server';
+import type { Fault, Vendor, VendorFaultRates } from './vendors/behaviour';
 
 // Lambda runs nodejs22.x; this machine has Node 20, for which the AWS SDK would print a deprecation warning.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -56,6 +57,39 @@ export interface LocalStackOptions {
   /** The Twilio account's auth token (npm start: TWILIO_AUTH_TOKEN): signs the voice webhook and stream upgrades. */
   readonly twilioAuthToken?: string;
   readonly gatewayLimits?: ConstructorParameters<typeof WebSocketGateway>[0]['limits'];
+  /**
+   * Random faults in the vendor stand-ins (providers seed or zero): e.g. `{ rate: 0.01 }` fails 1 % of each vendor's
+   * requests, spread evenly over `kinds` (default every Fault: http-500, http-429, timeout, stall, malformed, drop),
+   * for `vendors` (default both). Injected faults are counted in `vendorFaultStats()`.
+   */
+  readonly vendorFaults?: VendorFaultRates;
+}
+
+/** How DynamoDB fails (local/dynamo/faults.cjs): 400 throttling, 500/503, or the connection reset. */
+export type DynamoFaultKind = 'throttling' | 'provisioned-throughput' | 'internal-error' | 'unavailable' | 'reset';
+
+/**
+ * A DynamoDB fault rule: matching requests get `kind` with probability `rate` (default 1), for at most `count` faults
+ * and/or `forMs` from now (an outage); `operations` filters (e.g. ['PutItem']); `callers: 'functions'` (default)
+ * spares requests signed with the operator key (tests, tools), `'all'` does not.
+ */
+export interface DynamoFaultRule {
+  readonly kind: DynamoFaultKind;
+  readonly rate?: number;
+  readonly count?: number;
+  readonly forMs?: number;
+  readonly operations?: readonly string[];
+  readonly callers?: 'functions' | 'all';
+}
+
+export interface DynamoFaultStats {
+  readonly rules: readonly (DynamoFaultRule & { id: number; injected: number })[];
+  readonly injected: { total: number; byKind: Partial<Record<DynamoFaultKind, number>>; byOperation: Record<string, number> };
+}
+
+export interface VendorFaultStats {
+  readonly deepgram: { requests: number; faults: Partial<Record<Fault, number>> };
+  readonly elevenlabs: { requests: number; faults: Partial<Record<Fault, number>> };
 }
 
 export class LocalStack {
@@ -70,6 +104,8 @@ export class LocalStack {
   secrets?: SecretsManagerServer;
   appSecretArn = '';
   private children: ChildService<unknown>[] = [];
+  /** The vendor stand-ins' control server (local/vendors-process.ts), when they run. */
+  private vendorControlUrl?: string;
 
   constructor(private readonly options: LocalStackOptions = {}) {
     this.token = options.token ?? randomBytes(12).toString('base64url');
@@ -186,24 +222,60 @@ export class LocalStack {
       return { keys: { deepgramApiKey, elevenLabsApiKey }, env: { SPEECH_PROVIDERS: 'vendors' } };
     }
     const keys = { deepgramApiKey: randomBytes(20).toString('hex'), elevenLabsApiKey: randomBytes(20).toString('hex') };
-    const child = await startChild<{ deepgramUrl: string; elevenLabsUrl: string }>(
+    const child = await startChild<{ deepgramUrl: string; elevenLabsUrl: string; controlUrl: string }>(
       'vendors',
       process.execPath,
       ['--import', 'tsx', path.join(__dirname, 'vendors-process.ts')],
-      { VENDOR_LATENCY: providers, VENDOR_AUDIO: this.options.vendorAudio ?? 'speech', SPEECH_URL: speechUrl, DEEPGRAM_API_KEY: keys.deepgramApiKey, ELEVENLABS_API_KEY: keys.elevenLabsApiKey },
+      {
+        VENDOR_LATENCY: providers,
+        VENDOR_AUDIO: this.options.vendorAudio ?? 'speech',
+        SPEECH_URL: speechUrl,
+        DEEPGRAM_API_KEY: keys.deepgramApiKey,
+        ELEVENLABS_API_KEY: keys.elevenLabsApiKey,
+        ...(this.options.vendorFaults ? { VENDOR_FAULTS: JSON.stringify(this.options.vendorFaults) } : {}),
+      },
       120_000,
     );
     this.children.push(child);
+    this.vendorControlUrl = child.ready.controlUrl;
     return {
       keys,
       env: { SPEECH_PROVIDERS: 'vendors', DEEPGRAM_BASE_URL: child.ready.deepgramUrl, ELEVENLABS_BASE_URL: child.ready.elevenLabsUrl },
     };
   }
 
-  /** DynamoDB requests by operation since the stack started, with their bytes (local/dynamo/dynalite-server.cjs). */
-  async dynamoStats(): Promise<Record<string, { requests: number; requestBytes: number; responseBytes: number }>> {
+  /** DynamoDB requests by operation since the stack started, with their bytes and injected faults (local/dynamo/dynalite-server.cjs). */
+  async dynamoStats(): Promise<Record<string, { requests: number; requestBytes: number; responseBytes: number; faults: number }>> {
     const res = await fetch(`${this.dynamoEndpoint}/__local/stats`);
-    return (await res.json()) as Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
+    return (await res.json()) as Record<string, { requests: number; requestBytes: number; responseBytes: number; faults: number }>;
+  }
+
+  /** Adds a DynamoDB fault rule (see DynamoFaultRule), or `{ clear: true }` removes them all. */
+  async dynamoFaults(rule: DynamoFaultRule | { clear: true }): Promise<void> {
+    await control(`${this.dynamoEndpoint}/__local/faults`, rule);
+  }
+
+  /** The DynamoDB fault rules in force and every fault injected since the stack started. */
+  async dynamoFaultStats(): Promise<DynamoFaultStats> {
+    return (await (await fetch(`${this.dynamoEndpoint}/__local/faults`)).json()) as DynamoFaultStats;
+  }
+
+  /**
+   * Scripts vendor faults (providers seed or zero): the next `count` (default 1) requests of `vendor` (default both)
+   * get `next`; `{ clear: true }` drops the scripted faults not yet taken (random ones from `vendorFaults` go on).
+   */
+  async vendorFaults(command: { next: Fault; count?: number; vendor?: Vendor } | { clear: true; vendor?: Vendor }): Promise<void> {
+    await control(`${this.requireVendors()}/faults`, command);
+  }
+
+  /** Requests each vendor stand-in answered and the faults it injected, by kind. */
+  async vendorFaultStats(): Promise<VendorFaultStats> {
+    return (await (await fetch(`${this.requireVendors()}/stats`)).json()) as VendorFaultStats;
+  }
+
+  private requireVendors(): string {
+    if (!this.vendorControlUrl) throw new Error("vendor faults need the vendor stand-ins: providers 'seed' or 'zero'");
+    return this.vendorControlUrl;
   }
 
   /** The browser page (web/), served by the gateway; it asks this origin for a short-lived token. */
@@ -224,6 +296,12 @@ export class LocalStack {
     this.children = [];
     await this.logs.close();
   }
+}
+
+/** POSTs a command to a local control endpoint; throws with its error when refused. */
+async function control(url: string, body: unknown): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
 }
 
 export function localClientConfig(endpoint: string) {

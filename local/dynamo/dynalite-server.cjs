@@ -3,13 +3,15 @@
 // LOCAL_IAM_POLICY (JSON, local/iam): the functions' policies, enforced in this process (see enforce.cjs).
 const dynalite = require('dynalite');
 const { enforcePolicy } = require('./enforce.cjs');
+const { createFaults } = require('./faults.cjs');
 const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 if (process.env.LOCAL_IAM_POLICY) enforcePolicy(server, JSON.parse(process.env.LOCAL_IAM_POLICY));
-countRequests(server);
+countRequests(server, createFaults());
 
-// Requests by operation with their bytes (what DynamoDB bills is derived from these: benchmarks and the cost model).
-// GET /__local/stats answers them; DynamoDB's API is POST-only, so no real request can reach that path.
-function countRequests(server) {
+// Requests by operation with their bytes (what DynamoDB bills is derived from these: benchmarks and the cost model),
+// and the faults injected into them (faults.cjs, controlled at /__local/faults). GET /__local/stats answers them;
+// DynamoDB's API is POST / only, so no real request can reach these paths.
+function countRequests(server, faults) {
   const counts = {};
   const handlers = server.listeners('request');
   server.removeAllListeners('request');
@@ -18,8 +20,9 @@ function countRequests(server) {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify(counts));
     }
+    if (faults.control(req, res)) return;
     const op = String(req.headers['x-amz-target'] || '').split('.')[1] || 'unknown';
-    const c = (counts[op] = counts[op] || { requests: 0, requestBytes: 0, responseBytes: 0 });
+    const c = (counts[op] = counts[op] || { requests: 0, requestBytes: 0, responseBytes: 0, faults: 0 });
     c.requests++;
     req.on('data', (chunk) => (c.requestBytes += chunk.length));
     const write = res.write.bind(res);
@@ -32,6 +35,11 @@ function countRequests(server) {
       if (chunk && typeof chunk !== 'function') c.responseBytes += Buffer.byteLength(chunk);
       return end(chunk, ...rest);
     };
+    const fault = faults.take(op, req.headers.authorization);
+    if (fault) {
+      c.faults++;
+      return faults.respond(fault, req, res);
+    }
     for (const h of handlers) h.call(server, req, res);
   });
 }

@@ -95,4 +95,22 @@ export class FaultPlan {
   }
 }
 
+export type Vendor = 'deepgram' | 'elevenlabs';
+export const VENDORS: readonly Vendor[] = ['deepgram', 'elevenlabs'];
+
+/** Random faults: `rate` of each vendor's requests (0.01 = 1 %) fail, spread evenly over `kinds` (default all). */
+export interface VendorFaultRates {
+  readonly rate: number;
+  readonly kinds?: readonly Fault[];
+  /** Which vendors' requests (default both). */
+  readonly vendors?: readonly Vendor[];
+}
+
+/** The FaultPlan rates of one vendor under `VendorFaultRates`. */
+export function faultRates(config: VendorFaultRates | undefined, vendor: Vendor): Partial<Record<Fault, number>> {
+  if (!config || config.rate <= 0 || !(config.vendors ?? VENDORS).includes(vendor)) return {};
+  const kinds = config.kinds && config.kinds.length > 0 ? config.kinds : FAULTS;
+  return Object.fromEntries(kinds.map((k) => [k, config.rate / kinds.length]));
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
