@@ -22,6 +22,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const STAGE = 'local';
 export const TABLE_NAME = 'voice-agent-calls';
+/**
+ * prod's stage throttle (lib/config.ts; test/unit/rate-limit.test.ts keeps them equal): sized for 100 calls at Twilio's
+ * 50 messages a second, so the load test and the soak meet the limit prod would. Not imported: lib/ loads aws-cdk-lib.
+ */
+export const LOCAL_STAGE_THROTTLE = { rateLimit: 7500, burstLimit: 10000 } as const;
 /** The app secret (caller token, vendor keys), as `voice-agent/<env>` is on AWS. */
 export const APP_SECRET_NAME = 'voice-agent/local';
 const ROOT = path.resolve(__dirname, '..');
@@ -48,6 +53,8 @@ export interface LocalStackOptions {
    */
   readonly provisionedByFunction?: Readonly<Record<string, number>>;
   readonly accountConcurrency?: number;
+  /** Stage throttling; default LOCAL_STAGE_THROTTLE (prod's); `false` turns it off. */
+  readonly stageThrottle?: { readonly rateLimit: number; readonly burstLimit: number } | false;
   readonly placement?: 'mru' | 'random';
   /** Extra environment for every function (e.g. ENDPOINT_SILENCE_MS). */
   readonly functionEnv?: Readonly<Record<string, string>>;
@@ -158,6 +165,7 @@ export class LocalStack {
       stage: STAGE,
       port: o.port ?? Number(process.env.PORT ?? 8080),
       limits: o.gatewayLimits,
+      throttle: o.stageThrottle === false ? undefined : (o.stageThrottle ?? LOCAL_STAGE_THROTTLE),
       accountId: ACCOUNT_ID,
       isAllowed: iam.isAllowed,
       httpRoutes: HTTP_ROUTES.map((r) => ({ method: r.method, path: r.path, functionName: r.name })),

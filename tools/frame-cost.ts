@@ -44,7 +44,7 @@ async function measure(seconds: number, environments: number, preemptSilenceMs: 
   const quietFrame = Buffer.from(silence(20, TELEPHONY_FORMAT)).toString('base64');
   const frames = seconds * 50;
   let speechFrames = 0;
-  const running: Promise<void>[] = [];
+  const running: Promise<unknown>[] = [];
   for (let chunk = 1; chunk <= frames; chunk++) {
     const inCycle = (chunk - 1) % 200; // 4 s cycle: 1.5 s speech, 2.5 s silence
     const isSpeech = inCycle >= 25 && inCycle < 100;

@@ -1,10 +1,10 @@
 /** `dtmf`: a key press from the caller is a turn of its own. */
 import { DtmfMessage, parseMessage } from '../domain/protocol';
-import { servicesFor } from '../shared/container';
+import { closeCaller, servicesFor } from '../shared/container';
 import { routeHandler } from '../shared/handler';
 import '../shared/speaks';
 
 export const handler = routeHandler('dtmf', async (event, ctx) => {
   const message = parseMessage(DtmfMessage, event.body, event.isBase64Encoded);
   await servicesFor(event).calls.dtmf(ctx.callId, message, ctx.receivedAt);
-});
+}, { closeConnection: closeCaller });

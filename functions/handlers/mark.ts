@@ -1,9 +1,9 @@
 /** `mark`: the caller's side played our audio up to a mark we sent. */
 import { MarkMessage, parseMessage } from '../domain/protocol';
-import { servicesFor } from '../shared/container';
+import { closeCaller, servicesFor } from '../shared/container';
 import { routeHandler } from '../shared/handler';
 
 export const handler = routeHandler('mark', async (event, ctx) => {
   const message = parseMessage(MarkMessage, event.body, event.isBase64Encoded);
   await servicesFor(event).calls.mark(ctx.callId, message);
-});
+}, { closeConnection: closeCaller });

@@ -31,6 +31,8 @@ const EnvSchema = z.object({
   BARGE_IN_MS: num(DEFAULT_ENDPOINTING.bargeInMs),
   CALL_REFRESH_MS: num(DEFAULT_MEDIA_CONFIG.callRefreshMs),
   POLL_EVERY_MS: num(DEFAULT_MEDIA_CONFIG.pollEveryMs),
+  /** Longest call in seconds, from connect (API Gateway closes every connection at 2 hours regardless). */
+  MAX_CALL_SECONDS: z.coerce.number().positive().max(7200).default(DEFAULT_MEDIA_CONFIG.maxCallMs / 1000),
   /**
    * Preemptive generation starts after this much silence; 0 turns it off. Unset: on (DEFAULT_MEDIA_CONFIG) with the
    * vendors, off with the offline engines — see `preemptionDefault`.
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       bargeInMs: e.BARGE_IN_MS,
       callRefreshMs: e.CALL_REFRESH_MS,
       pollEveryMs: e.POLL_EVERY_MS,
+      maxCallMs: e.MAX_CALL_SECONDS * 1000,
       preemptSilenceMs: e.PREEMPT_SILENCE_MS ?? preemptionDefault(e.SPEECH_PROVIDERS),
     },
     turn: { ...DEFAULT_TURN_CONFIG, sttTimeoutMs: e.STT_TIMEOUT_MS, ttsTimeoutMs: e.TTS_TIMEOUT_MS },

@@ -102,3 +102,7 @@ export function servicesFor(event: Pick<WebSocketEvent, 'requestContext'>): Serv
   perEndpoint.set(endpoint, services);
   return services;
 }
+
+/** Closes the caller's connection (DeleteConnection); API Gateway then runs `$disconnect`, which ends the call. */
+export const closeCaller = (event: Pick<WebSocketEvent, 'requestContext'> & { requestContext: { connectionId: string } }): Promise<void> =>
+  servicesFor(event).sender.close(event.requestContext.connectionId);

@@ -9,6 +9,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { ProtocolError } from '../domain/protocol';
 import { logger, metrics, telemetry, tracer } from './observability';
+import { ConnectionRateLimiter, rateLimitFromEnv } from './rate-limit';
 
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
   requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
@@ -32,6 +33,18 @@ export interface RouteContext {
 
 let coldStart = true;
 
+/** Routes a caller's messages go to; $connect and $disconnect are API Gateway's own, one per connection. */
+const isMessageRoute = (route: string) => route !== '$connect' && route !== '$disconnect';
+let limiter: ConnectionRateLimiter | undefined;
+
+export interface RouteOptions {
+  /**
+   * Closes the caller's connection (DeleteConnection) when it keeps flooding past the rate limit. Only functions
+   * allowed to manage connections (functions/routes.ts) pass it; the others refuse the excess and nothing more.
+   */
+  readonly closeConnection?: (event: WebSocketEvent) => Promise<void>;
+}
+
 /** Metrics are flushed only when the invocation recorded any: an empty flush per frame would be a log line per frame. */
 const flushMetricsWhenAny = (): middy.MiddlewareObj => {
   const flush = async () => {
@@ -40,7 +53,11 @@ const flushMetricsWhenAny = (): middy.MiddlewareObj => {
   return { after: flush, onError: flush };
 };
 
-export function routeHandler(route: string, work: (event: WebSocketEvent, ctx: RouteContext) => Promise<APIGatewayProxyResultV2 | void>) {
+export function routeHandler(
+  route: string,
+  work: (event: WebSocketEvent, ctx: RouteContext) => Promise<APIGatewayProxyResultV2 | void>,
+  options: RouteOptions = {},
+) {
   const base = async (event: WebSocketEvent, context: Context): Promise<APIGatewayProxyResultV2> => {
     const startedAt = Date.now();
     const { connectionId, requestTimeEpoch } = event.requestContext;
@@ -50,6 +67,20 @@ export function routeHandler(route: string, work: (event: WebSocketEvent, ctx: R
       coldStart = false;
       // function_name dimension: the dashboard shows cold starts per function.
       metrics.captureColdStartMetric(context.functionName);
+    }
+    if (isMessageRoute(route)) {
+      limiter ??= new ConnectionRateLimiter(rateLimitFromEnv());
+      const admission = limiter.admit(connectionId);
+      if (admission.report > 0) {
+        telemetry.count('MessagesRateLimited', admission.report);
+        logger.warn('messages refused: over the per-connection rate limit', { refused: admission.report });
+      }
+      if (admission.close && options.closeConnection) {
+        telemetry.count('ConnectionsClosedForFlooding');
+        logger.warn('closing a connection that keeps flooding');
+        await options.closeConnection(event).catch((err: Error) => logger.warn('close failed', { error: err.message }));
+      }
+      if (!admission.admitted) return { statusCode: 429, body: 'rate limited' };
     }
     try {
       return (await work(event, { callId: connectionId, connectionId, receivedAt: requestTimeEpoch ?? startedAt, startedAt })) ?? { statusCode: 200 };

@@ -77,6 +77,12 @@ export interface WebSocketGatewayOptions {
   readonly httpRoutes?: readonly HttpRouteBinding[];
   /** A folder whose files are served at `/` (the browser page, web/; local/gateway/static-web.ts). */
   readonly staticRoot?: string;
+  /**
+   * Stage throttling (the stage's default route settings, lib/constructs/voice-websocket-api.ts): a token bucket
+   * over every message of every connection. A message over it is not integrated; the client gets an error message
+   * (`Too Many Requests`, in the shape of the gateway's other error messages). Undefined = not throttled.
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
 }
 
 /** Why a connection closed (keys of `stats().closesByReason`). */
@@ -105,6 +111,8 @@ export interface GatewayStats {
   integrationTimeouts: number;
   /** Messages that matched no route and had no $default (the client got `Forbidden`). */
   unroutedMessages: number;
+  /** Messages refused by stage throttling (the client got `Too Many Requests`). */
+  messagesThrottled: number;
   disconnectInvocations: number;
   closesByReason: Partial<Record<CloseCause, number>>;
 }
@@ -168,6 +176,7 @@ export class WebSocketGateway {
   private readonly disconnectFunction: string | undefined;
   private readonly stageInfo: StageInfo;
   private readonly bucket: TokenBucket;
+  private readonly stageThrottle: TokenBucket | undefined;
 
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
@@ -193,6 +202,7 @@ export class WebSocketGateway {
     integrationErrors: 0,
     integrationTimeouts: 0,
     unroutedMessages: 0,
+    messagesThrottled: 0,
     disconnectInvocations: 0,
     closesByReason: {},
   };
@@ -223,6 +233,9 @@ export class WebSocketGateway {
     this.disconnectFunction = disconnectFn;
     this.stageInfo = { stage: this.stageName, apiId: options.apiId ?? newApiId(), domainName: '' };
     this.bucket = new TokenBucket(this.limits.newConnectionsPerSecond);
+    const t = options.throttle;
+    if (t && !(t.rateLimit > 0 && t.burstLimit >= 1)) throw new RangeError(`stage throttle needs rateLimit > 0 and burstLimit >= 1, got ${JSON.stringify(t)}`);
+    this.stageThrottle = t ? new TokenBucket(t.rateLimit, t.burstLimit) : undefined;
   }
 
   // ------------------------------------------------------------------------------------------ lifecycle
@@ -550,6 +563,11 @@ export class WebSocketGateway {
       body = data.toString('utf8');
       const selected = this.select(body);
       if (selected !== undefined && this.messageRoutes.has(selected)) routeKey = selected;
+    }
+    if (this.stageThrottle && !this.stageThrottle.tryTake()) {
+      this.counters.messagesThrottled++;
+      this.sendToClient(conn, gatewayErrorMessage('Too Many Requests', conn.connectionId, newGatewayId()));
+      return;
     }
     const functionName = this.messageRoutes.get(routeKey);
     if (functionName === undefined) {

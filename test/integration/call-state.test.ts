@@ -105,6 +105,29 @@ describe('call lifecycle', () => {
   });
 });
 
+describe('maximum call duration', () => {
+  it('ends a call past its limit once, however many environments see frames of it, and closes the connection', async () => {
+    const w = world({ ...CONFIG, maxCallMs: 300 });
+    const { callId, streamSid } = await startedCall(w);
+    const envs = [w.environment(), w.environment(), w.environment()];
+    const frames = stream(streamSid, layout([10, '.']));
+    // Within the limit: frames are handled as ever.
+    const early = await Promise.all(frames.slice(0, 3).map((f, i) => envs[i % 3]!.process({ callId, receivedAt: Date.now() }, f)));
+    expect(early.every((o) => o === 'handled')).toBe(true);
+    await new Promise((r) => setTimeout(r, 350));
+    // Past it: each environment asks for the end once; the call ends once.
+    const late = [];
+    for (const [i, f] of frames.slice(3).entries()) late.push(await envs[i % 3]!.process({ callId, receivedAt: Date.now() }, f));
+    const asks = late.filter((o) => o === 'over-max-duration').length;
+    expect(asks).toBe(3);
+    await Promise.all(Array.from({ length: asks }, () => w.calls.endOverMaxDuration(callId)));
+    const call = await w.store.getCall(callId);
+    expect(call).toMatchObject({ status: 'ended', endReason: 'max-duration' });
+    expect(w.telemetry.counts.get('CallsOverMaxDuration')).toBe(1);
+    expect(w.sender.closed.filter((c) => c === call!.connectionId)).toHaveLength(1);
+  });
+});
+
 describe('calls in progress', () => {
   const levels = (w: ReturnType<typeof world>) => w.telemetry.gauges.get('CallsInProgress') ?? [];
 
@@ -278,7 +301,7 @@ describe('preemptive generation', () => {
 
   /** Frames in real time (20 ms apart), each handled by the next environment without waiting for the previous. */
   async function realTime(w: ReturnType<typeof world>, callId: string, frames: MediaMessage[], envs: MediaProcessor[]) {
-    const running: Promise<void>[] = [];
+    const running: Promise<unknown>[] = [];
     for (const [i, f] of frames.entries()) {
       running.push(envs[i % envs.length]!.process({ callId, receivedAt: Date.now() }, f));
       await new Promise((r) => setTimeout(r, 20));

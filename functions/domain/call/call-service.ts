@@ -88,6 +88,20 @@ export class CallService {
     this.telemetry.info('call stopped by the caller', { turns: before.turnCount });
   }
 
+  /**
+   * The call passed its maximum duration: end it and close the connection (API Gateway then runs $disconnect,
+   * which finds it ended). Idempotent: only the invocation that ends it counts it and closes.
+   */
+  async endOverMaxDuration(callId: string): Promise<void> {
+    const before = await this.store.endCall(callId, 'max-duration', this.now());
+    if (!before || before.status === 'ended') return;
+    this.telemetry.count('CallsOverMaxDuration');
+    this.telemetry.info('call ended: maximum duration reached', { turns: before.turnCount });
+    await this.ended(before);
+    if (before.events && before.streamSid) await this.sender.send(before.connectionId, outbound.extra(before.streamSid, 'hangup', { reason: 'max-duration' }));
+    await this.sender.close(before.connectionId);
+  }
+
   /** `$disconnect`: the socket is gone (hang-up, idle, or our own close). Idempotent. */
   async disconnect(callId: string, reason: string): Promise<void> {
     const before = await this.store.endCall(callId, reason, this.now());

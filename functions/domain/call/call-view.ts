@@ -18,6 +18,8 @@ export interface CallView {
   lastBargeCheckAt: number;
   /** Speech chunk of the last utterance end this environment tried to speculate on (one attempt each). */
   speculatedChunk?: number;
+  /** This environment already asked for the call to end for its length. */
+  overMaxDuration?: boolean;
 }
 
 export function isKnowledgeComplete(view: CallView, chunk: number): boolean {

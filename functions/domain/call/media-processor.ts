@@ -43,6 +43,11 @@ export interface MediaConfig extends EndpointingConfig {
   readonly speculationSlackMs: number;
   /** How often the speculating environment looks for the endpoint's hand-off. */
   readonly handoffPollMs: number;
+  /**
+   * Longest call, from connect: a frame of an older call ends it (API Gateway's own cap is 2 hours). Checked on the
+   * cached call, so it costs nothing per frame.
+   */
+  readonly maxCallMs: number;
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
@@ -58,7 +63,11 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   preemptSilenceMs: 200,
   speculationSlackMs: 400,
   handoffPollMs: 20,
+  maxCallMs: 30 * 60 * 1000,
 };
+
+/** What became of a frame, when the handler has something left to do. */
+export type FrameOutcome = 'handled' | 'over-max-duration';
 
 export interface MediaContext {
   readonly callId: string;
@@ -78,9 +87,16 @@ export class MediaProcessor {
     private readonly cache = new CallViewCache(),
   ) {}
 
-  async process(ctx: MediaContext, message: MediaMessage): Promise<void> {
+  async process(ctx: MediaContext, message: MediaMessage): Promise<FrameOutcome> {
     const view = await this.viewFor(ctx.callId, message);
     const call = view.call;
+    if (this.now() - call.createdAt >= this.config.maxCallMs) {
+      // The first frame in this environment past the limit asks the handler to end the call; the call's later
+      // frames here are dropped quietly until the disconnect lands (ending is idempotent anyway).
+      if (view.overMaxDuration) return 'handled';
+      view.overMaxDuration = true;
+      return 'over-max-duration';
+    }
     const format = call.format!;
     const audio = Buffer.from(message.media.payload, 'base64');
     const frameMs = durationMs(audio.byteLength, format);
@@ -94,7 +110,7 @@ export class MediaProcessor {
     if (chunk <= call.lastEndpointChunk) {
       // Behind an utterance that was already closed. Silence there changes nothing; speech is lost to that turn.
       if (speech) this.telemetry.count('LateFrames');
-      return;
+      return 'handled';
     }
     view.seenSince++;
 
@@ -103,6 +119,7 @@ export class MediaProcessor {
     } else {
       await this.onSilence(ctx, view, chunk, ts, frameMs);
     }
+    return 'handled';
   }
 
   private async onSpeech(

@@ -210,4 +210,7 @@ export type MetricName =
   | 'AppSecretErrors'
   | 'ProviderRetries'
   | 'TurnsPreempted'
-  | 'SpeculationsDiscarded';
+  | 'SpeculationsDiscarded'
+  | 'MessagesRateLimited'
+  | 'ConnectionsClosedForFlooding'
+  | 'CallsOverMaxDuration';

@@ -320,3 +320,27 @@ describe('protocol errors', () => {
     expect(gateway.stats().closesByReason.protocolError).toBe(1);
   });
 });
+
+describe('stage throttling', () => {
+  it('integrates at most the burst plus the rate, answers the rest with Too Many Requests, and keeps the connection open', async () => {
+    const { url, invoker, gateway } = await startGateway({ connect: ok, media: ok }, { throttle: { rateLimit: 10, burstLimit: 5 } });
+    const ws = await connect(url);
+    const received = collect(ws);
+    const started = Date.now();
+    for (let i = 0; i < 50; i++) ws.send(JSON.stringify({ event: 'media', i }));
+    await sleep(300);
+    const elapsed = Date.now() - started;
+    const integrated = invoker.callsTo('media').length;
+    // The bucket starts full (5) and refills at 10/s while the 50 messages arrive.
+    expect(integrated).toBeGreaterThanOrEqual(5);
+    expect(integrated).toBeLessThanOrEqual(5 + Math.ceil((elapsed * 10) / 1000));
+    const throttled = received.filter((m) => JSON.parse(String(m.data)).message === 'Too Many Requests');
+    expect(throttled).toHaveLength(50 - integrated);
+    expect(gateway.stats().messagesThrottled).toBe(50 - integrated);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    // Refilled: a message a little later goes through.
+    await sleep(250);
+    ws.send(JSON.stringify({ event: 'media', i: 'later' }));
+    await invoker.waitFor((c) => c.filter((x) => x.functionName === 'media').length === integrated + 1);
+  });
+});
