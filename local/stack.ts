@@ -12,6 +12,7 @@ import { startChild, type ChildService } from './child';
 import { WebSocketGateway } from './gateway/gateway';
 import { ACCOUNT_ID, functionCredentials, localIam } from './iam';
 import { LogSink } from './observability/log-sink';
+import { scanOwnLogs, stackSecrets, type LogScanReport } from './observability/log-scan';
 import { LambdaRuntime } from './runtime/runtime';
 import type { FunctionConfig, Invoker } from './runtime/types';
 import { SecretsManagerServer } from './secrets/secrets-manager-server';
@@ -111,6 +112,10 @@ export class LocalStack {
   secrets?: SecretsManagerServer;
   appSecretArn = '';
   private children: ChildService<unknown>[] = [];
+  /** What the app secret holds: the values no log line may contain (log-scan). */
+  private appSecret: Record<string, string> = {};
+  /** This stack's log lines checked on stop() for audio, tokens and keys (issue 7; tools/log-scan.ts gathers them). */
+  logScan?: LogScanReport;
   /** The vendor stand-ins' control server (local/vendors-process.ts), when they run. */
   private vendorControlUrl?: string;
 
@@ -153,7 +158,7 @@ export class LocalStack {
     const secretsEndpoint = await this.secrets.start();
     this.appSecretArn = this.secrets.putSecret(
       APP_SECRET_NAME,
-      JSON.stringify({ voiceAgentToken: this.token, ...vendors.keys, ...(o.twilioAuthToken ? { twilioAuthToken: o.twilioAuthToken } : {}) }),
+      JSON.stringify((this.appSecret = { voiceAgentToken: this.token, ...vendors.keys, ...(o.twilioAuthToken ? { twilioAuthToken: o.twilioAuthToken } : {}) })),
     );
 
     // The gateway needs an invoker before the runtime exists (the runtime needs the gateway's port): late-bound.
@@ -303,6 +308,7 @@ export class LocalStack {
     await Promise.all(this.children.map((c) => c.stop()));
     this.children = [];
     await this.logs.close();
+    this.logScan = scanOwnLogs(this.logs, stackSecrets({ voiceAgentToken: this.token, twilioAuthToken: this.options.twilioAuthToken, ...this.appSecret }));
   }
 }
 

@@ -2,7 +2,7 @@
  * CloudWatch for the local stack: each function's lines go to its own log file (its "log group"), and
  * Embedded Metric Format lines are turned into metrics, as CloudWatch does with EMF.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 
 export interface MetricSeries {
@@ -23,6 +23,8 @@ const metricKey = (id: MetricId) =>
 
 export class LogSink {
   private readonly files = new Map<string, WriteStream>();
+  /** Per file path: the byte where the lines not yet scanned start (files are appended to across runs). */
+  private readonly scanFrom = new Map<string, number>();
   /** By metric name alone, over every namespace and dimension set. */
   private readonly series = new Map<string, MetricSeries>();
   /** As CloudWatch keeps them: one series per namespace, name and dimension set. */
@@ -40,7 +42,9 @@ export class LogSink {
     if (this.dir) {
       let file = this.files.get(functionName);
       if (!file) {
-        file = createWriteStream(path.join(this.dir, `${functionName}.log`), { flags: 'a' });
+        const p = path.join(this.dir, `${functionName}.log`);
+        if (!this.scanFrom.has(p)) this.scanFrom.set(p, existsSync(p) ? statSync(p).size : 0);
+        file = createWriteStream(p, { flags: 'a' });
         this.files.set(functionName, file);
       }
       file.write(`${environmentId} ${line}\n`);
@@ -66,6 +70,25 @@ export class LogSink {
   /** The series CloudWatch would have for exactly this namespace, name and dimension set (what a dashboard reads). */
   metricById(id: MetricId): MetricSeries {
     return this.byId.get(metricKey(id)) ?? { unit: 'None', values: [], sum: 0 };
+  }
+
+  /** Where this sink's files are (undefined: echo only). */
+  get directory(): string | undefined {
+    return this.dir;
+  }
+
+  /**
+   * The byte ranges this sink appended since the last call (after close(): everything it wrote), so a log scan
+   * (log-scan.ts) reads this stack's lines only, once.
+   */
+  unscanned(): { file: string; fromByte: number; toByte: number }[] {
+    const out: { file: string; fromByte: number; toByte: number }[] = [];
+    for (const [file, fromByte] of this.scanFrom) {
+      const toByte = existsSync(file) ? statSync(file).size : 0;
+      if (toByte > fromByte) out.push({ file, fromByte, toByte });
+      this.scanFrom.set(file, toByte);
+    }
+    return out;
   }
 
   async close(): Promise<void> {
