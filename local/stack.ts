@@ -308,7 +308,7 @@ export class LocalStack {
     await Promise.all(this.children.map((c) => c.stop()));
     this.children = [];
     await this.logs.close();
-    this.logScan = scanOwnLogs(this.logs, stackSecrets({ voiceAgentToken: this.token, twilioAuthToken: this.options.twilioAuthToken, ...this.appSecret }));
+    this.logScan = scanOwnLogs(this.logs, stackSecrets({ voiceAgentToken: this.token, twilioAuthToken: this.options.twilioAuthToken, ...this.appSecret })) ?? this.logScan;
   }
 }
 

@@ -98,24 +98,33 @@ interface Match {
 
 const PLACEHOLDER = /^(?:|\*+|x+|\[?redacted\]?|<redacted>|\(redacted\)|\[hidden\]|null|undefined|none|present|absent|missing|true|false)$/i;
 
-/** Fraction of decoded bytes outside printable ASCII: text is ~0, audio and random data well above a half. */
-function binaryFraction(bytes: Buffer): number {
-  let n = 0;
-  for (const b of bytes) if (b < 0x20 || b > 0x7e) if (b !== 0x09 && b !== 0x0a && b !== 0x0d) n++;
-  return bytes.length ? n / bytes.length : 0;
+/**
+ * Whether decoded bytes read as text: all but a few printable ASCII, and mostly letters, digits and spaces. Audio is
+ * not: speech crosses zero within a few ms, and μ-law's other polarity is 0x80–0xFF (PCM16 likewise has high bytes).
+ */
+function decodesToText(bytes: Buffer): boolean {
+  let printable = 0;
+  let alnum = 0;
+  for (const b of bytes) {
+    if ((b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d) printable++;
+    if (b === 0x20 || (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)) alnum++;
+  }
+  return bytes.length > 0 && printable / bytes.length >= 0.95 && alnum / bytes.length >= 0.5;
 }
 
 /**
- * Whether a base64 run encodes audio rather than spelling words. Decoded text (base64 of JSON, say) is printable.
+ * Whether a base64 run encodes audio rather than spelling words. Decoded text (base64 of JSON, say) is mostly
+ * alphanumeric.
  * A run of lowercase words (a path in a stack trace, a long joined identifier) also decodes to junk, so it is told
  * apart by its characters: base64 of audio mixes cases and digits, or, for silence, repeats a few symbols (`////` is
  * μ-law 0xFF).
  */
 function looksLikeAudioBase64(run: string): boolean {
   const body = run.replace(/=+$/, '');
-  if (/^[0-9a-fA-F]+$/.test(body)) return false; // hex: its own rule
+  // Hex (a digest, a commit): its own rule. Single-case, digits and letters; `AAAA…` (base64 of zeros) is not hex text.
+  if ((/^[0-9a-f]+$/.test(body) || /^[0-9A-F]+$/.test(body)) && /\d/.test(body) && /[a-fA-F]/.test(body)) return false;
   const bytes = Buffer.from(body, body.includes('-') || body.includes('_') ? 'base64url' : 'base64');
-  if (binaryFraction(bytes) < 0.3) return false;
+  if (decodesToText(bytes)) return false;
   // Base64 of audio is ~40% lowercase (26 of 64 symbols), of silence ~0%; paths and joined words are mostly lowercase.
   const lower = (body.match(/[a-z]/g) ?? []).length / body.length;
   return lower <= 0.75;
@@ -239,13 +248,17 @@ export function scanLine(line: string, secrets: readonly KnownSecret[] = []): Ma
   return dedupe(out);
 }
 
-/** One finding per span: a known secret inside a token query is reported once, as the more specific kind. */
+const GENERIC: ReadonlySet<FindingKind> = new Set(['secret-field']);
+/**
+ * One finding per leak: of overlapping matches the most specific is kept — the known secret's name, then a named
+ * shape or header (caller token, Deepgram `Token`, AWS, Authorization), then any secret-named field, then audio; within
+ * a rank the tightest span (`Token <key>`'s key before the whole Authorization value).
+ */
 function dedupe(matches: Match[]): Match[] {
-  // Most specific first: the known secret's name, then a named pattern, then the generic field and audio rules.
-  const rank = (k: FindingKind) => (k === 'known-secret' ? 0 : k === 'secret-field' ? 2 : k.startsWith('audio') ? 3 : 1);
-  const sorted = [...matches].sort((a, b) => rank(a.kind) - rank(b.kind) || b.end - b.start - (a.end - a.start));
+  const rank = (k: FindingKind) => (k === 'known-secret' ? 0 : GENERIC.has(k) ? 2 : k.startsWith('audio') ? 3 : 1);
+  const sorted = [...matches].sort((a, b) => rank(a.kind) - rank(b.kind) || a.end - a.start - (b.end - b.start));
   const kept: Match[] = [];
-  for (const m of sorted) if (!kept.some((k) => m.start >= k.start && m.end <= k.end)) kept.push(m);
+  for (const m of sorted) if (!kept.some((k) => m.start < k.end && k.start < m.end)) kept.push(m);
   return kept.sort((a, b) => a.start - b.start);
 }
 
@@ -320,14 +333,16 @@ export function scanFiles(
 /**
  * What a stack does on stop(): scan the lines its sink wrote (and only those) for audio, the generic secret shapes and
  * its own secrets, and append the report to `<logsDir>/log-scan.json` for tools/log-scan.ts. Never throws: a stack
- * must stop; a failed scan leaves the files uncovered, and the CLI rescans them.
+ * must stop; a failed scan leaves the files uncovered, and the CLI rescans them. Undefined when there was nothing to
+ * scan.
  */
 export function scanOwnLogs(sink: LogSink, secrets: readonly KnownSecret[]): LogScanReport | undefined {
   const dir = sink.directory;
   if (!dir) return undefined;
   try {
-    const report = scanFiles(dir, sink.unscanned(), secrets);
-    if (report.files.length === 0) return report;
+    const ranges = sink.unscanned();
+    if (ranges.length === 0) return undefined; // nothing written since the last scan (a second stop())
+    const report = scanFiles(dir, ranges, secrets);
     writeLogScan(dir, report);
     if (report.findings.length > 0) {
       console.warn(`log scan: ${report.findings.length} findings in ${dir} (audio, tokens or keys in log lines); see ${path.join(dir, LOG_SCAN_FILE)}`);
