@@ -7,5 +7,6 @@ import '../shared/speaks';
 export const handler = routeHandler('media', async (event, ctx) => {
   const message = parseMessage(MediaMessage, event.body, event.isBase64Encoded);
   const services = servicesFor(event);
-  if ((await services.media.process(ctx, message)) === 'over-max-duration') await services.calls.endOverMaxDuration(ctx.callId);
+  const outcome = await services.media.process(ctx, message);
+  if (outcome !== 'handled') await services.calls.endForLimit(ctx.callId, outcome);
 }, { closeConnection: closeCaller });

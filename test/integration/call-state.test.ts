@@ -120,11 +120,29 @@ describe('maximum call duration', () => {
     for (const [i, f] of frames.slice(3).entries()) late.push(await envs[i % 3]!.process({ callId, receivedAt: Date.now() }, f));
     const asks = late.filter((o) => o === 'over-max-duration').length;
     expect(asks).toBe(3);
-    await Promise.all(Array.from({ length: asks }, () => w.calls.endOverMaxDuration(callId)));
+    await Promise.all(Array.from({ length: asks }, () => w.calls.endForLimit(callId, 'over-max-duration')));
     const call = await w.store.getCall(callId);
-    expect(call).toMatchObject({ status: 'ended', endReason: 'max-duration' });
+    expect(call).toMatchObject({ status: 'ended', endReason: 'over-max-duration' });
     expect(w.telemetry.counts.get('CallsOverMaxDuration')).toBe(1);
     expect(w.sender.closed.filter((c) => c === call!.connectionId)).toHaveLength(1);
+  });
+});
+
+describe('faster than real time', () => {
+  it('ends a call whose audio runs ahead of the wall clock, in whichever environment sees it first', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const envs = [w.environment(), w.environment()];
+    const frames = stream(streamSid, layout([400, '.'])); // 8 s of audio…
+    const outcomes = [];
+    for (const [i, f] of frames.entries()) outcomes.push(await envs[i % 2]!.process({ callId, receivedAt: Date.now() }, f)); // …sent at once
+    // Nothing is refused while the audio is within 3 s of the clock; each environment then asks once.
+    const firstAsk = outcomes.indexOf('faster-than-real-time');
+    expect(firstAsk).toBeGreaterThanOrEqual(Math.floor(DEFAULT_MEDIA_CONFIG.maxAheadMs / 20) - 1);
+    expect(outcomes.filter((o) => o === 'faster-than-real-time')).toHaveLength(2);
+    await w.calls.endForLimit(callId, 'faster-than-real-time');
+    expect(await w.store.getCall(callId)).toMatchObject({ status: 'ended', endReason: 'faster-than-real-time' });
+    expect(w.telemetry.counts.get('ConnectionsClosedForFlooding')).toBe(1);
   });
 });
 

@@ -89,16 +89,17 @@ export class CallService {
   }
 
   /**
-   * The call passed its maximum duration: end it and close the connection (API Gateway then runs $disconnect,
-   * which finds it ended). Idempotent: only the invocation that ends it counts it and closes.
+   * The call crossed a limit (its maximum duration, or its client streams faster than real time): end it and close
+   * the connection (API Gateway then runs $disconnect, which finds it ended). Idempotent: only the invocation that
+   * ends it counts it and closes.
    */
-  async endOverMaxDuration(callId: string): Promise<void> {
-    const before = await this.store.endCall(callId, 'max-duration', this.now());
+  async endForLimit(callId: string, limit: 'over-max-duration' | 'faster-than-real-time'): Promise<void> {
+    const before = await this.store.endCall(callId, limit, this.now());
     if (!before || before.status === 'ended') return;
-    this.telemetry.count('CallsOverMaxDuration');
-    this.telemetry.info('call ended: maximum duration reached', { turns: before.turnCount });
+    this.telemetry.count(limit === 'over-max-duration' ? 'CallsOverMaxDuration' : 'ConnectionsClosedForFlooding');
+    this.telemetry.warn('call ended: limit crossed', { limit, turns: before.turnCount });
     await this.ended(before);
-    if (before.events && before.streamSid) await this.sender.send(before.connectionId, outbound.extra(before.streamSid, 'hangup', { reason: 'max-duration' }));
+    if (before.events && before.streamSid) await this.sender.send(before.connectionId, outbound.extra(before.streamSid, 'hangup', { reason: limit }));
     await this.sender.close(before.connectionId);
   }
 

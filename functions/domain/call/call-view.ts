@@ -18,8 +18,8 @@ export interface CallView {
   lastBargeCheckAt: number;
   /** Speech chunk of the last utterance end this environment tried to speculate on (one attempt each). */
   speculatedChunk?: number;
-  /** This environment already asked for the call to end for its length. */
-  overMaxDuration?: boolean;
+  /** This environment already asked for the call to end (a limit was crossed): its further frames are dropped. */
+  ending?: boolean;
 }
 
 export function isKnowledgeComplete(view: CallView, chunk: number): boolean {

@@ -48,6 +48,12 @@ export interface MediaConfig extends EndpointingConfig {
    * cached call, so it costs nothing per frame.
    */
   readonly maxCallMs: number;
+  /**
+   * A real caller's audio can never run ahead of the wall clock: a frame whose stream timestamp is this far ahead of
+   * the time since connect comes from a client sending faster than real time (a flood, or a file streamed unpaced).
+   * Stateless, so it holds however Lambda spreads the flood over environments — unlike a per-environment counter.
+   */
+  readonly maxAheadMs: number;
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
@@ -64,10 +70,11 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   speculationSlackMs: 400,
   handoffPollMs: 20,
   maxCallMs: 30 * 60 * 1000,
+  maxAheadMs: 3000,
 };
 
 /** What became of a frame, when the handler has something left to do. */
-export type FrameOutcome = 'handled' | 'over-max-duration';
+export type FrameOutcome = 'handled' | 'over-max-duration' | 'faster-than-real-time';
 
 export interface MediaContext {
   readonly callId: string;
@@ -90,12 +97,18 @@ export class MediaProcessor {
   async process(ctx: MediaContext, message: MediaMessage): Promise<FrameOutcome> {
     const view = await this.viewFor(ctx.callId, message);
     const call = view.call;
-    if (this.now() - call.createdAt >= this.config.maxCallMs) {
-      // The first frame in this environment past the limit asks the handler to end the call; the call's later
-      // frames here are dropped quietly until the disconnect lands (ending is idempotent anyway).
-      if (view.overMaxDuration) return 'handled';
-      view.overMaxDuration = true;
-      return 'over-max-duration';
+    // Limits. The first frame in this environment past one asks the handler to end the call; the call's later frames
+    // here are dropped quietly until the disconnect lands (ending is idempotent anyway).
+    const limit =
+      this.now() - call.createdAt >= this.config.maxCallMs
+        ? 'over-max-duration'
+        : message.media.timestamp - (ctx.receivedAt - call.createdAt) > this.config.maxAheadMs
+          ? 'faster-than-real-time'
+          : undefined;
+    if (limit || view.ending) {
+      if (view.ending) return 'handled';
+      view.ending = true;
+      return limit!;
     }
     const format = call.format!;
     const audio = Buffer.from(message.media.payload, 'base64');
