@@ -8,7 +8,16 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Telemetry } from '../domain/call/model';
 import { ENVIRONMENT_DIMENSION, ENVIRONMENT_VARIABLE, GAUGE_METRICS, METRICS_NAMESPACE, MILLISECOND_METRICS, SERVICE_NAME } from './metrics-contract';
 
-export const logger = new Logger({ serviceName: SERVICE_NAME });
+/**
+ * Never logs the invocation event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry caller audio (media
+ * payloads), the caller's `?token=` and X-Twilio-Signature. Measured: with the variable set, one local call logged
+ * the stack token 4 times and 54 audio frames (local/observability/log-scan.ts).
+ */
+class EventlessLogger extends Logger {
+  override logEventIfEnabled(): void {}
+}
+
+export const logger: Logger = new EventlessLogger({ serviceName: SERVICE_NAME });
 export const metrics = new Metrics({
   namespace: METRICS_NAMESPACE,
   serviceName: SERVICE_NAME,
