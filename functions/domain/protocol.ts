@@ -109,11 +109,14 @@ export function parseMessage<T extends z.ZodType>(schema: T, body: string | unde
   const result = schema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue?.path.length ? issue.path.join('.') : 'message';
-    throw new ProtocolError(`invalid ${where}: ${issue?.message ?? 'does not match the schema'}`);
+    // A record's keys are the caller's text and part of the path: clipped, so one message cannot write a 100 KB log line.
+    const where = issue?.path.length ? issue.path.map((step) => clip(String(step), 40)).join('.') : 'message';
+    throw new ProtocolError(clip(`invalid ${where}: ${issue?.message ?? 'does not match the schema'}`, 200));
   }
   return result.data;
 }
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 // ---- server → client ----------------------------------------------------------------------------------------
 
