@@ -218,6 +218,24 @@ export class LambdaRuntime implements Invoker {
     return out;
   }
 
+  /**
+   * Fault injection: the host of every environment of `functionName` that is running an invocation dies now (its
+   * worker is terminated mid-invocation, nothing of it runs on). Each counts as a crash; its invocation fails as
+   * `EnvironmentCrash`. Returns how many died.
+   */
+  killBusy(functionName: string): number {
+    const fn = this.functions.get(functionName);
+    if (!fn) throw new Error(`no function ${functionName}`);
+    let killed = 0;
+    for (const env of fn.all) {
+      if (env.state !== 'busy') continue;
+      env.fatal ??= { type: 'Runtime.ExitError', message: 'the execution environment was killed (fault injection)' };
+      kill(env.worker);
+      killed++;
+    }
+    return killed;
+  }
+
   /** Terminates every environment; invocations in flight resolve as EnvironmentCrash. */
   async stop(): Promise<void> {
     this.stopped = true;

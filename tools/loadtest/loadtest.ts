@@ -24,6 +24,7 @@ import { renderHtmlReport } from './html-report';
 import { MachineSampler } from './machine';
 import { STAGES, type LoadReport, type MeasuredCounts, type Stage } from './report-types';
 import { loadUtterances } from './utterances';
+import type { VendorFaultRates } from '../../local/vendors/behaviour';
 
 const LIMITS = { calls: 200, durationS: 3600 };
 
@@ -48,6 +49,8 @@ export interface LoadtestOptions {
   functionEnv?: Record<string, string>;
   /** Local stack: the function bundles are already built (a series of runs builds once). */
   skipBuild?: boolean;
+  /** Local stack, vendor profiles: fail this share of the vendor stand-ins' requests (the soak: 1 %). */
+  vendorFaults?: VendorFaultRates;
 }
 
 const int = (name: string, min: number, max: number) => (v: string) => {
@@ -136,6 +139,7 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
       functionEnv: { ...(o.replyCache ? {} : { PROMPT_CACHE: 'off' }), POWERTOOLS_LOG_LEVEL: 'WARN', ...o.functionEnv },
       logsDir: path.join(o.out, 'logs'),
       skipBuild: o.skipBuild,
+      vendorFaults: o.vendorFaults,
     });
     await stack.start();
   }
@@ -224,9 +228,10 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
 
   const after = stack ? await snapshot(stack) : undefined;
   const machineSamples = sampler.stop();
+  const vendorFaults = stack && o.vendorFaults && o.profile !== 'offline' ? await stack.vendorFaultStats() : undefined;
   if (stack) await stack.stop();
 
-  const report = buildReport({ o, command, samples, errors, calls, attempted, bargeIns, callMs, policy, before, after, machineSamples, started });
+  const report = { ...buildReport({ o, command, samples, errors, calls, attempted, bargeIns, callMs, policy, before, after, machineSamples, started }), vendorFaults };
   mkdirSync(o.out, { recursive: true });
   writeFileSync(path.join(o.out, 'report.json'), JSON.stringify(report, null, 2));
   writeFileSync(path.join(o.out, 'report.html'), renderHtmlReport(report));
@@ -256,6 +261,7 @@ function buildReport(x: {
     else if (s.report.serverLatencyMs === undefined) errors.no_audio = (errors.no_audio ?? 0) + 1;
     if (s.report.intent === 'fallback') errors.fallback_answer = (errors.fallback_answer ?? 0) + 1;
     if (s.report.transcript !== undefined && s.report.transcript !== s.said) errors.misheard = (errors.misheard ?? 0) + 1;
+    if (s.report.transcript === undefined && s.report.serverLatencyMs !== undefined && s.report.intent !== 'fallback') errors.transcript_missing = (errors.transcript_missing ?? 0) + 1;
   }
   if (x.bargeIns.attempted > x.bargeIns.honoured) errors.barge_in_ignored = x.bargeIns.attempted - x.bargeIns.honoured;
   // Success: an attempted turn answered with the agent's own reply (not a fallback) within the timeout.

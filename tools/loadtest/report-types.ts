@@ -105,4 +105,9 @@ export interface LoadReport {
     readonly samples: readonly MachineSample[];
   };
   readonly counts?: MeasuredCounts;
+  /** Faults the vendor stand-ins injected (runs with --vendor-fault-rate, e.g. the soak). */
+  readonly vendorFaults?: {
+    readonly deepgram: { requests: number; faults: Record<string, number | undefined> };
+    readonly elevenlabs: { requests: number; faults: Record<string, number | undefined> };
+  };
 }

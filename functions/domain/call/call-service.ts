@@ -78,11 +78,14 @@ export class CallService {
 
   /** `stop`: the caller's side ended the stream. */
   async stop(callId: string, message: StopMessage): Promise<void> {
-    const before = await this.store.endCall(callId, 'stop', this.now());
-    if (!before) throw new ProtocolError('stop for an unknown call');
-    if (before.streamSid !== undefined && before.streamSid !== message.streamSid) {
+    // The stream is checked before anything is written: a stop naming another stream must not end this call.
+    const current = await this.store.getCall(callId);
+    if (!current) throw new ProtocolError('stop for an unknown call');
+    if (current.streamSid !== undefined && current.streamSid !== message.streamSid) {
       throw new ProtocolError('streamSid does not match the call');
     }
+    const before = await this.store.endCall(callId, 'stop', this.now());
+    if (!before) throw new ProtocolError('stop for an unknown call');
     if (before.status === 'ended') throw new ProtocolError('stop after the call ended');
     await this.ended(before);
     this.telemetry.info('call stopped by the caller', { turns: before.turnCount });
