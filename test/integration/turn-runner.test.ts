@@ -3,7 +3,8 @@ import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
 import { CallService } from '../../functions/domain/call/call-service';
 import { DEFAULT_TURN_CONFIG, splitSentences, TurnRunner, turnLatency } from '../../functions/domain/call/turn-runner';
 import { frontDeskResponder } from '../../functions/domain/responder';
-import { SpeechProviderError, type SpeechToText, type TextToSpeech } from '../../functions/domain/speech';
+import { SpeechProviderError, TELEPHONY_FORMAT, type SpeechToText, type TextToSpeech } from '../../functions/domain/speech';
+import { bytesForMs } from '../../functions/domain/audio';
 import { startTestTable, type TestTable } from '../support/dynamo';
 import { LengthSpeechToText, MemoryTelemetry, RecordingSender, ToneTextToSpeech } from '../support/fakes';
 
@@ -79,7 +80,39 @@ describe('turn runner', () => {
     const record = await w.runner.run(speechTurn(await w.claim()));
     expect(record.status).toBe('failed');
     expect(w.sender.events('mark').map((m) => m.mark.name)).toContain(`t${record.turn}-end`);
-    expect(w.telemetry.counts.get('ProviderErrors')).toBe(1);
+    // The broken stream, then the one new attempt at the sentence, which stalls too.
+    expect(w.telemetry.counts.get('ProviderErrors')).toBe(2);
+    expect(w.telemetry.counts.get('ProviderRetries')).toBe(1);
+  });
+
+  it('resumes a sentence whose stream broke mid-way: the audio already sent is skipped, the reply completes', async () => {
+    const tone = new ToneTextToSpeech();
+    let broken = 0;
+    const breaksOnce: TextToSpeech = {
+      name: 'breaks-once',
+      async *synthesize(text, format, options) {
+        let sent = 0;
+        for await (const chunk of tone.synthesize(text, format)) {
+          if (broken === 0 && sent > 0) {
+            broken++;
+            throw new SpeechProviderError('breaks-once', 'unavailable', 'audio stream broke');
+          }
+          sent += chunk.byteLength;
+          yield chunk;
+        }
+        void options;
+      },
+    };
+    const w = await setup({ tts: breaksOnce });
+    const mediaBytes = () => w.sender.events('media').reduce((n, m) => n + Buffer.from(m.media.payload, 'base64').byteLength, 0);
+    const greeting = mediaBytes();
+    const record = await w.runner.run(speechTurn(await w.claim()));
+    expect(broken).toBe(1);
+    expect(record.status).toBe('completed');
+    // Exactly the reply's audio went out, once: what the broken stream delivered was not sent again.
+    const expected = splitSentences(record.reply!).reduce((n, s) => n + bytesForMs(50 * s.split(/\s+/).length, TELEPHONY_FORMAT), 0);
+    expect(mediaBytes() - greeting).toBe(expected);
+    expect(w.telemetry.counts.get('ProviderRetries')).toBe(1);
   });
 
   it('says the fallback phrase when synthesis of the reply fails before any audio, and ends the turn once', async () => {

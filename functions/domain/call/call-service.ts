@@ -86,7 +86,13 @@ export class CallService {
     }
     const before = await this.store.endCall(callId, 'stop', this.now());
     if (!before) throw new ProtocolError('stop for an unknown call');
-    if (before.status === 'ended') throw new ProtocolError('stop after the call ended');
+    if (before.status === 'ended') {
+      // A caller that sends stop and closes races its own $disconnect (API Gateway runs both at once), and a call
+      // we ended (goodbye, a limit) may still get the caller's stop: neither is bad input. A second stop is.
+      if (before.endReason === 'stop') throw new ProtocolError('stop after the call ended');
+      this.telemetry.debug('stop for a call already ended', { endReason: before.endReason });
+      return;
+    }
     await this.ended(before);
     this.telemetry.info('call stopped by the caller', { turns: before.turnCount });
   }

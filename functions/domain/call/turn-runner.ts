@@ -275,20 +275,47 @@ export class TurnRunner {
           const preparedHead = segment === 0 && head?.text === sentence ? head : undefined;
           const current = preparedHead ? preparedHead.stream : (next ?? open(sentence));
           next = index + 1 < sentences.length ? open(sentences[index + 1]!) : undefined;
-          const audio = { [Symbol.asyncIterator]: () => current };
-          for await (const chunk of audio) {
-            if (timings.ttsFirstByteAt === undefined) {
-              timings.ttsFirstByteAt = now();
-              providerMs.ttsFirstByte = preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted;
-              telemetry.milliseconds('TtsFirstByteLatency', providerMs.ttsFirstByte);
-            }
-            pending = concat(pending, chunk);
-            // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
-            while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
-              const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
-              if (size === 0) break;
-              if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-              pending = pending.subarray(size);
+          // A stream that breaks once its sentence has begun (or a later sentence's that fails outright) is opened
+          // again once, and the audio already received of this sentence is skipped: the caller hears a short gap
+          // instead of a reply cut off. The first sentence failing before any audio falls back below instead.
+          let stream: AsyncIterator<Uint8Array> = current;
+          let received = 0;
+          let skip = 0;
+          let reopened = false;
+          for (;;) {
+            try {
+              for await (let chunk of { [Symbol.asyncIterator]: () => stream }) {
+                if (skip > 0) {
+                  const drop = Math.min(skip, chunk.byteLength);
+                  skip -= drop;
+                  chunk = chunk.subarray(drop);
+                  if (chunk.byteLength === 0) continue;
+                }
+                received += chunk.byteLength;
+                if (timings.ttsFirstByteAt === undefined) {
+                  timings.ttsFirstByteAt = now();
+                  providerMs.ttsFirstByte = preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted;
+                  telemetry.milliseconds('TtsFirstByteLatency', providerMs.ttsFirstByte);
+                }
+                pending = concat(pending, chunk);
+                // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
+                while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
+                  const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
+                  if (size === 0) break;
+                  if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+                  pending = pending.subarray(size);
+                }
+              }
+              break;
+            } catch (err) {
+              const begun = received > 0 || sentBytes > 0 || segment > 0;
+              if (reopened || !begun) throw err;
+              reopened = true;
+              telemetry.count('ProviderErrors');
+              telemetry.count('ProviderRetries');
+              telemetry.warn('speech stream broke; synthesizing the sentence again from where it stopped', { turn, segment, error: describe(err) });
+              skip = received;
+              stream = open(sentence);
             }
           }
           if (pending.byteLength > 0 && !(await postAudio(pending))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
