@@ -35,7 +35,8 @@ async function measure(seconds: number, environments: number, preemptSilenceMs: 
   const now = () => Date.now();
   const turns = new TurnRunner({ store, sender: sink, stt, tts, responder: frontDeskResponder, telemetry: quiet, config: DEFAULT_TURN_CONFIG, now });
   const calls = new CallService(store, sink, turns, frontDeskResponder, quiet, now);
-  const envs = Array.from({ length: environments }, () => new MediaProcessor(store, sink, turns, quiet, { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs }, now));
+  // Without --realtime the frames go faster than real time: the flood check would end the call (it measures requests).
+  const envs = Array.from({ length: environments }, () => new MediaProcessor(store, sink, turns, quiet, { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs, maxAheadMs: Number.POSITIVE_INFINITY }, now));
   await calls.connect('cost', 'conn');
   await calls.start('cost', { event: 'start', sequenceNumber: 1, streamSid: 'MZcost', start: { streamSid: 'MZcost' } }, Date.now());
   table.reset();
