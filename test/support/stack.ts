@@ -1,5 +1,7 @@
 /** The local stack for integration tests: one per test file, plus helpers to speak and to read call state. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import WebSocket from 'ws';
 import path from 'node:path';
 import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
 import { fromPcm16 } from '../../functions/domain/audio';
@@ -46,3 +48,28 @@ export const until = async (predicate: () => boolean | Promise<boolean>, timeout
     await new Promise((r) => setTimeout(r, stepMs));
   }
 };
+
+/** The HTTP status of a WebSocket upgrade the stack refuses; an upgrade that succeeds fails the test. */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error(`connected to ${url.replace(/token=[^&]*/, 'token=…')} without valid credentials`));
+    });
+    ws.once('error', () => undefined);
+  });
+}
+
+/** A call's id is its connection id, which the caller never sees: find the call by its stream (the test key may scan). */
+export async function callIdOf(stack: LocalStack, streamSid: string, timeoutMs = 10_000): Promise<string> {
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient(localClientConfig(stack.dynamoEndpoint)));
+  let id: string | undefined;
+  await until(async () => {
+    const out = await doc.send(new ScanCommand({ TableName: TABLE_NAME, FilterExpression: 'streamSid = :s', ExpressionAttributeValues: { ':s': streamSid } }));
+    id = out.Items?.[0]?.callId as string | undefined;
+    return id !== undefined;
+  }, timeoutMs);
+  return id!;
+}

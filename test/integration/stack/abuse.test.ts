@@ -13,7 +13,7 @@ import { silence } from '../../../functions/domain/audio';
 import type { LocalStack } from '../../../local/stack';
 import { wordErrorRate } from '../../../local/speech/stt/lm';
 import { recordReliability } from '../../support/reliability';
-import { connectCaller, speech, startStack, until } from '../../support/stack';
+import { connectCaller, speech, startStack, until, upgradeStatus } from '../../support/stack';
 
 const TWILIO_AUTH_TOKEN = 'abuse-test-twilio-auth-token';
 const MAX_CALL_SECONDS = 20;
@@ -31,18 +31,6 @@ afterAll(async () => stack?.stop());
 const metric = (name: string) => stack.logs.metric(name).sum;
 const crashes = () => Object.values(stack.runtime!.stats()).reduce((n, s) => n + s.crashes, 0);
 
-/** The HTTP status of a refused upgrade (a successful one fails the test). */
-function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.once('open', () => {
-      ws.terminate();
-      reject(new Error(`connected to ${url.replace(/token=[^&]*/, 'token=…')} without valid credentials`));
-    });
-    ws.once('error', () => undefined);
-  });
-}
 
 describe('who gets in', () => {
   it('refuses unauthenticated, wrong-token, expired-token, forged-token and forged-signature connects with 403', async () => {

@@ -3,13 +3,13 @@
  * That answer is lost — nothing can send it — but nothing may wait on the dead environment: the call stays
  * consistent, the caller's next utterance is answered, and every item written carries its TTL.
  */
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LocalStack } from '../../../local/stack';
 import { localClientConfig, TABLE_NAME } from '../../../local/stack';
 import { wordErrorRate } from '../../../local/speech/stt/lm';
 import { recordReliability } from '../../support/reliability';
-import { connectCaller, speech, startStack, until } from '../../support/stack';
+import { callIdOf, connectCaller, speech, startStack, until } from '../../support/stack';
 
 let stack: LocalStack;
 beforeAll(async () => {
@@ -42,11 +42,9 @@ it('loses only the answer of a turn whose environment dies; the next utterance i
   expect(crashes).toBe(killed);
 
   // State: the call is streaming again (no speculation or hand-off left behind), and every item has a TTL.
-  // The call's id is its connection id, which the caller never sees: find the call by its stream (the test's key may scan).
+  const callId = await callIdOf(stack, caller.streamSid);
   const db = new DynamoDBClient(localClientConfig(stack.dynamoEndpoint));
-  const found = await db.send(new ScanCommand({ TableName: TABLE_NAME, FilterExpression: 'streamSid = :s', ExpressionAttributeValues: { ':s': caller.streamSid } }));
-  const pk = found.Items?.[0]?.pk as string | undefined;
-  const items = pk ? ((await db.send(new QueryCommand({ TableName: TABLE_NAME, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } }))).Items ?? []) : [];
+  const items = (await db.send(new QueryCommand({ TableName: TABLE_NAME, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CALL#${callId}` } }))).Items ?? [];
   expect(items.length).toBeGreaterThan(0);
   await caller.hangUp();
   const meta = items.find((i) => i.sk === 'META')!;

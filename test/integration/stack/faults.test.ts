@@ -7,14 +7,14 @@
  * metrics count what happened; and records the counts it measured (test/support/reliability.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type WebSocket from 'ws';
 import { DEFAULT_TURN_CONFIG } from '../../../functions/domain/call/turn-runner';
 import { localClientConfig, TABLE_NAME, type LocalStack } from '../../../local/stack';
 import type { Fault, Vendor } from '../../../local/vendors/behaviour';
 import type { CallerSession, TurnReport } from '../../../tools/caller/session';
 import { recordReliability } from '../../support/reliability';
-import { connectCaller, speech, startStack, until } from '../../support/stack';
+import { callIdOf, connectCaller, speech, startStack, until } from '../../support/stack';
 
 let stack: LocalStack;
 let doc: DynamoDBDocumentClient;
@@ -51,15 +51,6 @@ const delta = (before: Record<Counted, number>) => {
 const crashes = () => Object.values(stack.runtime!.stats()).reduce((n, s) => n + s.crashes, 0);
 
 /** The call's id (its connection id), found by the stream sid the caller sent. */
-async function callIdOf(caller: CallerSession): Promise<string> {
-  let id: string | undefined;
-  await until(async () => {
-    const out = await doc.send(new ScanCommand({ TableName: TABLE_NAME, FilterExpression: 'streamSid = :s', ExpressionAttributeValues: { ':s': caller.streamSid } }));
-    id = out.Items?.[0]?.callId as string | undefined;
-    return id !== undefined;
-  }, 10_000);
-  return id!;
-}
 
 async function callItems(callId: string): Promise<Record<string, unknown>[]> {
   const out = await doc.send(new QueryCommand({ TableName: TABLE_NAME, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CALL#${callId}` } }));
@@ -146,7 +137,7 @@ describe('vendor faults', () => {
 
   it.each(cases)('%s %s: the turn falls back or is answered after retries, and the next turn works', async (vendor, fault) => {
     const caller = await greeted();
-    const callId = await callIdOf(caller);
+    const callId = await callIdOf(stack, caller.streamSid);
     const before = counters();
     const fallbacksBefore = { ...fallbacks };
     const statsBefore = await stack.vendorFaultStats();
@@ -193,7 +184,7 @@ describe('vendor faults', () => {
 describe('DynamoDB faults', () => {
   it('throttling on 20 % of requests during a turn: the SDK retries and the turn is answered', async () => {
     const caller = await greeted();
-    const callId = await callIdOf(caller);
+    const callId = await callIdOf(stack, caller.streamSid);
     const before = counters();
     const injectedBefore = (await stack.dynamoFaultStats()).injected.total;
     // Both of DynamoDB's throttling errors, 10 % each (the second rule sees the 90 % the first let through).
@@ -227,7 +218,7 @@ describe('DynamoDB faults', () => {
 
   it('unavailable for 1.5 s mid-call: frames in the outage fail with a logged error, the next utterance is answered', async () => {
     const caller = await greeted();
-    const callId = await callIdOf(caller);
+    const callId = await callIdOf(stack, caller.streamSid);
     const before = counters();
     const failuresBefore = routeFailures.length;
     const injectedBefore = (await stack.dynamoFaultStats()).injected.total;
@@ -281,7 +272,7 @@ describe('DynamoDB faults', () => {
 describe('the caller goes away', () => {
   it('while the agent streams its reply (GoneException): the turn stops, the call ends, no error storm', async () => {
     const caller = await greeted();
-    const callId = await callIdOf(caller);
+    const callId = await callIdOf(stack, caller.streamSid);
     const before = counters();
     const crashesBefore = crashes();
     const failuresBefore = routeFailures.length;
@@ -322,7 +313,7 @@ describe('the caller goes away', () => {
 
   it('mid-turn, before any reply audio: the call ends, nothing is left in flight', async () => {
     const caller = await greeted();
-    const callId = await callIdOf(caller);
+    const callId = await callIdOf(stack, caller.streamSid);
     const before = counters();
     const crashesBefore = crashes();
     const failuresBefore = routeFailures.length;

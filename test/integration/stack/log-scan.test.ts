@@ -6,12 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
 import type { LocalStack } from '../../../local/stack';
 import { scanFiles, type LogScanReport } from '../../../local/observability/log-scan';
 import { CallerSession } from '../../../tools/caller/session';
 import { recordReliability } from '../../support/reliability';
-import { connectCaller, speech, startStack } from '../../support/stack';
+import { connectCaller, speech, startStack, upgradeStatus } from '../../support/stack';
 
 const NAME = 'log-scan';
 const LOGS_DIR = path.resolve(__dirname, '..', '..', '..', '.cache', 'test-logs', NAME);
@@ -24,14 +23,6 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => stack?.stop());
 
-async function refused(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.once('open', () => reject(new Error('connected with a wrong token')));
-    ws.once('error', () => undefined);
-  });
-}
 
 describe('the logs of a short call', () => {
   it('hold no audio, tokens or keys', async () => {
@@ -51,7 +42,7 @@ describe('the logs of a short call', () => {
     expect((await browser.waitForTurn(1))?.status).toBe('completed');
     await browser.hangUp();
     const wrongToken = randomBytes(12).toString('base64url');
-    expect(await refused(`${stack.url}?token=${encodeURIComponent(wrongToken)}`)).toBe(403);
+    expect(await upgradeStatus(`${stack.url}?token=${encodeURIComponent(wrongToken)}`)).toBe(403);
 
     await stack.stop();
     const report = stack.logScan as LogScanReport;
