@@ -307,7 +307,12 @@ describe('barge-in', () => {
     expect((await w.store.getCall(callId))?.agent?.turn).toBe(1);
     const envs = [w.environment(), w.environment()];
     const frames = stream(streamSid, layout([2, '.'], [20, 's']));
-    for (const [i, f] of frames.entries()) await envs[i % 2]!.process({ callId, receivedAt: Date.now() }, f);
+    // At a caller's pace: each environment checks for barge-in at most every 3 frames of wall time, so frames
+    // replayed back to back on a fast machine could all pass before any check sees 200 ms of speech.
+    for (const [i, f] of frames.entries()) {
+      await envs[i % 2]!.process({ callId, receivedAt: Date.now() }, f);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(w.sender.events('clear')).toHaveLength(1);
     expect(w.telemetry.counts.get('BargeIns')).toBe(1);
     expect((await w.store.getCall(callId))?.agent).toBeUndefined();
