@@ -214,7 +214,7 @@ describe('DynamoDB faults', () => {
       ok: bad.length === 0,
     });
     expect(bad).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('unavailable for 1.5 s mid-call: frames in the outage fail with a logged error, the next utterance is answered', async () => {
     const caller = await greeted();
@@ -309,7 +309,7 @@ describe('the caller goes away', () => {
       ok: bad.length === 0,
     });
     expect(bad).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('mid-turn, before any reply audio: the call ends, nothing is left in flight', async () => {
     const caller = await greeted();
@@ -354,5 +354,5 @@ describe('the caller goes away', () => {
       ok: bad.length === 0,
     });
     expect(bad).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
