@@ -1,15 +1,17 @@
 /**
  * `npm run benchmarks [-- --quick]`: the load-test matrix behind BENCHMARKS.md, run on this machine, and the file
  * regenerated from the reports (each run's report.json/html stays under .cache/benchmarks/<run>/).
- * Rows: the headline profile (seed latencies through the local vendor servers, reply cache off) at 1, 10, 50 and
- * 100 concurrent calls with Twilio's 20 ms frames and with 100 ms chunks; zero provider latency (platform
- * overhead); provisioned concurrency off versus on; reply cache on versus off. Then the cost model from the
- * measured counts.
+ * Rows: the headline profile (seed latencies through the local vendor servers, reply cache off) at 1, 10, 25, 50 and
+ * 100 concurrent calls with Twilio's 20 ms frames and with 100 ms chunks, 60 s after a 10 s ramp; zero provider
+ * latency (platform overhead); provisioned concurrency off versus on; reply cache on versus off. Before them, what one
+ * call costs DynamoDB per frame spread over 1 to 256 environments (tools/frame-cost.ts). Then the cost model from the
+ * measured counts, at the load test's own spread and at the worst one.
  */
 import { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { estimateCost, provisionedConcurrencyFor, renderCostMarkdown } from './loadtest/cost-model';
+import { FRAME_COST_HEADER, frameCostRow, measureFrameCost, type FrameCost } from './frame-cost';
 import { parseOptions, runLoadtest } from './loadtest/loadtest';
 import type { LoadReport } from './loadtest/report-types';
 
@@ -24,11 +26,14 @@ const SEED = {
   container: { success_rate: 98.5, avg_latency_ms: 425, p95_latency_ms: 520, p99_latency_ms: 650 },
 };
 
+const FRAME_COST_ENVIRONMENTS = [1, 4, 16, 64, 256];
+const FRAME_COST_SECONDS = 60;
+
 function matrix(quick: boolean): Run[] {
-  const d = (calls: number) => (quick ? 20 : calls >= 50 ? 30 : 60);
+  const d = (_calls: number) => (quick ? 20 : 60);
   const runs: Run[] = [];
   for (const frame of [20, 100]) {
-    for (const calls of quick ? [1, 10] : [1, 10, 50, 100]) {
+    for (const calls of quick ? [1, 10] : [1, 10, 25, 50, 100]) {
       runs.push({ id: `seed-${frame}ms-${calls}`, group: `headline-${frame}`, args: `--calls ${calls} --duration ${d(calls)} --profile seed --reply-cache off --frame-ms ${frame}` });
     }
   }
@@ -47,20 +52,30 @@ const errorsText = (e: Readonly<Record<string, number>>) =>
 
 function row(label: string, r: LoadReport): string {
   const s = r.stages;
-  return `| ${label} | ${r.success_rate} % (${r.turns.attempted - r.turns.failed}/${r.turns.attempted}) | ${ms(r.avg_latency_ms)} | ${ms(r.latency.server.p50)} | ${ms(r.p95_latency_ms)} | ${ms(r.p99_latency_ms)} | ${ms(r.latency.client.p95)} | ${ms(r.latency.afterEndpoint.p95)} | ${ms(r.platformOverhead.p95)} | ${ms(s.dispatch.p95)} | ${ms(s.stt.p95)} | ${ms(s.ttsFirstByte.p95)} | ${ms(s.send.p95)} | ${r.coldStarts.hotPath} | ${r.throttles} | ${Math.round(r.machine.cpuPercent.mean)} % / ${Math.round(r.machine.cpuPercent.max)} % | ${errorsText(r.errors)} |`;
+  return `| ${label} | ${r.success_rate} % (${r.turns.attempted - r.turns.failed}/${r.turns.attempted}) | ${ms(r.avg_latency_ms)} | ${ms(r.latency.server.p50)} | ${ms(r.p95_latency_ms)} | ${ms(r.p99_latency_ms)} | ${ms(r.latency.client.p95)} | ${ms(r.latency.afterEndpoint.p95)} | ${ms(r.platformOverhead.p95)} | ${ms(s.dispatch.p95)} | ${ms(s.stt.p95)} | ${ms(s.ttsFirstByte.p95)} | ${ms(s.send.p95)} | ${r.coldStarts.hotPath} / ${r.coldStarts.hotPathAfterRamp ?? '—'} | ${r.throttles} | ${Math.round(r.machine.cpuPercent.mean)} % / ${Math.round(r.machine.cpuPercent.max)} % | ${errorsText(r.errors)} |`;
 }
 const HEADER =
-  '| run | success (turns) | avg | p50 | p95 | p99 | client p95 | endpoint → audio p95 | platform overhead p95 | dispatch p95 | STT p95 | TTS first byte p95 | send p95 | hot-path cold starts | throttles | CPU mean / max | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  '| run | success (turns) | avg | p50 | p95 | p99 | client p95 | endpoint → audio p95 | platform overhead p95 | dispatch p95 | STT p95 | TTS first byte p95 | send p95 | hot-path cold starts (run / after the ramp) | throttles | CPU mean / max | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 async function main() {
   const o = new Command()
     .option('--quick', 'a short matrix (1 and 10 calls, 20 s)')
     .option('--only <ids>', 'comma-separated run ids')
     .option('--render-only', 'rewrite BENCHMARKS.md from the reports already in .cache/benchmarks')
+    .option('--skip-frame-cost', 'keep the frame-cost measurement already on disk')
     .parse()
-    .opts<{ quick?: boolean; only?: string; renderOnly?: boolean }>();
+    .opts<{ quick?: boolean; only?: string; renderOnly?: boolean; skipFrameCost?: boolean }>();
   const runs = o.renderOnly ? [] : matrix(Boolean(o.quick)).filter((r) => !o.only || o.only.split(',').includes(r.id));
   const dir = path.join('.cache', 'benchmarks');
+  if (!o.renderOnly && !o.skipFrameCost && !o.only) {
+    const costs: FrameCost[] = [];
+    for (const environments of FRAME_COST_ENVIRONMENTS) {
+      console.log(`frame cost: npx tsx tools/frame-cost.ts --seconds ${FRAME_COST_SECONDS} --environments ${environments}`);
+      costs.push(await measureFrameCost({ seconds: FRAME_COST_SECONDS, environments, preemptSilenceMs: 0, frameMs: 20 }));
+    }
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'frame-cost.json'), JSON.stringify(costs, null, 2));
+  }
   let built = false;
   for (const run of runs) {
     const out = path.join(dir, run.id);
@@ -75,8 +90,8 @@ async function main() {
   console.log('BENCHMARKS.md written');
 }
 
-/** The issue's targets against what the runs measured (every number from a report). */
-function verdict(reports: Map<string, LoadReport>, runs: Run[]): string[] {
+/** The targets against what the runs measured (every number from a report of this matrix). */
+function verdict(reports: Map<string, LoadReport>, runs: Run[], frameCosts: FrameCost[] | undefined): string[] {
   const out = ['## Against the targets', ''];
   const held = (frame: number) =>
     runs
@@ -85,46 +100,77 @@ function verdict(reports: Map<string, LoadReport>, runs: Run[]): string[] {
       .filter((r): r is LoadReport => r !== undefined && r.success_rate >= 99.9)
       .map((r) => r.run.calls)
       .reduce((a, b) => Math.max(a, b), 0);
-  const hundred = reports.get('seed-20ms-100');
-  if (hundred) {
+  if (frameCosts && frameCosts.length > 0) {
+    const rows = frameCosts.map(frameCostRow);
+    const most = Math.max(...rows.map((r) => r.requestsPerFrame));
+    const least = Math.min(...rows.map((r) => r.requestsPerFrame));
+    const bytesRatio = Math.max(...rows.map((r) => r.bytesPerFrame)) / Math.min(...rows.map((r) => r.bytesPerFrame));
     out.push(
-      `- **100 calls, 20 ms frames, seed latencies, reply cache off** (target: ≥ 99.9 % success, p95 ≤ 400 ms, p99 ≤ 500 ms, platform overhead p95 ≤ 15 ms, no hot-path cold starts): success ${hundred.success_rate} % of ${hundred.turns.attempted} turns. **Not met on this machine**; see the capacity section below for why and what would change it.`,
+      `- **Flat coordination cost** (target: largest per-frame figure ≤ 1.2 × the smallest over ${frameCosts.map((c) => c.environments).join(', ')} environments, ≤ 0.6 requests per frame): ` +
+        `requests per frame ${least.toFixed(3)}–${most.toFixed(3)} (ratio ${(most / least).toFixed(3)}), bytes per frame ratio ${bytesRatio.toFixed(3)}. ` +
+        `**${most / least <= 1.2 && bytesRatio <= 1.2 && most <= 0.6 ? 'Met' : 'Not met'}.**`,
     );
   }
-  for (const frame of [20, 100]) {
-    out.push(`- Most concurrent calls that held ≥ 99.9 % success with ${frame} ms ${frame === 20 ? 'frames' : 'chunks'}: ${held(frame) || 'none of the sizes run'}.`);
+  const one100 = reports.get('seed-100ms-1');
+  const hundred = reports.get('seed-100ms-100');
+  if (hundred) {
+    const bound = one100 ? 1.2 * one100.p95_latency_ms : undefined;
+    const ok = hundred.success_rate >= 99.9 && bound !== undefined && hundred.p95_latency_ms <= bound && (hundred.coldStarts.hotPathAfterRamp ?? 0) === 0;
+    out.push(
+      `- **100 calls, 100 ms chunks** (target: ≥ 99.9 % success, turn p95 ≤ 1.2 × the 1-call p95 of this matrix${bound !== undefined ? ` = ${Math.round(bound)} ms` : ''}, no hot-path cold start after the ramp): ` +
+        `success ${hundred.success_rate} % of ${hundred.turns.attempted} turns, p95 ${Math.round(hundred.p95_latency_ms)} ms, hot-path cold starts after the ramp ${hundred.coldStarts.hotPathAfterRamp ?? 'not measured'}. **${ok ? 'Met' : 'Not met'}.**`,
+    );
   }
+  const twentyHeld = held(20);
+  out.push(`- **Twilio's 20 ms framing** (target: ≥ 25 calls at ≥ 99.9 % success): the most calls of this matrix that held ≥ 99.9 % is ${twentyHeld || 'none'}. **${twentyHeld >= 25 ? 'Met' : 'Not met'}.**`);
+  out.push(`- Most concurrent calls that held ≥ 99.9 % success with 100 ms chunks: ${held(100) || 'none of the sizes run'}.`);
   const one = reports.get('seed-20ms-1');
   if (one) {
     out.push(
-      `- One call, 20 ms frames: turn latency p95 ${Math.round(one.p95_latency_ms)} ms, of which 400 ms is the endpoint silence the caller must leave; endpoint → first audio p95 ${Math.round(one.latency.afterEndpoint.p95)} ms; platform overhead p95 ${Math.round(one.platformOverhead.p95)} ms. A p95 ≤ 400 ms is impossible by construction while the definition includes a 400 ms endpoint silence: the target would need a shorter silence (and more cut-off callers) or an endpoint decided by the speech-to-text provider's own end-of-utterance event.`,
+      `- One call, 20 ms frames: turn latency p95 ${Math.round(one.p95_latency_ms)} ms, of which 400 ms is the endpoint silence the caller must leave; endpoint → first audio p95 ${Math.round(one.latency.afterEndpoint.p95)} ms; platform overhead p95 ${Math.round(one.platformOverhead.p95)} ms.`,
     );
   }
   out.push('');
   return out;
 }
 
-/** What one call costs this machine, from the 1-call runs, and what 100 would need. */
-function capacity(reports: Map<string, LoadReport>): string[] {
-  const out = ['## What holds 100 calls back on this machine', ''];
-  out.push('| frames | media invocations per call-second | machine CPU per call (cores) | CPU per media invocation | cores 100 calls would need |', '|---|---|---|---|---|');
-  for (const frame of [20, 100]) {
-    const r = reports.get(`seed-${frame}ms-1`);
+/** The frame-cost table: one call's DynamoDB traffic per frame, spread over more and more environments. */
+function frameCostSection(costs: FrameCost[] | undefined): string[] {
+  if (!costs || costs.length === 0) return [];
+  const out = ['## What a frame costs DynamoDB, however widely Lambda spreads a call', ''];
+  out.push(
+    `\`npx tsx tools/frame-cost.ts --seconds ${FRAME_COST_SECONDS} --environments ${costs.map((c) => c.environments).join(',')}\`: one call (speech 1.5 s, then 2.5 s of silence while the agent answers, repeated; ` +
+      'a connection that declared its format, as Twilio\'s does), its frames delivered in real time and spread round-robin over N environments — the worst placement, ' +
+      'no environment sees two consecutive frames — through the same domain code the handlers run, against dynalite counting every request of the call ' +
+      '(frames, turns, marks). See `docs/ARCHITECTURE.md`, "The hot path".',
+    '',
+  );
+  out.push(...FRAME_COST_HEADER, ...costs.map((c) => frameCostRow(c).line), '');
+  return out;
+}
+
+/** What the load costs this machine, run by run: where its two cores go as calls are added. */
+function capacity(reports: Map<string, LoadReport>, runs: Run[]): string[] {
+  const out = ['## What the machine spends per call', ''];
+  out.push(
+    '| run | success | media invocations per second | machine CPU, mean (cores) | machine CPU per media invocation | machine CPU per call (cores) |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const run of runs.filter((r) => r.group.startsWith('headline-'))) {
+    const r = reports.get(run.id);
     if (!r?.counts) continue;
-    const seconds = r.counts.callMinutes * 60;
+    const seconds = (r.run.rampS + r.run.durationS) || 1;
     const perSecond = r.counts.lambda.media!.invocations / seconds;
     const cores = (r.machine.cpuPercent.mean / 100) * r.machine.cpus;
-    const perInvocationMs = (cores * 1000) / perSecond;
-    out.push(`| ${frame} ms | ${perSecond.toFixed(1)} | ${cores.toFixed(2)} | ${perInvocationMs.toFixed(2)} ms | ${(cores * 100).toFixed(0)} |`);
+    out.push(
+      `| ${run.id} | ${r.success_rate} % | ${perSecond.toFixed(0)} | ${cores.toFixed(2)} | ${perSecond > 0 ? ((cores * 1000) / perSecond).toFixed(2) : '—'} ms | ${(cores / r.run.calls).toFixed(3)} |`,
+    );
   }
   out.push('');
-  out.push('CPU per call is the whole machine\'s mean over the 1-call run (callers, gateway, Lambda runtime, dynalite, vendor');
-  out.push('servers) divided by one call, so it over-counts slightly; per invocation it is that divided by the media');
-  out.push('invocations per second. Each invocation is a separate message to a separate Lambda environment (a worker');
-  out.push('thread woken for it), as on AWS: that wake-up, the event\'s serialization and the handler\'s middleware cost');
-  out.push('this machine far more than the handler\'s own work. On AWS that CPU is Lambda\'s, paid per invocation; here it');
-  out.push('is two cores shared by everything. See the note at the end of `docs/ARCHITECTURE.md` for the design change');
-  out.push('this points to.', '');
+  out.push('Machine CPU is the whole machine\'s mean over the run (callers, gateway, Lambda runtime and its environments,');
+  out.push('dynalite, vendor servers) — everything the load needs here, split by component with');
+  out.push('`npx tsx tools/cpu-breakdown.ts` — divided by the media invocations per second (over ramp and run), so it');
+  out.push('includes each call\'s turns. On AWS the same invocations run on Lambda\'s CPUs and are paid per invocation.', '');
   return out;
 }
 
@@ -141,6 +187,12 @@ function render(dir: string, runs: Run[]): string {
     const rep = load(dir, r.id);
     return rep ? [[r.id, rep] as const] : [];
   }));
+  let frameCosts: FrameCost[] | undefined;
+  try {
+    frameCosts = JSON.parse(readFileSync(path.join(dir, 'frame-cost.json'), 'utf8')) as FrameCost[];
+  } catch {
+    frameCosts = undefined;
+  }
   const any = [...reports.values()][0];
   const out: string[] = [];
   out.push('# Benchmarks', '');
@@ -185,8 +237,9 @@ function render(dir: string, runs: Run[]): string {
     ['off (every reply synthesized)', 'seed-20ms-1'],
     ['on', 'cache-on-1'],
   ]);
-  out.push(...verdict(reports, runs));
-  out.push(...capacity(reports));
+  out.push(...verdict(reports, runs, frameCosts));
+  out.push(...frameCostSection(frameCosts));
+  out.push(...capacity(reports, runs));
   for (const frame of [20, 100]) {
     const best = runs
       .filter((r) => r.group === `headline-${frame}`)
@@ -202,8 +255,26 @@ function render(dir: string, runs: Run[]): string {
         "is an upper estimate. Provisioned concurrency is priced as prod's schedule in lib/config.ts.",
       '',
     );
-    const estimate = estimateCost(best.counts, { concurrentCalls: 100, hoursPerDay: 8, daysPerMonth: 30, provisionedConcurrency: provisionedConcurrencyFor('prod') });
+    const scenario = { concurrentCalls: 100, hoursPerDay: 8, daysPerMonth: 30, provisionedConcurrency: provisionedConcurrencyFor('prod') };
+    const estimate = estimateCost(best.counts, scenario);
     out.push(renderCostMarkdown(estimate).replace(/^## /gm, '### '), '');
+    const worst = frame === 20 ? frameCosts?.find((c) => c.environments === Math.max(...frameCosts!.map((x) => x.environments))) : undefined;
+    if (worst) {
+      // The same run with its DynamoDB traffic replaced by the frame-cost measurement at the worst spread, scaled from that
+      // call's frames to this run's media frames.
+      const scale = best.counts.lambda.media!.invocations / worst.frames;
+      const dynamodb = Object.fromEntries(
+        Object.entries(worst.counts).map(([op, c]) => [op, { requests: c.requests * scale, requestBytes: c.requestBytes * scale, responseBytes: c.responseBytes * scale }]),
+      );
+      const worstEstimate = estimateCost({ ...best.counts, dynamodb }, scenario);
+      const line = (e: typeof estimate) => e.lineItems.filter((l) => l.key.startsWith('dynamodb')).reduce((n, l) => n + l.monthly, 0);
+      out.push(
+        `**At the worst spread** (every frame in another of ${worst.environments} environments: DynamoDB traffic from the frame-cost table, scaled to this run's ` +
+          `${best.counts.lambda.media!.invocations} media frames): DynamoDB $${line(worstEstimate).toFixed(0)} a month against $${line(estimate).toFixed(0)} at the load test's own spread; ` +
+          `total $${worstEstimate.monthly.toFixed(0)} against $${estimate.monthly.toFixed(0)}.`,
+        '',
+      );
+    }
   }
   return out.join('\n') + '\n';
 }

@@ -1,13 +1,16 @@
 /**
- * `npx tsx tools/frame-cost.ts [--seconds 60] [--environments 1,4]`
- * Measures what the hot path costs in DynamoDB per 20 ms frame: a caller stream (speech 1.5 s, then 2.5 s of
- * silence while the agent answers, repeated) runs through the same domain code the handlers run, against
- * dynalite, with frames spread over N "environments" (separate warm caches) round-robin. Speech engines are
- * stand-ins here (their cost is not DynamoDB's); everything that touches the table is the product code.
+ * `npx tsx tools/frame-cost.ts [--seconds 60] [--environments 1,4,16,64,256] [--preempt 0|200] [--frame-ms 20] [--undeclared]`
+ * What one call costs DynamoDB per frame, and whether that depends on how many Lambda environments share the call.
+ * A caller stream (speech 1.5 s, then 2.5 s of silence while the agent answers, repeated) is delivered in real time
+ * (one frame every frame-ms, each handled without waiting for the previous, as the gateway does) through the same
+ * domain code the handlers run, against dynalite, spread round-robin over N "environments" (MediaProcessors with
+ * their own warm caches) — the worst placement: no environment sees two consecutive frames. Marks come back as a
+ * caller's playback reaches them. Speech engines are stand-ins (their cost is not DynamoDB's); everything that
+ * touches the table is the product code.
  */
 import { Command } from 'commander';
 import { DynamoCallStore } from '../functions/adapters/dynamo-call-store';
-import { bytesForMs, fromPcm16, silence } from '../functions/domain/audio';
+import { bytesForMs, durationMs, fromPcm16, silence } from '../functions/domain/audio';
 import { CallService } from '../functions/domain/call/call-service';
 import { DEFAULT_MEDIA_CONFIG, MediaProcessor } from '../functions/domain/call/media-processor';
 import type { ConnectionSender, Telemetry } from '../functions/domain/call/model';
@@ -16,10 +19,9 @@ import type { MediaMessage } from '../functions/domain/protocol';
 import { frontDeskResponder } from '../functions/domain/responder';
 import { TELEPHONY_FORMAT, type SpeechToText, type TextToSpeech } from '../functions/domain/speech';
 import { DEFAULT_ENDPOINTING } from '../functions/domain/vad';
-import { startInProcessTable } from '../local/dynamo/in-process';
+import { startInProcessTable, type OperationCount } from '../local/dynamo/in-process';
 
-const quiet: Telemetry = { debug() {}, info() {}, warn() {}, error() {}, count() {}, milliseconds() {}, gauge() {} };
-const sink: ConnectionSender = { send: async () => 'ok', close: async () => {} };
+const quiet: Telemetry = { debug() {}, info(m) { if (process.env.FRAME_COST_DEBUG) console.log('info', m); }, warn(m) { if (process.env.FRAME_COST_DEBUG) console.log('warn', m); }, error() {}, count(m) { if (process.env.FRAME_COST_DEBUG) console.log('count', m); }, milliseconds() {}, gauge() {} };
 /** Stand-in recognizer: this tool counts table traffic, not recognition. */
 const stt: SpeechToText = { name: 'stand-in', transcribe: async () => ({ text: 'what are your opening hours' }) };
 const tts: TextToSpeech = {
@@ -29,79 +31,144 @@ const tts: TextToSpeech = {
   },
 };
 
-async function measure(seconds: number, environments: number, preemptSilenceMs: number, realTime: boolean) {
+export interface FrameCost {
+  environments: number;
+  frames: number;
+  speechFrames: number;
+  turns: number;
+  /** Every request of the call (media, turns, marks), by operation. */
+  counts: Record<string, OperationCount>;
+  /** GetItems that were an environment's first look at the call: one per environment, for a connection that declared no format. */
+  firstLooks: number;
+}
+
+export async function measureFrameCost(opts: {
+  seconds: number;
+  environments: number;
+  preemptSilenceMs: number;
+  frameMs: number;
+  /** The connection declared its format at connect (Twilio's always does); false: each environment's first frame reads the call. */
+  declared?: boolean;
+}): Promise<FrameCost> {
+  const { seconds, environments, preemptSilenceMs, frameMs } = opts;
+  const declared = opts.declared ?? true;
   const table = await startInProcessTable();
   const store = new DynamoCallStore(table.tableName, table.client);
   const now = () => Date.now();
+  // The caller's side: plays the agent's audio and echoes each mark when playback reaches it.
+  let playedUntil = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const sink: ConnectionSender = {
+    async send(_connectionId, data) {
+      const message = JSON.parse(data) as { event: string; media?: { payload: string }; mark?: { name: string } };
+      if (message.event === 'clear') playedUntil = now();
+      if (message.event === 'media') playedUntil = Math.max(playedUntil, now()) + durationMs(Buffer.from(message.media!.payload, 'base64').byteLength, TELEPHONY_FORMAT);
+      if (message.event === 'mark') {
+        const name = message.mark!.name;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          void calls.mark('cost', { event: 'mark', sequenceNumber: 0, streamSid: 'MZcost', mark: { name } }).catch(() => undefined);
+        }, Math.max(0, playedUntil - now()));
+        timers.add(timer);
+      }
+      return 'ok';
+    },
+    close: async () => {},
+  };
   const turns = new TurnRunner({ store, sender: sink, stt, tts, responder: frontDeskResponder, telemetry: quiet, config: DEFAULT_TURN_CONFIG, now });
   const calls = new CallService(store, sink, turns, frontDeskResponder, quiet, now);
-  // Without --realtime the frames go faster than real time: the flood check would end the call (it measures requests).
-  const envs = Array.from({ length: environments }, () => new MediaProcessor(store, sink, turns, quiet, { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs, maxAheadMs: Number.POSITIVE_INFINITY }, now));
+  const config = { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs };
+  const envs = Array.from({ length: environments }, () => new MediaProcessor(store, sink, turns, quiet, config, now));
   await calls.connect('cost', 'conn');
+  const connectedAt = Date.now();
   await calls.start('cost', { event: 'start', sequenceNumber: 1, streamSid: 'MZcost', start: { streamSid: 'MZcost' } }, Date.now());
   table.reset();
 
-  const speech = Buffer.from(fromPcm16(Int16Array.from({ length: 160 }, (_, i) => Math.round(6000 * Math.sin(i / 4))), TELEPHONY_FORMAT)).toString('base64');
-  const quietFrame = Buffer.from(silence(20, TELEPHONY_FORMAT)).toString('base64');
-  const frames = seconds * 50;
+  const samples = (frameMs * 8000) / 1000;
+  const speech = Buffer.from(fromPcm16(Int16Array.from({ length: samples }, (_, i) => Math.round(6000 * Math.sin(i / 4))), TELEPHONY_FORMAT)).toString('base64');
+  const quietFrame = Buffer.from(silence(frameMs, TELEPHONY_FORMAT)).toString('base64');
+  const frames = Math.round((seconds * 1000) / frameMs);
+  const cycle = Math.round(4000 / frameMs); // 4 s: 0.5 s silence, 1.5 s speech, 2 s silence
+  const speechFrom = Math.round(500 / frameMs);
+  const speechTo = Math.round(2000 / frameMs);
   let speechFrames = 0;
   const running: Promise<unknown>[] = [];
+  const firstFrameAt = connectedAt;
   for (let chunk = 1; chunk <= frames; chunk++) {
-    const inCycle = (chunk - 1) % 200; // 4 s cycle: 1.5 s speech, 2.5 s silence
-    const isSpeech = inCycle >= 25 && inCycle < 100;
+    const inCycle = (chunk - 1) % cycle;
+    const isSpeech = inCycle >= speechFrom && inCycle < speechTo;
     if (isSpeech) speechFrames++;
     const message: MediaMessage = {
       event: 'media',
       sequenceNumber: chunk + 1,
       streamSid: 'MZcost',
-      media: { track: 'inbound', chunk, timestamp: (chunk - 1) * 20, payload: isSpeech ? speech : quietFrame },
+      media: { track: 'inbound', chunk, timestamp: (chunk - 1) * frameMs, payload: isSpeech ? speech : quietFrame },
     };
-    const handled = envs[chunk % environments]!.process({ callId: 'cost', receivedAt: Date.now() }, message);
-    if (realTime) {
-      // As the gateway delivers them: 20 ms apart, each frame in its own invocation, not waiting for the last.
-      running.push(handled);
-      await new Promise((r) => setTimeout(r, 20));
-    } else {
-      await handled;
-    }
+    // As the gateway delivers them: in real time, each frame in its own invocation, not waiting for the last.
+    const connection = declared ? { declaredFormat: TELEPHONY_FORMAT, connectedAt } : {};
+    running.push(envs[chunk % environments]!.process({ ...connection, callId: 'cost', receivedAt: Date.now(), startedAt: Date.now() }, message));
+    const due = firstFrameAt + chunk * frameMs;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
   }
   await Promise.all(running);
-  const counts = table.counts();
+  await new Promise((r) => setTimeout(r, 1500)); // the last turn's marks
+  for (const t of timers) clearTimeout(t);
+  const counts = structuredClone(table.counts());
   const turnsDone = (await store.listTurns('cost')).length - 1;
   await table.close();
-  return { frames, speechFrames, silentFrames: frames - speechFrames, turns: turnsDone, counts };
+  return { environments, frames, speechFrames, turns: turnsDone, counts, firstLooks: declared ? 0 : Math.min(environments, frames) };
 }
+
+export function frameCostRow(r: FrameCost): { requestsPerFrame: number; bytesPerFrame: number; steadyRequestsPerFrame: number; line: string } {
+  const total = Object.values(r.counts).reduce((a, c) => a + c.requests, 0);
+  const bytes = Object.values(r.counts).reduce((a, c) => a + c.requestBytes + c.responseBytes, 0);
+  const puts = r.counts.PutItem?.requests ?? 0;
+  const speechWrites = puts - r.turns; // one TURN item per turn
+  const ops = Object.entries(r.counts)
+    .map(([op, c]) => `${op} ${c.requests}`)
+    .join(', ');
+  const requestsPerFrame = total / r.frames;
+  const steadyRequestsPerFrame = (total - r.firstLooks) / r.frames;
+  const bytesPerFrame = bytes / r.frames;
+  const line =
+    `| ${r.environments} | ${r.frames} (${r.speechFrames} / ${r.frames - r.speechFrames}) | ${r.turns} | ${total} | **${requestsPerFrame.toFixed(3)}** | ` +
+    `${r.firstLooks} | ${steadyRequestsPerFrame.toFixed(3)} | ${(speechWrites / r.speechFrames).toFixed(3)} | ${((total - speechWrites) / r.frames).toFixed(3)} | ` +
+    `**${bytesPerFrame.toFixed(0)}** | ${ops} |`;
+  return { requestsPerFrame, bytesPerFrame, steadyRequestsPerFrame, line };
+}
+
+export const FRAME_COST_HEADER = [
+  '| environments | frames (speech / silent) | turns | DynamoDB requests | **per frame** | first looks | per frame without them | frame writes per speech frame | everything else, per frame | **bytes per frame** (request + response) | by operation |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+];
 
 async function main() {
   const opts = new Command()
     .option('--seconds <n>', 'length of the caller stream', '60')
-    .option('--environments <list>', 'environments the frames are spread over', '1,4')
-    .option('--preempt <ms>', 'preemptive generation after this much silence (0 = off; needs --realtime)', '0')
-    .option('--realtime', 'deliver frames 20 ms apart without waiting for each (a speculation waits for later frames)')
+    .option('--environments <list>', 'environments the frames are spread over', '1,4,16,64,256')
+    .option('--preempt <ms>', 'preemptive generation after this much silence (0 = off)', '0')
+    .option('--frame-ms <ms>', 'caller audio per message (Twilio: 20)', '20')
+    .option('--undeclared', 'a connection that did not declare its audio format at connect: each environment reads the call on its first frame')
     .parse()
-    .opts<{ seconds: string; environments: string; preempt: string; realtime?: boolean }>();
-  const preempt = Number(opts.preempt);
-  if (preempt > 0 && !opts.realtime) throw new Error('--preempt needs --realtime: a speculation waits for frames that come later');
-  console.log(`| environments | frames (speech / silent) | turns | DynamoDB requests | per frame | per speech frame | all other requests, per frame | request+response bytes per frame | by operation |`);
-  console.log(`|---|---|---|---|---|---|---|---|---|`);
+    .opts<{ seconds: string; environments: string; preempt: string; frameMs: string; undeclared?: boolean }>();
+  console.log(FRAME_COST_HEADER.join('\n'));
+  const rows: ReturnType<typeof frameCostRow>[] = [];
   for (const n of opts.environments.split(',').map(Number)) {
-    const r = await measure(Number(opts.seconds), n, preempt, opts.realtime ?? false);
-    const total = Object.values(r.counts).reduce((a, c) => a + c.requests, 0);
-    const bytes = Object.values(r.counts).reduce((a, c) => a + c.requestBytes + c.responseBytes, 0);
-    const puts = r.counts.PutItem?.requests ?? 0;
-    const turnPuts = r.turns; // one TURN item per turn
-    const other = total - (puts - turnPuts);
-    const ops = Object.entries(r.counts)
-      .map(([op, c]) => `${op} ${c.requests}`)
-      .join(', ');
-    console.log(
-      `| ${n} | ${r.frames} (${r.speechFrames} / ${r.silentFrames}) | ${r.turns} | ${total} | ${(total / r.frames).toFixed(3)} | ` +
-        `${((puts - turnPuts) / r.speechFrames).toFixed(3)} (frame writes) | ${(other / r.frames).toFixed(3)} | ${(bytes / r.frames).toFixed(0)} | ${ops} |`,
-    );
+    const r = await measureFrameCost({ seconds: Number(opts.seconds), environments: n, preemptSilenceMs: Number(opts.preempt), frameMs: Number(opts.frameMs), declared: !opts.undeclared });
+    const row = frameCostRow(r);
+    rows.push(row);
+    console.log(row.line);
   }
+  const ratio = (f: (r: (typeof rows)[number]) => number) => Math.max(...rows.map(f)) / Math.min(...rows.map(f));
+  console.log(
+    `\nlargest / smallest per frame: requests ${ratio((r) => r.requestsPerFrame).toFixed(3)}, bytes ${ratio((r) => r.bytesPerFrame).toFixed(3)} ` +
+      `(without first looks: requests ${ratio((r) => r.steadyRequestsPerFrame).toFixed(3)})`,
+  );
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -18,8 +18,8 @@
   const $ = (id) => document.getElementById(id);
 
   const FORMATS = {
-    l16: { encoding: 'l16', sampleRate: 16000, mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } },
-    mulaw: { encoding: 'mulaw', sampleRate: 8000, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+    l16: { encoding: 'l16', sampleRate: 16000, connect: 'pcm16', mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } },
+    mulaw: { encoding: 'mulaw', sampleRate: 8000, connect: 'mulaw', mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
   };
   const FRAME_MS = 20;
   /** Scheduling slack for the first buffer of a reply: enough that it never starts in the past. */
@@ -128,7 +128,8 @@
       if (this.ended) return this.releaseAudio();
 
       ui.state('Connecting…');
-      const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
+      // The format is declared at connect too, so the agent can decode frames before it has read the call.
+      const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}&format=${this.format.connect}`);
       this.ws = ws;
       await new Promise((resolve, reject) => {
         ws.onopen = resolve;

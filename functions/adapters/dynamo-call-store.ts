@@ -1,7 +1,7 @@
 /** CallStore on DynamoDB: every state change is one conditional write, so concurrent environments cannot corrupt a call. */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { CallRecord, CallStore, StartFields, TurnRecord } from '../domain/call/model';
+import type { CallRecord, CallState, CallStore, StartFields, TickRead, TurnRecord } from '../domain/call/model';
 import type { DialogState } from '../domain/responder/responder';
 import type { StoredFrame } from '../domain/vad';
 import { keys, RETENTION } from './table-schema';
@@ -45,6 +45,19 @@ export class DynamoCallStore implements CallStore {
   async getCall(callId: string): Promise<CallRecord | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.call(callId), ConsistentRead: true }));
     return out.Item ? toCall(out.Item) : undefined;
+  }
+
+  async getCallState(callId: string): Promise<CallState | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.call(callId),
+        ConsistentRead: true,
+        ProjectionExpression: STATE_PROJECTION,
+        ExpressionAttributeNames: STATE_NAMES,
+      }),
+    );
+    return out.Item ? toCallState(out.Item) : undefined;
   }
 
   async startStream(callId: string, f: StartFields): Promise<CallRecord | 'not-connected'> {
@@ -108,18 +121,30 @@ export class DynamoCallStore implements CallStore {
     );
   }
 
-  async latestFrameAfter(callId: string, afterChunk: number) {
+  async tickRead(callId: string, afterChunk: number, frames: number): Promise<TickRead> {
+    // The call item (sk META) sorts right after its speech frames (sk AUDIO#…): one descending Query returns the call
+    // and its newest frames. Projected: neither the dialog state nor any audio crosses the wire.
     const out = await this.doc.send(
       new QueryCommand({
-        ...this.audioRange(callId, afterChunk, 9_999_999_999),
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :meta',
+        ExpressionAttributeValues: { ':pk': keys.call(callId).pk, ':from': keys.audioSk(afterChunk + 1), ':meta': keys.call(callId).sk },
+        ExpressionAttributeNames: { ...STATE_NAMES, ...FRAME_NAMES },
+        ProjectionExpression: `sk, ${STATE_PROJECTION}, #ts, #dur, #at`,
         ScanIndexForward: false,
-        Limit: 1,
-        ProjectionExpression: 'sk, ts, dur, #at',
-        ExpressionAttributeNames: { '#at': 'at' },
+        Limit: frames + 1,
+        ConsistentRead: true,
       }),
     );
-    const item = out.Items?.[0];
-    return item ? { chunk: keys.chunkOf(item.sk), ts: item.ts, durationMs: item.dur, receivedAt: item.at } : undefined;
+    const items = out.Items ?? [];
+    const meta = items[0]?.sk === keys.call(callId).sk ? items[0] : undefined;
+    return {
+      call: meta ? toCallState(meta) : undefined,
+      frames: items
+        .filter((item) => item !== meta)
+        .map((item) => ({ chunk: keys.chunkOf(item.sk), ts: item.ts, durationMs: item.dur, receivedAt: item.at }))
+        .slice(0, frames),
+    };
   }
 
   async framesBetween(callId: string, afterChunk: number, throughChunk: number): Promise<StoredFrame[]> {
@@ -146,9 +171,9 @@ export class DynamoCallStore implements CallStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.call(callId),
-          UpdateExpression: newTurn ? 'SET lastEndpointChunk = :end, turnCount = turnCount + :one' : 'SET lastEndpointChunk = :end',
+          UpdateExpression: newTurn ? 'SET lastEndpointChunk = :end, turnCount = turnCount + :one REMOVE #watch' : 'SET lastEndpointChunk = :end REMOVE #watch',
           ConditionExpression: '#status = :streaming AND lastEndpointChunk = :prev',
-          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeNames: { '#status': 'status', '#watch': 'watch' },
           ExpressionAttributeValues: { ':end': endpointChunk, ':prev': prevEndpointChunk, ':streaming': 'streaming', ...(newTurn ? { ':one': 1 } : {}) },
           ReturnValues: 'ALL_NEW',
         }),
@@ -157,99 +182,27 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
-  async claimSpeculation(
-    callId: string,
-    prevEndpointChunk: number,
-    lastSpeechChunk: number,
-    owner: string,
-    untilMs: number,
-    now: number,
-  ): Promise<CallRecord | undefined> {
+  async claimWatch(callId: string, prevEndpointChunk: number, lastSpeechChunk: number, owner: string, untilMs: number, now: number): Promise<boolean> {
     const out = await this.conditional(
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.call(callId),
-          UpdateExpression: 'SET #spec = :spec',
+          UpdateExpression: 'SET #watch = :watch',
           ConditionExpression:
-            '#status = :streaming AND lastEndpointChunk = :prev AND (attribute_not_exists(#spec) OR #spec.#chunk < :chunk OR #spec.#until < :now)',
-          ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs' },
+            '#status = :streaming AND lastEndpointChunk = :prev AND (attribute_not_exists(#watch) OR #watch.#chunk < :chunk OR #watch.#until < :now)',
+          ExpressionAttributeNames: { '#status': 'status', '#watch': 'watch', '#chunk': 'chunk', '#until': 'untilMs' },
           ExpressionAttributeValues: {
-            ':spec': { chunk: lastSpeechChunk, untilMs, owner },
+            ':watch': { chunk: lastSpeechChunk, untilMs, owner },
             ':streaming': 'streaming',
             ':prev': prevEndpointChunk,
             ':chunk': lastSpeechChunk,
             ':now': now,
           },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
-    return out?.Attributes ? toCall(out.Attributes) : undefined;
-  }
-
-  async releaseSpeculation(callId: string, owner: string): Promise<boolean> {
-    const out = await this.conditional(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.call(callId),
-          UpdateExpression: 'REMOVE #spec',
-          ConditionExpression: '#spec.#owner = :owner',
-          ExpressionAttributeNames: { '#spec': 'speculation', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
         }),
       ),
     );
     return out !== undefined;
-  }
-
-  async getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoffTo' | 'handoffFrames'> | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: keys.call(callId),
-        ConsistentRead: true,
-        ProjectionExpression: '#status, lastEndpointChunk, handoffTo, handoffFrames',
-        ExpressionAttributeNames: { '#status': 'status' },
-      }),
-    );
-    return out.Item as Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoffTo' | 'handoffFrames'> | undefined;
-  }
-
-  async claimEndpointForSpeculation(
-    callId: string,
-    prevEndpointChunk: number,
-    endpointChunk: number,
-    lastSpeechChunk: number,
-    frameCount: number,
-    now: number,
-    dispatch: { frameAt: number; handlerAt: number },
-  ): Promise<CallRecord | undefined> {
-    const out = await this.conditional(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.call(callId),
-          UpdateExpression:
-            'SET lastEndpointChunk = :end, turnCount = turnCount + :one, handoff = :chunk, handoffTo = #spec.#owner, handoffFrames = :frames, handoffDispatch = :dispatch REMOVE #spec',
-          ConditionExpression: '#status = :streaming AND lastEndpointChunk = :prev AND #spec.#chunk = :chunk AND #spec.#until > :now',
-          ExpressionAttributeNames: { '#status': 'status', '#spec': 'speculation', '#chunk': 'chunk', '#until': 'untilMs', '#owner': 'owner' },
-          ExpressionAttributeValues: {
-            ':end': endpointChunk,
-            ':one': 1,
-            ':chunk': lastSpeechChunk,
-            ':frames': frameCount,
-            ':dispatch': dispatch,
-            ':streaming': 'streaming',
-            ':prev': prevEndpointChunk,
-            ':now': now,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
-    return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
   async claimDtmfTurn(callId: string, sequenceNumber: number): Promise<CallRecord | undefined> {
@@ -428,6 +381,16 @@ export class DynamoCallStore implements CallStore {
       throw err;
     }
   }
+}
+
+/** The fields of CallState, projected (names that are DynamoDB reserved words go through placeholders). */
+const STATE_NAMES = { '#status': 'status', '#format': 'format', '#agent': 'agent', '#events': 'events', '#watch': 'watch' };
+const FRAME_NAMES = { '#ts': 'ts', '#dur': 'dur', '#at': 'at' };
+const STATE_PROJECTION = 'callId, connectionId, #status, createdAt, streamSid, #format, #events, lastEndpointChunk, turnCount, #agent, #watch';
+
+function toCallState(item: Record<string, unknown>): CallState {
+  const { callId, connectionId, status, createdAt, streamSid, format, events, lastEndpointChunk, turnCount, agent, watch } = item as unknown as CallState;
+  return { callId, connectionId, status, createdAt, streamSid, format, events, lastEndpointChunk, turnCount, ...(agent ? { agent } : {}), ...(watch ? { watch } : {}) };
 }
 
 function toCall(item: Record<string, unknown>): CallRecord {

@@ -4,6 +4,8 @@
  *                        sk = AUDIO#<chunk:10>     one caller speech frame (silence is never stored); short TTL
  *                        sk = TURN#<turn:6>        one turn: transcript, reply, per-stage timings
  *   pk = STATS             sk = CALLS                calls in progress (a counter for the dashboard; two writes a call)
+ * Sort order matters: AUDIO#… sorts right below META, so one descending Query from META returns the call and its
+ * newest speech frames (a tick's read, DynamoCallStore.tickRead). No other item kind may sort between them.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 

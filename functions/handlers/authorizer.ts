@@ -17,14 +17,21 @@ import { logger, metrics, telemetry, tracer } from '../shared/observability';
 import { looksLikeCallerToken, verifyCallerToken } from '../shared/caller-tokens';
 import { appSecrets, type AppSecrets } from '../shared/secrets';
 import { connectUrl, header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid } from '../shared/twilio';
+import { CONNECT_FORMAT_PARAMETER, isConnectFormat, type ConnectFormat } from '../domain/protocol';
 
 type AuthenticatedBy = 'token' | 'browser-token' | 'twilio-signature' | 'none';
 
-function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string, authenticatedBy: AuthenticatedBy = 'none'): APIGatewayAuthorizerResult {
+/**
+ * The context API Gateway hands every message of the connection: who let it in, and the audio format the connection
+ * declared (`?format=`; Twilio Media Streams are always μ-law), so the media function can decode a frame before it
+ * has read the call (docs/ARCHITECTURE.md, "The hot path"). An unknown value is left out, not refused: the format
+ * then comes from the `start` message alone.
+ */
+function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string, authenticatedBy: AuthenticatedBy = 'none', format?: ConnectFormat): APIGatewayAuthorizerResult {
   return {
     principalId,
     policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
-    context: { authenticatedBy },
+    context: format ? { authenticatedBy, format } : { authenticatedBy },
   };
 }
 
@@ -36,6 +43,8 @@ function tokenMatches(presented: string, expected: string): boolean {
 
 const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
   const presented = event.queryStringParameters?.token;
+  const declared = event.queryStringParameters?.[CONNECT_FORMAT_PARAMETER];
+  const format = isConnectFormat(declared) ? declared : undefined;
   const signature = header(event.headers, TWILIO_SIGNATURE_HEADER);
   let secrets: AppSecrets;
   try {
@@ -46,13 +55,13 @@ const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGa
     telemetry.count('AppSecretErrors');
     return policy('Deny', event.methodArn, 'anonymous');
   }
-  if (presented && tokenMatches(presented, secrets.voiceAgentToken)) return policy('Allow', event.methodArn, 'caller', 'token');
+  if (presented && tokenMatches(presented, secrets.voiceAgentToken)) return policy('Allow', event.methodArn, 'caller', 'token', format);
   // Checked only after the long-lived token failed: a browser token never equals it, and this costs two HMACs.
   const browser = presented && looksLikeCallerToken(presented) ? verifyCallerToken(presented, secrets.voiceAgentToken) : undefined;
-  if (browser?.valid) return policy('Allow', event.methodArn, 'browser', 'browser-token');
+  if (browser?.valid) return policy('Allow', event.methodArn, 'browser', 'browser-token', format);
   if (signature && secrets.twilioAuthToken) {
     const url = connectUrl(event as Parameters<typeof connectUrl>[0]);
-    if (twilioSignatureValid(secrets.twilioAuthToken, signature, url)) return policy('Allow', event.methodArn, 'twilio', 'twilio-signature');
+    if (twilioSignatureValid(secrets.twilioAuthToken, signature, url)) return policy('Allow', event.methodArn, 'twilio', 'twilio-signature', 'mulaw');
   }
   // The reason, never the token: an expired browser token is worth telling apart from a forged one when debugging.
   const reason = browser && !browser.valid ? `browser token ${browser.reason}` : presented ? 'bad token' : signature ? (secrets.twilioAuthToken ? 'bad Twilio signature' : 'Twilio signature but no Twilio auth token configured') : 'no token or signature';

@@ -6,5 +6,5 @@ import '../shared/speaks';
 
 export const handler = routeHandler('start', async (event, ctx) => {
   const message = parseMessage(StartMessage, event.body, event.isBase64Encoded);
-  await servicesFor(event).calls.start(ctx.callId, message, ctx.receivedAt);
+  await servicesFor(event).calls.start(ctx.callId, message, ctx.receivedAt, ctx.declaredFormat);
 }, { closeConnection: closeCaller });

@@ -29,8 +29,8 @@ const EnvSchema = z.object({
   ENDPOINT_SILENCE_MS: num(DEFAULT_ENDPOINTING.endpointSilenceMs),
   MIN_SPEECH_MS: num(DEFAULT_ENDPOINTING.minSpeechMs),
   BARGE_IN_MS: num(DEFAULT_ENDPOINTING.bargeInMs),
-  CALL_REFRESH_MS: num(DEFAULT_MEDIA_CONFIG.callRefreshMs),
-  POLL_EVERY_MS: num(DEFAULT_MEDIA_CONFIG.pollEveryMs),
+  /** The coordination schedule: one read per call per this much stream time (docs/ARCHITECTURE.md, "The hot path"). */
+  TICK_MS: z.coerce.number().int().min(20).max(1000).default(DEFAULT_MEDIA_CONFIG.tickMs),
   /** Longest call in seconds, from connect (API Gateway closes every connection at 2 hours regardless). */
   MAX_CALL_SECONDS: z.coerce.number().positive().max(7200).default(DEFAULT_MEDIA_CONFIG.maxCallMs / 1000),
   /**
@@ -92,8 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       endpointSilenceMs: e.ENDPOINT_SILENCE_MS,
       minSpeechMs: e.MIN_SPEECH_MS,
       bargeInMs: e.BARGE_IN_MS,
-      callRefreshMs: e.CALL_REFRESH_MS,
-      pollEveryMs: e.POLL_EVERY_MS,
+      tickMs: e.TICK_MS,
       maxCallMs: e.MAX_CALL_SECONDS * 1000,
       preemptSilenceMs: e.PREEMPT_SILENCE_MS ?? preemptionDefault(e.SPEECH_PROVIDERS),
     },

@@ -7,13 +7,16 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
-import { ProtocolError } from '../domain/protocol';
+import { CONNECT_FORMATS, isConnectFormat, ProtocolError } from '../domain/protocol';
+import type { AudioFormat } from '../domain/speech';
 import { logger, metrics, telemetry, tracer } from './observability';
 import { ConnectionRateLimiter, rateLimitFromEnv } from './rate-limit';
 
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
   requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
     requestTimeEpoch: number;
+    /** The $connect authorizer's context, on every message of the connection (functions/handlers/authorizer.ts). */
+    authorizer?: Record<string, string | number | boolean | undefined>;
     disconnectStatusCode?: number;
     disconnectReason?: string;
   };
@@ -29,6 +32,10 @@ export interface RouteContext {
   readonly receivedAt: number;
   /** When this handler started on it: startedAt − receivedAt is the gateway and dispatch time. */
   readonly startedAt: number;
+  /** When the connection was opened (API Gateway's connectedAt). */
+  readonly connectedAt?: number;
+  /** The audio format the connection declared at connect (`?format=`, or Twilio's μ-law), carried by the authorizer. */
+  readonly declaredFormat?: AudioFormat;
 }
 
 let coldStart = true;
@@ -83,7 +90,16 @@ export function routeHandler(
       if (!admission.admitted) return { statusCode: 429, body: 'rate limited' };
     }
     try {
-      return (await work(event, { callId: connectionId, connectionId, receivedAt: requestTimeEpoch ?? startedAt, startedAt })) ?? { statusCode: 200 };
+      const declared = event.requestContext.authorizer?.format;
+      const ctx: RouteContext = {
+        callId: connectionId,
+        connectionId,
+        receivedAt: requestTimeEpoch ?? startedAt,
+        startedAt,
+        connectedAt: event.requestContext.connectedAt,
+        declaredFormat: isConnectFormat(declared) ? CONNECT_FORMATS[declared] : undefined,
+      };
+      return (await work(event, ctx)) ?? { statusCode: 200 };
     } catch (err) {
       if (err instanceof ProtocolError) {
         telemetry.count('InvalidMessages');

@@ -5,7 +5,7 @@
 import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
 import { fromPcm16, silence } from '../../functions/domain/audio';
 import { CallService } from '../../functions/domain/call/call-service';
-import { DEFAULT_MEDIA_CONFIG, MediaProcessor, type MediaConfig } from '../../functions/domain/call/media-processor';
+import { DEFAULT_MEDIA_CONFIG, MediaProcessor, type MediaConfig, type MediaContext } from '../../functions/domain/call/media-processor';
 import { DEFAULT_TURN_CONFIG, TurnRunner } from '../../functions/domain/call/turn-runner';
 import { parseMessage, ProtocolError, StartMessage, type MediaMessage } from '../../functions/domain/protocol';
 import { frontDeskResponder } from '../../functions/domain/responder';
@@ -14,8 +14,7 @@ import { DEFAULT_ENDPOINTING } from '../../functions/domain/vad';
 import { startTestTable, type TestTable } from '../support/dynamo';
 import { LengthSpeechToText, MemoryTelemetry, RecordingSender, ToneTextToSpeech } from '../support/fakes';
 
-// Endpointing in isolation; preemptive generation has its own tests below (its speculator holds an invocation open
-// until the endpoint, which these tests' batch-by-batch delivery would wait on).
+// Endpointing in isolation; preemptive generation has its own tests below.
 const CONFIG: MediaConfig = { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs: 0 };
 const speechFrame = fromPcm16(Int16Array.from({ length: 160 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 300 * i) / 8000))), TELEPHONY_FORMAT);
 const silentFrame = silence(20, TELEPHONY_FORMAT);
@@ -76,6 +75,18 @@ function jitter<T>(items: T[], window: number, seed: number): T[] {
   return out;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Frames in real time (20 ms apart), each handled by the next environment without waiting for the previous. */
+async function realTime(callId: string, frames: MediaMessage[], envs: MediaProcessor[], connection: Partial<MediaContext> = {}) {
+  const running: Promise<unknown>[] = [];
+  for (const [i, f] of frames.entries()) {
+    running.push(envs[i % envs.length]!.process({ ...connection, callId, receivedAt: Date.now() }, f));
+    await sleep(20);
+  }
+  await Promise.all(running);
+}
+
 describe('call lifecycle', () => {
   it('greets on start; start twice and media before start are refused', async () => {
     const w = world();
@@ -92,16 +103,47 @@ describe('call lifecycle', () => {
     await expect(env.process({ callId: 'not-started', receivedAt: Date.now() }, stream('MZ?', ['s'])[0]!)).rejects.toThrow('media before start');
   });
 
-  it('refuses media after stop, even in an environment whose cache still says streaming', async () => {
+  it('takes a frame of a connection that declared its format without reading the call, and checks it at the first tick', async () => {
+    const w = world();
+    await w.calls.connect('declared', 'conn-declared');
+    const connection = { declaredFormat: TELEPHONY_FORMAT, connectedAt: Date.now() };
+    const frames = stream('MZdeclared', layout([12, '.']));
+    const before = table.requests();
+    // Before start, between ticks: a silent frame costs nothing and is taken (nothing checks it yet)…
+    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[3]!)).resolves.toBe('handled');
+    expect(table.requests()).toBe(before);
+    // …and a tick reads the call, and refuses it.
+    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[10]!)).rejects.toThrow('media before start');
+    // A start whose format differs from the declared one is refused: frames are decoded in the declared format.
+    const pcm = parseMessage(
+      StartMessage,
+      JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZdeclared', start: { streamSid: 'MZdeclared', mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } } }),
+    );
+    await expect(w.calls.start('declared', pcm, Date.now(), TELEPHONY_FORMAT)).rejects.toThrow('start.mediaFormat does not match the format declared at connect (mulaw)');
+    const mulaw = parseMessage(StartMessage, JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZdeclared', start: { streamSid: 'MZdeclared' } }));
+    await w.calls.start('declared', mulaw, Date.now(), TELEPHONY_FORMAT);
+    // Another stream's frame is refused at its first tick.
+    const foreign = stream('MZforeign', layout([12, '.']));
+    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, foreign[10]!)).rejects.toThrow('streamSid does not match the call');
+  });
+
+  it('refuses media after stop at the next tick in an environment whose cache still says streaming', async () => {
     const w = world();
     const { callId, streamSid } = await startedCall(w);
     const env = w.environment();
     const frames = stream(streamSid, layout([40, '.']));
     for (const f of frames.slice(0, 5)) await env.process({ callId, receivedAt: Date.now() }, f);
     await w.calls.stop(callId, { event: 'stop', sequenceNumber: 99, streamSid });
-    // Speech frames refresh a cache older than callRefreshMs; after that the stale view is gone.
-    await new Promise((r) => setTimeout(r, CONFIG.callMaxAgeMs + 50));
-    await expect(env.process({ callId, receivedAt: Date.now() }, frames[6]!)).rejects.toThrow('media after stop');
+    // Between ticks a stale environment learns nothing (no environment reads on a clock of its own): its silent frame
+    // costs nothing and changes nothing.
+    const before = table.requests();
+    await expect(env.process({ callId, receivedAt: Date.now() }, frames[6]!)).resolves.toBe('handled');
+    expect(table.requests()).toBe(before);
+    // The frame that crosses the next 200 ms of stream time reads the call, whichever environment handles it.
+    await expect(env.process({ callId, receivedAt: Date.now() }, frames[10]!)).rejects.toThrow('media after stop');
+    await expect(env.process({ callId, receivedAt: Date.now() }, frames[11]!)).rejects.toThrow('media after stop');
+    // A fresh environment reads the call on its first frame.
+    await expect(w.environment().process({ callId, receivedAt: Date.now() }, frames[12]!)).rejects.toThrow('media after stop');
   });
 });
 
@@ -213,6 +255,7 @@ describe('endpointing across environments', () => {
     // Every speech frame of each utterance reached its turn, in order, despite duplicates and reordering.
     expect(w.stt.calls).toEqual([600, 1000]);
     expect(turns[1]).toMatchObject({ fromChunk: 11, toChunk: 40, transcript: 'utterance of 600 ms', status: 'completed' });
+    expect(w.telemetry.counts.get('EndpointsOverdue')).toBeUndefined();
     expect(turns[2]).toMatchObject({ fromChunk: 81, toChunk: 130 });
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
     expect((await w.store.getCall(callId))?.turnCount).toBe(3);
@@ -229,45 +272,74 @@ describe('endpointing across environments', () => {
     }
     const turns = await w.store.listTurns(callId);
     expect(turns.map((t) => t.kind)).toEqual(['greeting', 'speech']);
-    expect(w.telemetry.counts.get('EndpointPolls')).toBeGreaterThan(0);
+    expect(turns[1]).toMatchObject({ fromChunk: 6, toChunk: 30, speechMs: 500 });
   });
 
-  it('stores nothing for silence: the hot path costs no DynamoDB request per silent frame', async () => {
+  it('costs a silent frame no request, and a tick one read, whichever environment handles it', async () => {
     const w = world();
     const { callId, streamSid } = await startedCall(w);
     const env = w.environment();
     const frames = stream(streamSid, layout([100, '.']));
-    await env.process({ callId, receivedAt: Date.now() }, frames[0]!); // first frame reads the call into the cache
+    await env.process({ callId, receivedAt: Date.now() }, frames[0]!); // this environment's first frame reads the call
     const before = table.requests();
+    const queriesBefore = table.counts().Query?.requests ?? 0;
     for (const f of frames.slice(1, 60)) await env.process({ callId, receivedAt: Date.now() }, f);
-    expect(table.requests() - before).toBe(0);
+    // Chunks 2–60 are 20 ms to 1180 ms of stream time: the ticks are the frames at 200, 400, …, 1000 ms.
+    expect((table.counts().Query?.requests ?? 0) - queriesBefore).toBe(5);
+    expect(table.requests() - before).toBe(5);
   });
 
-  it('defers the endpoint while frames are handled late, and closes it once they are not', async () => {
-    const w = world();
-    const { callId, streamSid } = await startedCall(w);
-    const env = w.environment();
-    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [60, '.']));
-    for (const f of frames.slice(0, 60)) {
-      // The silent frames after the speech (400 ms of silence is reached at chunk 51) reach the handler 500 ms late.
-      const lagging = f.media.chunk > 30;
-      await env.process({ callId, receivedAt: Date.now() - (lagging ? 500 : 0) }, f);
-    }
-    expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting']);
-    expect(w.telemetry.counts.get('EndpointsDeferred')).toBeGreaterThan(0);
-    await env.process({ callId, receivedAt: Date.now() }, frames[60]!); // caught up
-    expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting', 'speech']);
-  });
+  it('costs a call the same requests whether one environment handles it or eight', async () => {
+    const requestsWith = async (environments: number, declared: boolean) => {
+      const w = world();
+      const { callId, streamSid } = await startedCall(w);
+      const envs = Array.from({ length: environments }, () => w.environment());
+      const frames = stream(streamSid, layout([10, '.'], [30, 's'], [40, '.'], [50, 's'], [40, '.']));
+      const before = structuredClone(table.counts());
+      await realTime(callId, frames, envs, declared ? { declaredFormat: TELEPHONY_FORMAT, connectedAt: Date.now() } : {});
+      const after = structuredClone(table.counts());
+      const turns = await w.store.listTurns(callId);
+      const diff = Object.fromEntries(Object.entries(after).map(([op, c]) => [op, c.requests - (before[op]?.requests ?? 0)]));
+      return { turns: turns.map((t) => t.kind), diff };
+    };
+    // A connection that declared its format (Twilio's always does: μ-law): no environment reads the call but on ticks.
+    const one = await requestsWith(1, true);
+    const eight = await requestsWith(8, true);
+    expect(one.turns).toEqual(['greeting', 'speech', 'speech']);
+    expect(eight.turns).toEqual(one.turns);
+    expect(eight.diff).toEqual(one.diff);
+    // One that did not: each environment reads the call once, on its first frame of it.
+    const undeclared = await requestsWith(8, false);
+    expect(undeclared.turns).toEqual(one.turns);
+    expect(undeclared.diff).toEqual({ ...one.diff, GetItem: (one.diff.GetItem ?? 0) + 8 });
+  }, 30_000);
 
-  it('stops deferring after endpointMaxDeferMs of extra silence', async () => {
+  it('a watcher whose own frame reached it late waits as long again, so the last words behind it are heard', async () => {
     const w = world();
     const { callId, streamSid } = await startedCall(w);
-    const env = w.environment();
-    for (const f of stream(streamSid, layout([5, '.'], [25, 's'], [90, '.']))) {
-      await env.process({ callId, receivedAt: Date.now() - (f.media.chunk > 30 ? 500 : 0) }, f);
+    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [40, '.']));
+    // Speech ends at chunk 30 (600 ms); the watch tick is chunk 41 (800 ms: 200 ms of silence). It reaches its handler
+    // 300 ms after the gateway received it, and the last speech frame is stored only after the endpoint was due on the
+    // wall clock — but before the watcher, waiting as long again as its own frame was late, looks.
+    const lastSpeech = frames[29]!;
+    const envs = [w.environment(), w.environment()];
+    const running: Promise<unknown>[] = [];
+    for (const [i, f] of frames.entries()) {
+      if (f === lastSpeech) continue;
+      const lag = f.media.chunk === 41 ? 300 : 0;
+      running.push(envs[i % 2]!.process({ callId, receivedAt: Date.now() - lag, startedAt: Date.now() }, f));
+      if (f.media.chunk === 41) setTimeout(() => running.push(envs[0]!.process({ callId, receivedAt: Date.now() - 450 }, lastSpeech)), 150);
+      await sleep(20);
     }
-    expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting', 'speech']);
-  });
+    await sleep(300);
+    await Promise.all(running);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => t.kind)).toEqual(['greeting', 'speech']);
+    expect(turns[1]).toMatchObject({ toChunk: 30, speechMs: 500 });
+    expect(w.stt.calls).toEqual([500]); // heard whole the first time: nothing merged late, nothing redone
+    expect(w.telemetry.counts.get('LateFramesMerged')).toBeUndefined();
+    expect(w.telemetry.counts.get('EndpointsOverdue')).toBeUndefined();
+  }, 10_000);
 
   it('treats a short noise as no turn', async () => {
     const w = world();
@@ -277,6 +349,75 @@ describe('endpointing across environments', () => {
     expect((await w.store.listTurns(callId)).map((t) => t.kind)).toEqual(['greeting']);
     expect(w.telemetry.counts.get('TurnsIgnored')).toBe(1);
   });
+});
+
+describe('late speech frames', () => {
+  /** A recognizer that takes `ms` per utterance, so a frame can land while it works. */
+  const slowStt = (w: ReturnType<typeof world>, ms: number) => {
+    const transcribe = w.stt.transcribe.bind(w.stt);
+    w.stt.transcribe = async (audio, format) => {
+      await sleep(ms);
+      return transcribe(audio, format);
+    };
+  };
+
+  it('merges a frame delayed past the endpoint while nothing has been sent: the turn is answered on the whole utterance', async () => {
+    const w = world();
+    slowStt(w, 150);
+    const { callId, streamSid } = await startedCall(w);
+    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [40, '.']));
+    const late = frames.splice(14, 1)[0]!; // chunk 15, in the middle of the utterance
+    const envs = [w.environment(), w.environment(), w.environment()];
+    const running: Promise<unknown>[] = [];
+    for (const [i, f] of frames.entries()) {
+      running.push(envs[i % 3]!.process({ callId, receivedAt: Date.now() }, f));
+      await sleep(20);
+      // It arrives once the endpoint was claimed (1000 ms of stream time, 400 ms of silence) and transcription has begun.
+      if (f.media.chunk === 53) running.push(envs[0]!.process({ callId, receivedAt: Date.now() }, late));
+    }
+    await Promise.all(running);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.kind, t.status])).toEqual([
+      ['greeting', 'completed'],
+      ['speech', 'completed'],
+    ]);
+    // Transcribed without it (its 20 ms filled with silence), then again with it.
+    expect(w.stt.calls).toHaveLength(2);
+    expect(turns[1]).toMatchObject({ transcript: 'utterance of 500 ms', speechMs: 500, fromChunk: 6, toChunk: 30 });
+    expect(w.telemetry.counts.get('LateFramesMerged')).toBe(1);
+    expect(w.telemetry.counts.get('LateFrames')).toBeUndefined();
+    // The first answer never reached the caller: one end mark, and the first audio came after the merge.
+    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
+  }, 10_000);
+
+  it('counts a frame that arrives after the answer began as lost (LateFrames), and the call goes on', async () => {
+    const w = world();
+    // Each chunk of synthesized audio takes 100 ms: the turn is still answering when the late frame lands.
+    const synthesize = w.tts.synthesize.bind(w.tts);
+    w.tts.synthesize = async function* (text, format) {
+      for await (const chunk of synthesize(text, format)) {
+        yield chunk;
+        await sleep(100);
+      }
+    };
+    const { callId, streamSid } = await startedCall(w);
+    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [40, '.'], [25, 's'], [40, '.']));
+    const late = frames.splice(14, 1)[0]!;
+    const envs = [w.environment(), w.environment()];
+    const running: Promise<unknown>[] = [];
+    for (const [i, f] of frames.entries()) {
+      running.push(envs[i % 2]!.process({ callId, receivedAt: Date.now() }, f));
+      await sleep(20);
+      // Turn 2 was claimed at ~1000 ms of stream time and its first audio sent at once (the recognizer is instant).
+      if (f.media.chunk === 55) running.push(envs[0]!.process({ callId, receivedAt: Date.now() }, late));
+    }
+    await Promise.all(running);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => t.kind)).toEqual(['greeting', 'speech', 'speech']);
+    expect(turns[1]).toMatchObject({ speechMs: 480, toChunk: 30 });
+    expect(turns[2]).toMatchObject({ speechMs: 500, fromChunk: 71 });
+    expect(w.telemetry.counts.get('LateFrames')).toBe(1);
+  }, 10_000);
 });
 
 describe('racing claims', () => {
@@ -322,115 +463,99 @@ describe('barge-in', () => {
 describe('preemptive generation', () => {
   const PREEMPT: MediaConfig = { ...CONFIG, preemptSilenceMs: 200 };
 
-  /** Frames in real time (20 ms apart), each handled by the next environment without waiting for the previous. */
-  async function realTime(w: ReturnType<typeof world>, callId: string, frames: MediaMessage[], envs: MediaProcessor[]) {
-    const running: Promise<unknown>[] = [];
-    for (const [i, f] of frames.entries()) {
-      running.push(envs[i % envs.length]!.process({ callId, receivedAt: Date.now() }, f));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await Promise.all(running);
-  }
-
   it('answers the utterance ahead of its endpoint and delivers that answer once the endpoint comes', async () => {
     const w = world(PREEMPT);
     const { callId, streamSid } = await startedCall(w);
     const envs = [w.environment(), w.environment(), w.environment()];
-    await realTime(w, callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), envs);
+    await realTime(callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), envs);
     const turns = await w.store.listTurns(callId);
     expect(turns.map((t) => [t.turn, t.kind, t.status])).toEqual([
       [1, 'greeting', 'completed'],
       [2, 'speech', 'completed'],
     ]);
-    expect(turns[1]).toMatchObject({ transcript: 'utterance of 600 ms', fromChunk: 6, toChunk: 35 });
-    // Transcribed once (by the speculation), and its audio was the turn's: nothing redone, nothing sent twice.
+    expect(turns[1]).toMatchObject({ transcript: 'utterance of 600 ms', fromChunk: 6, toChunk: 35, preempted: true });
+    // Transcribed once (by the watcher, before the endpoint), and its audio was the turn's: nothing redone or sent twice.
     expect(w.stt.calls).toEqual([600]);
     expect(w.telemetry.counts.get('TurnsPreempted')).toBe(1);
     expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBeUndefined();
+    expect(w.telemetry.counts.get('EndpointsOverdue')).toBeUndefined();
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
-    const call = await w.store.getCall(callId);
-    expect(call).toMatchObject({ turnCount: 2, handoff: 35 });
-    expect(call?.speculation).toBeUndefined();
+    expect(await w.store.getCall(callId)).toMatchObject({ turnCount: 2, lastEndpointChunk: 55 });
   });
 
   it('discards the early answer unsent when the caller goes on speaking, and answers the whole utterance', async () => {
     const w = world(PREEMPT);
     const { callId, streamSid } = await startedCall(w);
     const envs = [w.environment(), w.environment(), w.environment()];
-    // A 300 ms pause (past the 200 ms preemption, short of the 400 ms endpoint) inside one utterance.
-    await realTime(w, callId, stream(streamSid, layout([5, '.'], [20, 's'], [15, '.'], [20, 's'], [40, '.'])), envs);
+    // A 340 ms pause (past the 200 ms preemption, short of the 400 ms endpoint) inside one utterance; the tick at
+    // 800 ms of stream time finds 300 ms of it and starts answering.
+    await realTime(callId, stream(streamSid, layout([5, '.'], [20, 's'], [17, '.'], [20, 's'], [40, '.'])), envs);
     const turns = await w.store.listTurns(callId);
     expect(turns.map((t) => [t.turn, t.kind])).toEqual([
       [1, 'greeting'],
       [2, 'speech'],
     ]);
-    // One turn with both halves: 800 ms of speech plus the 300 ms pause filled in.
-    expect(turns[1]).toMatchObject({ fromChunk: 6, toChunk: 60, status: 'completed' });
-    expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBeGreaterThanOrEqual(1);
+    // One turn with both halves: 800 ms of speech plus the pause filled in.
+    expect(turns[1]).toMatchObject({ fromChunk: 6, toChunk: 62, speechMs: 800, status: 'completed' });
+    expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBe(1);
+    expect(w.telemetry.counts.get('EndpointWatchesAbandoned')).toBe(1);
+    expect(w.stt.calls).toEqual([400, 1140]); // the first half, then both with the 340 ms pause between them
     // The discarded early answer never reached the caller: one reply, one end mark for turn 2.
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
-    expect(w.tts.texts.filter((t) => t.length > 0).length).toBeGreaterThan(0);
   });
 
   it('redoes the answer when a speech frame of the utterance arrived after the speculation read it', async () => {
     const w = world(PREEMPT);
     const { callId, streamSid } = await startedCall(w);
     const frames = stream(streamSid, layout([5, '.'], [30, 's'], [40, '.']));
-    // Chunk 20 (speech) is delayed past the speculation point (speech ends at chunk 35; speculation at ~45) but
-    // arrives before the endpoint (~55).
+    // Speech ends at chunk 35 (700 ms); the watch tick is chunk 51 (1000 ms, 300 ms of silence) and the endpoint is due
+    // at 1100 ms. Chunk 20 (speech) arrives in between: after the speculation read the utterance, before the endpoint.
     const late = frames.splice(19, 1)[0]!;
-    frames.splice(48, 0, late);
-    await realTime(w, callId, frames, [w.environment(), w.environment(), w.environment()]);
+    frames.splice(51, 0, late);
+    await realTime(callId, frames, [w.environment(), w.environment(), w.environment()]);
     const turns = await w.store.listTurns(callId);
     expect(turns.map((t) => [t.turn, t.status])).toEqual([
       [1, 'completed'],
       [2, 'completed'],
     ]);
     // The turn heard all 30 frames (600 ms), not the 29 the speculation had.
-    expect(w.stt.calls.at(-1)).toBe(600);
+    expect(w.stt.calls).toHaveLength(2); // the speculation's (chunk 20 filled with silence), then the whole utterance's
     expect(turns[1]).toMatchObject({ transcript: 'utterance of 600 ms', fromChunk: 6, toChunk: 35 });
-    expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBeGreaterThanOrEqual(1);
+    expect(turns[1]?.preempted).toBeUndefined();
+    expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBe(1);
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
   });
 
-  it('delivers a hand-off that lands after the speculation last looked, instead of dropping the turn', async () => {
-    // The race a saturated machine exposed: the speculation's polls all see the endpoint still open (here: every
-    // poll answers from a snapshot taken before the endpoint), its deadline passes, and meanwhile the endpoint was
-    // handed to it. Giving up on the deadline alone handed the turn to nobody.
+  it('closes the utterance from a later tick when its watcher dies', async () => {
     const w = world(PREEMPT);
-    const snapshots = new Map<string, Awaited<ReturnType<DynamoCallStore['getEndpointState']>>>();
-    const stalePolls = new Proxy(w.store, {
+    // The environment that handles the watch tick dies there, having reserved the watch: its read of the utterance
+    // never returns.
+    const dying = new Proxy(w.store, {
       get(target, prop, receiver) {
-        if (prop !== 'getEndpointState') return Reflect.get(target, prop, receiver);
-        return async (callId: string) => {
-          if (!snapshots.has(callId)) snapshots.set(callId, await target.getEndpointState(callId));
-          return snapshots.get(callId);
-        };
+        if (prop === 'framesBetween') return () => new Promise(() => undefined);
+        return Reflect.get(target, prop, receiver);
       },
     });
-    const env = () => new MediaProcessor(stalePolls, w.sender, new TurnRunner({ store: w.store, sender: w.sender, stt: w.stt, tts: w.tts, responder: frontDeskResponder, telemetry: w.telemetry, config: DEFAULT_TURN_CONFIG, now: Date.now }), w.telemetry, PREEMPT, Date.now);
+    const turns = new TurnRunner({ store: w.store, sender: w.sender, stt: w.stt, tts: w.tts, responder: frontDeskResponder, telemetry: w.telemetry, config: DEFAULT_TURN_CONFIG, now: Date.now });
+    const dead = new MediaProcessor(dying, w.sender, turns, w.telemetry, PREEMPT, Date.now);
+    const live = w.environment();
     const { callId, streamSid } = await startedCall(w);
-    await realTime(w, callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), [env(), env(), env()]);
-    const turns = await w.store.listTurns(callId);
-    expect(turns.map((t) => [t.turn, t.kind, t.status])).toEqual([
+    const frames = stream(streamSid, layout([5, '.'], [30, 's'], [110, '.']));
+    const running: Promise<unknown>[] = [];
+    for (const f of frames) {
+      const handled = (f.media.chunk === 51 ? dead : live).process({ callId, receivedAt: Date.now() }, f);
+      if (f.media.chunk !== 51) running.push(handled);
+      await sleep(20);
+    }
+    await Promise.all(running);
+    const done = await w.store.listTurns(callId);
+    expect(done.map((t) => [t.turn, t.kind, t.status])).toEqual([
       [1, 'greeting', 'completed'],
       [2, 'speech', 'completed'],
     ]);
-    expect(snapshots.get(callId)?.lastEndpointChunk).toBe(0); // every poll really saw the endpoint open
-    expect(w.telemetry.counts.get('TurnsPreempted')).toBe(1);
-    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
-  });
-
-  it('runs the turn the ordinary way when the speculating environment never hands it over in time', async () => {
-    const w = world({ ...PREEMPT, speculationSlackMs: -10_000 }); // every speculation has expired before the endpoint
-    const { callId, streamSid } = await startedCall(w);
-    await realTime(w, callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), [w.environment(), w.environment()]);
-    const turns = await w.store.listTurns(callId);
-    expect(turns.map((t) => [t.turn, t.status])).toEqual([
-      [1, 'completed'],
-      [2, 'completed'],
-    ]);
-    expect(w.telemetry.counts.get('TurnsPreempted')).toBeUndefined();
+    expect(done[1]).toMatchObject({ fromChunk: 6, toChunk: 35 });
+    // Closed by the first tick after the dead watcher's reservation ran out (its wake-up + 1.1 s), not at 400 ms.
+    expect(w.telemetry.counts.get('EndpointsOverdue')).toBe(1);
+    expect(done[1]!.timings.endpointAt - done[1]!.timings.speechEndAt!).toBeGreaterThanOrEqual(1400);
   });
 });
-

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { bytesForMs, durationMs, silence, toPcm16 } from '../../functions/domain/audio';
-import { EVENTS_OPT_IN_PARAMETER } from '../../functions/domain/protocol';
+import { CONNECT_FORMAT_PARAMETER, connectFormatOf, EVENTS_OPT_IN_PARAMETER } from '../../functions/domain/protocol';
 import type { AudioFormat } from '../../functions/domain/speech';
 import { DEFAULT_ENDPOINTING, isSpeech } from '../../functions/domain/vad';
 
@@ -80,7 +80,7 @@ export class CallerSession {
 
   /** Connects and starts the stream; resolves once the socket is open. Rejects with the HTTP status if refused. */
   async connect(): Promise<void> {
-    const ws = new WebSocket(this.options.url, { headers: this.options.headers });
+    const ws = new WebSocket(this.connectUrl(), { headers: this.options.headers });
     this.ws = ws;
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -114,6 +114,19 @@ export class CallerSession {
     });
     this.streamStart = performance.now();
     this.startTicker();
+  }
+
+  /**
+   * The URL with the audio format declared (`format=`, docs/PROTOCOL.md), so the agent decodes frames before it has read
+   * the call — unless the URL declares one already, or is signed (a Twilio signature covers the URL as given; Twilio's
+   * streams are μ-law, and the authorizer says so).
+   */
+  private connectUrl(): string {
+    const url = new URL(this.options.url);
+    const signed = Object.keys(this.options.headers ?? {}).some((h) => h.toLowerCase() === 'x-twilio-signature');
+    if (signed || url.searchParams.has(CONNECT_FORMAT_PARAMETER)) return this.options.url;
+    url.searchParams.set(CONNECT_FORMAT_PARAMETER, connectFormatOf(this.format));
+    return url.toString();
   }
 
   /** Queues an utterance (wire-format audio) to be streamed at real-time pace; resolves when its last frame is sent. */

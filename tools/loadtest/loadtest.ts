@@ -173,6 +173,10 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
 
   const started = Date.now();
   const deadline = started + (o.ramp + o.duration) * 1000;
+  // The runtime's counts when the ramp ends: cold starts after it are the ones provisioned concurrency should have
+  // prevented (every call is connected by then).
+  let afterRamp: Snapshot | undefined;
+  const rampTimer = stack ? setTimeout(() => void snapshot(stack!).then((s) => (afterRamp = s)), o.ramp * 1000 + 1000) : undefined;
   const random = seeded(o.seed);
   let stopping = false;
   const onSignal = () => (stopping = true);
@@ -226,12 +230,13 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
   bar?.stop();
   process.removeListener('SIGINT', onSignal);
 
+  clearTimeout(rampTimer);
   const after = stack ? await snapshot(stack) : undefined;
   const machineSamples = sampler.stop();
   const vendorFaults = stack && o.vendorFaults && o.profile !== 'offline' ? await stack.vendorFaultStats() : undefined;
   if (stack) await stack.stop();
 
-  const report = { ...buildReport({ o, command, samples, errors, calls, attempted, bargeIns, callMs, policy, before, after, machineSamples, started }), vendorFaults };
+  const report = { ...buildReport({ o, command, samples, errors, calls, attempted, bargeIns, callMs, policy, before, afterRamp, after, machineSamples, started }), vendorFaults };
   mkdirSync(o.out, { recursive: true });
   writeFileSync(path.join(o.out, 'report.json'), JSON.stringify(report, null, 2));
   writeFileSync(path.join(o.out, 'report.html'), renderHtmlReport(report));
@@ -249,6 +254,7 @@ function buildReport(x: {
   callMs: number;
   policy: Policy;
   before?: Snapshot;
+  afterRamp?: Snapshot;
   after?: Snapshot;
   machineSamples: LoadReport['machine']['samples'];
   started: number;
@@ -348,6 +354,9 @@ function buildReport(x: {
       total: names.reduce((n, name) => n + (x.after?.functions[name]?.coldStarts ?? 0), 0),
       duringRun: names.reduce((n, name) => n + fnDiff(name, 'coldStarts'), 0),
       hotPath: ROUTES.filter((r) => r.hotPath).reduce((n, r) => n + fnDiff(r.name, 'coldStarts'), 0),
+      ...(x.afterRamp
+        ? { hotPathAfterRamp: ROUTES.filter((r) => r.hotPath).reduce((n, r) => n + (x.after?.functions[r.name]?.coldStarts ?? 0) - (x.afterRamp!.functions[r.name]?.coldStarts ?? 0), 0) }
+        : {}),
       byFunction: coldByFunction as Record<string, number>,
     },
     throttles: throttled,

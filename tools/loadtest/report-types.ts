@@ -93,7 +93,14 @@ export interface LoadReport {
   /** Turn latency minus the time the turn waited on the endpoint silence and the providers (see docs/LATENCY.md). */
   readonly platformOverhead: Distribution;
   /** Environments started during the run; hotPath counts only the functions a call's turns run on (start, media, dtmf, mark). */
-  readonly coldStarts: { readonly total: number; readonly duringRun: number; readonly hotPath: number; readonly byFunction: Readonly<Record<string, number>> };
+  readonly coldStarts: {
+    readonly total: number;
+    readonly duringRun: number;
+    readonly hotPath: number;
+    /** Hot-path cold starts after the ramp (every call connected): what provisioned concurrency should have prevented. */
+    readonly hotPathAfterRamp?: number;
+    readonly byFunction: Readonly<Record<string, number>>;
+  };
   readonly throttles: number;
   readonly machine: {
     readonly cpus: number;

@@ -1,5 +1,6 @@
 /** The call lifecycle routes: connect, start, dtmf, mark, stop, disconnect. Media is in media-processor.ts. */
-import { EVENTS_OPT_IN_PARAMETER, formatOf, markName, outbound, ProtocolError, type DtmfMessage, type MarkMessage, type StartMessage, type StopMessage } from '../protocol';
+import type { AudioFormat } from '../speech';
+import { connectFormatOf, EVENTS_OPT_IN_PARAMETER, formatOf, markName, outbound, ProtocolError, type DtmfMessage, type MarkMessage, type StartMessage, type StopMessage } from '../protocol';
 import type { Responder } from '../responder/responder';
 import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
 import type { TurnRunner } from './turn-runner';
@@ -21,9 +22,14 @@ export class CallService {
   }
 
   /** `start`: the stream's metadata and audio format; then the greeting is turn 1. */
-  async start(callId: string, message: StartMessage, receivedAt: number): Promise<void> {
+  async start(callId: string, message: StartMessage, receivedAt: number, declaredFormat?: AudioFormat): Promise<void> {
     if (message.start.streamSid !== message.streamSid) throw new ProtocolError('start.streamSid does not match streamSid');
     const format = formatOf(message);
+    // Frames are decoded with the format the connection declared before anything is read (media-processor.ts): the
+    // stream must be in it.
+    if (declaredFormat && declaredFormat.encoding !== format.encoding) {
+      throw new ProtocolError(`start.mediaFormat does not match the format declared at connect (${connectFormatOf(declaredFormat)})`);
+    }
     const result = await this.store.startStream(callId, {
       streamSid: message.streamSid,
       callSid: message.start.callSid,

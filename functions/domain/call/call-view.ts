@@ -1,34 +1,21 @@
 /**
  * What one execution environment knows about the calls whose frames it has handled: a warm cache, never the truth.
- * Every decision taken from it is either harmless when stale or confirmed by a conditional write.
+ * It holds the fields fixed at start (format, stream, connection, creation time), which never go stale, and the
+ * coordination fields as of the last tick this environment handled, which may. Every decision taken from the latter
+ * is harmless when stale or confirmed by a conditional write; no environment refreshes it on a clock of its own
+ * (that cost would grow with the number of environments a call is spread over).
  */
-import type { CallRecord } from './model';
+import type { CallState } from './model';
 
 export interface CallView {
-  call: CallRecord;
-  fetchedAt: number;
-  /** Newest speech frame this environment knows of after the call's last endpoint. */
-  lastSpeech?: { chunk: number; endTs: number; receivedAt: number };
+  call: CallState;
   /**
-   * Knowledge is complete from `trackFrom` on when this environment handled every frame after it: then no other
-   * environment can hold speech it does not know of, and it needs no polling.
+   * False until this environment has read the call (its first tick): until then `call` is what the connection told it
+   * (declared format, open time, the frame's stream) and status, stream and endpoint are unchecked assumptions.
    */
-  trackFrom: number;
-  seenSince: number;
-  lastBargeCheckAt: number;
-  /** Speech chunk of the last utterance end this environment tried to speculate on (one attempt each). */
-  speculatedChunk?: number;
+  verified: boolean;
   /** This environment already asked for the call to end (a limit was crossed): its further frames are dropped. */
   ending?: boolean;
-}
-
-export function isKnowledgeComplete(view: CallView, chunk: number): boolean {
-  return view.seenSince >= chunk - view.trackFrom;
-}
-
-export function resetTracking(view: CallView, fromChunk: number): void {
-  view.trackFrom = fromChunk;
-  view.seenSince = 0;
 }
 
 /** A bounded LRU of call views (a warm environment may see thousands of calls over its life). */

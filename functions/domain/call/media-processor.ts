@@ -1,48 +1,52 @@
 /**
  * The hot path: one 20 ms frame per invocation, 50 a second per call, in whichever environment Lambda picks.
  *
- * Per frame: silence costs no request at all; speech costs one PutItem (the frame, so whichever environment
- * detects the end of the utterance can read the whole utterance). Endpoint, barge-in and polling decisions read
- * DynamoDB only around utterance boundaries. See docs/ARCHITECTURE.md ("The hot path").
+ * What a frame costs depends on the frame alone, never on how many environments share the call:
+ * - a silent frame costs no request;
+ * - a speech frame costs one PutItem (so whichever environment closes the utterance can read all of it);
+ * - the frame that crosses each `tickMs` of stream time (every 10th at 20 ms) — whichever environment handles it —
+ *   makes the call's one coordination read: the call and its newest speech frames, in one Query. From it that
+ *   environment decides, for everyone, whether the caller is barging in and whether an utterance is ending. The tick
+ *   that finds an utterance about to end becomes its watcher: it waits, inside its invocation, until the endpoint
+ *   is due, reads the utterance, and claims it with a conditional write; the winner runs the turn inline.
+ * No environment refreshes or polls on a clock of its own. See docs/ARCHITECTURE.md ("The hot path").
  */
 import { randomUUID } from 'node:crypto';
 import { durationMs, silence, toPcm16 } from '../audio';
 import { outbound, ProtocolError, type MediaMessage } from '../protocol';
-import { assembleUtterance, isEndpoint, isSpeech, type EndpointingConfig, type StoredFrame } from '../vad';
-import { CallViewCache, isKnowledgeComplete, resetTracking, type CallView } from './call-view';
-import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
-import type { PreparedTurn, TurnRunner } from './turn-runner';
+import type { AudioFormat } from '../speech';
+import { assembleUtterance, isSpeech, type EndpointingConfig, type StoredFrame } from '../vad';
+import { CallViewCache, type CallView } from './call-view';
+import type { CallRecord, CallState, CallStore, ConnectionSender, FrameMeta, Telemetry } from './model';
+import type { PreparedTurn, TurnRunner, UtteranceSource } from './turn-runner';
 
 export interface MediaConfig extends EndpointingConfig {
-  /** How stale the cached call may be when a speech frame needs to know whether the agent is talking. */
-  readonly callRefreshMs: number;
-  /** Any frame refreshes a cached call older than this, so a call ended elsewhere is noticed within it. */
-  readonly callMaxAgeMs: number;
   /**
-   * An environment without complete knowledge of a call looks for others' speech once per this much stream time.
-   * Time, not chunks: counted in chunks, 100 ms chunks polled every second and endpoints came ~0.5 s late.
+   * The coordination schedule, in stream time: the frame that crosses each boundary makes the call's one read.
+   * Scheduled by the frame's own timestamp, so a call costs the same whichever environments handle it.
    */
-  readonly pollEveryMs: number;
+  readonly tickMs: number;
   /** Largest accepted audio payload per media message. */
   readonly maxFrameMs: number;
   /** How many times (20 ms apart) a frame that arrived before `start` landed waits for it. */
   readonly startWaitAttempts: number;
+  /** The watcher looks this long after the endpoint is due on the wall clock (the caller's network jitter). */
+  readonly endpointGraceMs: number;
   /**
-   * A silent frame handled this long after the gateway received it means the system is behind and earlier speech
-   * frames may still be in flight: it leaves the endpoint to a later frame…
+   * …plus as long as its own frame waited to reach its handler (up to this): frames behind it are likely as late,
+   * and the last words of the utterance may be among them.
    */
   readonly endpointMaxLagMs: number;
-  /** …but only until this much extra silence has passed, so a lasting lag cannot starve the turn. */
-  readonly endpointMaxDeferMs: number;
   /**
-   * Preemptive generation: after this much silence (less than endpointSilenceMs) one environment starts answering
-   * the utterance — transcript, reply, first audio — and delivers it if the endpoint follows. 0 turns it off.
+   * A watch is held this long past its wake-up (plus endpointMaxLagMs) before a later tick may take over from a
+   * watcher that died; an utterance closed this far past its endpoint counts as overdue (EndpointsOverdue).
+   */
+  readonly endpointOverdueMs: number;
+  /**
+   * Preemptive generation: the watcher starts answering the utterance — transcript, reply, first audio — once it has
+   * been silent this long, and delivers the answer if the endpoint follows. 0 turns it off.
    */
   readonly preemptSilenceMs: number;
-  /** How long a speculation holds the utterance beyond its expected endpoint before others answer it themselves. */
-  readonly speculationSlackMs: number;
-  /** How often the speculating environment looks for the endpoint's hand-off. */
-  readonly handoffPollMs: number;
   /**
    * Longest call, from connect: a frame of an older call ends it (API Gateway's own cap is 2 hours). Checked on the
    * cached call, so it costs nothing per frame.
@@ -57,18 +61,15 @@ export interface MediaConfig extends EndpointingConfig {
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
-  callRefreshMs: 300,
-  callMaxAgeMs: 2000,
-  pollEveryMs: 200,
+  tickMs: 200,
   maxFrameMs: 1000,
   startWaitAttempts: 3,
-  endpointMaxLagMs: 150,
-  endpointMaxDeferMs: 1000,
+  endpointGraceMs: 20,
+  endpointMaxLagMs: 1000,
+  endpointOverdueMs: 100,
   // Half the endpoint silence: early enough to hide most of speech-to-text and the first synthesized byte, late
   // enough that ordinary pauses inside a sentence rarely start work that is thrown away. 0 turns it off.
   preemptSilenceMs: 200,
-  speculationSlackMs: 400,
-  handoffPollMs: 20,
   maxCallMs: 30 * 60 * 1000,
   maxAheadMs: 3000,
 };
@@ -81,6 +82,21 @@ export interface MediaContext {
   /** When the gateway received the frame, and when this handler started on it. */
   readonly receivedAt: number;
   readonly startedAt?: number;
+  /**
+   * The audio format the connection declared at connect and when it opened (API Gateway hands both to every message):
+   * with them an environment decodes a call's frames without reading the call first, and its first read is a tick.
+   */
+  readonly declaredFormat?: AudioFormat;
+  readonly connectedAt?: number;
+}
+
+/** Far beyond any chunk a call can reach (2 h of 20 ms frames is 360,000). */
+const LAST_CHUNK = 9_999_999_999;
+
+interface Speculation {
+  readonly frames: readonly StoredFrame[];
+  readonly preparing: Promise<PreparedTurn>;
+  readonly abort: AbortController;
 }
 
 export class MediaProcessor {
@@ -95,7 +111,7 @@ export class MediaProcessor {
   ) {}
 
   async process(ctx: MediaContext, message: MediaMessage): Promise<FrameOutcome> {
-    const view = await this.viewFor(ctx.callId, message);
+    const view = await this.viewFor(ctx, message);
     const call = view.call;
     // Limits. The first frame in this environment past one asks the handler to end the call; the call's later frames
     // here are dropped quietly until the disconnect lands (ending is idempotent anyway).
@@ -120,105 +136,148 @@ export class MediaProcessor {
     const chunk = message.media.chunk;
     const ts = message.media.timestamp;
     const speech = isSpeech(toPcm16(audio, format), this.config, format.sampleRate);
-    if (chunk <= call.lastEndpointChunk) {
-      // Behind an utterance that was already closed. Silence there changes nothing; speech is lost to that turn.
-      if (speech) this.telemetry.count('LateFrames');
+    const tick = Math.floor(ts / this.config.tickMs) !== Math.floor((ts - frameMs) / this.config.tickMs);
+    if (speech) {
+      // Stored even when it looks late (chunk at or before the last endpoint): the turn of its utterance merges it
+      // while nothing has been sent, and counts it lost otherwise (TurnRunner, LateFrames).
+      const frame: StoredFrame = { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt };
+      if (!tick) {
+        await this.store.putAudioFrame(ctx.callId, frame);
+        return 'handled';
+      }
+      const window = this.bargeInWindow(frameMs);
+      let read: FrameMeta[];
+      if (view.verified) {
+        // The write and the tick's read are independent: one round trip, not two.
+        [, read] = await Promise.all([this.store.putAudioFrame(ctx.callId, frame), this.tickRead(ctx.callId, view, message, window)]);
+      } else {
+        // This environment has not read the call yet: a frame of a call that has not started (or has ended) is refused
+        // before anything of it is stored.
+        read = await this.tickRead(ctx.callId, view, message, window);
+        await this.store.putAudioFrame(ctx.callId, frame);
+      }
+      await this.maybeBargeIn(ctx, view, [frame, ...read.filter((f) => f.chunk !== chunk)], chunk, frameMs);
       return 'handled';
     }
-    view.seenSince++;
-
-    if (speech) {
-      await this.onSpeech(ctx, view, { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt });
-    } else {
-      await this.onSilence(ctx, view, chunk, ts, frameMs);
-    }
+    if (!tick) return 'handled'; // silence between ticks costs nothing
+    const [newest] = await this.tickRead(ctx.callId, view, message, 1);
+    if (!newest) return 'handled'; // no utterance open
+    await this.onUtteranceOpen(ctx, view, newest, ts);
     return 'handled';
   }
 
-  private async onSpeech(
-    ctx: MediaContext,
-    view: CallView,
-    frame: { chunk: number; ts: number; durationMs: number; audio: Uint8Array; receivedAt: number },
-  ): Promise<void> {
-    // The frame write and a stale cache's refresh are independent: one round trip, not two.
-    const stale = this.now() - view.fetchedAt > this.config.callRefreshMs;
-    await Promise.all([this.store.putAudioFrame(ctx.callId, frame), stale ? this.refresh(ctx.callId, view) : undefined]);
-    const endTs = frame.ts + frame.durationMs;
-    if (!view.lastSpeech || frame.chunk > view.lastSpeech.chunk) {
-      view.lastSpeech = { chunk: frame.chunk, endTs, receivedAt: frame.receivedAt };
-    }
-    const agent = view.call.agent;
-    if (agent && this.now() < agent.untilMs) await this.maybeBargeIn(ctx, view, frame.chunk, frame.durationMs, agent.turn);
+  /**
+   * A silent tick found speech after the last endpoint, the newest frame `last`. Too soon (silent for less than the
+   * watch point) → nothing, a later tick looks again; otherwise, unless a live watcher already holds this utterance's
+   * end, this invocation becomes its watcher. The first tick past the watch point normally does; a later one takes
+   * over when the caller spoke again after the watcher looked, or the watcher died, or its tick frame was lost.
+   */
+  private async onUtteranceOpen(ctx: MediaContext, view: CallView, last: FrameMeta, ts: number): Promise<void> {
+    const silentMs = ts - (last.ts + last.durationMs);
+    if (silentMs < this.watchFromMs()) return; // (negative: a frame from before the newest speech, delivered late)
+    const watch = view.call.watch;
+    if (watch && watch.chunk >= last.chunk && watch.untilMs > this.now()) return; // its watcher is on it
+    const { endpointSilenceMs, endpointOverdueMs } = this.config;
+    if (silentMs >= endpointSilenceMs + endpointOverdueMs) this.telemetry.count('EndpointsOverdue');
+    await this.watch(ctx, view, last, ts, silentMs >= endpointSilenceMs);
   }
 
-  private async onSilence(ctx: MediaContext, view: CallView, chunk: number, ts: number, frameMs: number): Promise<void> {
-    const open = view.lastSpeech && view.lastSpeech.chunk > view.call.lastEndpointChunk;
-    if (open && isEndpoint(view.lastSpeech!.endTs, ts, this.config)) {
-      const lagging = this.now() - ctx.receivedAt > this.config.endpointMaxLagMs;
-      const deferredLongEnough = ts - view.lastSpeech!.endTs >= this.config.endpointSilenceMs + this.config.endpointMaxDeferMs;
-      if (lagging && !deferredLongEnough) {
-        this.telemetry.count('EndpointsDeferred');
-        return;
-      }
-      await this.tryEndpoint(ctx, view, chunk, ts);
-      return;
-    }
-    if (open && this.shouldSpeculate(view, ts)) {
-      await this.speculate(ctx, view, chunk, ts);
-      return;
-    }
-    // The frame that crosses each pollEveryMs boundary of stream time polls (every 10th at 20 ms, every 2nd at 100 ms).
-    const crossesPollBoundary = Math.floor(ts / this.config.pollEveryMs) !== Math.floor((ts - frameMs) / this.config.pollEveryMs);
-    if (!isKnowledgeComplete(view, chunk) && crossesPollBoundary) {
-      // Other environments may have stored speech this one never saw: look once, then know.
-      this.telemetry.count('EndpointPolls');
-      const latest = await this.store.latestFrameAfter(ctx.callId, view.call.lastEndpointChunk);
-      resetTracking(view, chunk);
-      if (!latest) return;
-      view.lastSpeech = { chunk: latest.chunk, endTs: latest.ts + latest.durationMs, receivedAt: latest.receivedAt };
-      if (isEndpoint(view.lastSpeech.endTs, ts, this.config)) await this.tryEndpoint(ctx, view, chunk, ts);
-    }
+  /** Silence (stream time) at which a tick becomes the utterance's watcher: the preemption point, or one tick before the endpoint. */
+  private watchFromMs(): number {
+    const { preemptSilenceMs, endpointSilenceMs, tickMs } = this.config;
+    return preemptSilenceMs > 0 && preemptSilenceMs < endpointSilenceMs ? preemptSilenceMs : Math.max(0, endpointSilenceMs - tickMs);
   }
 
-  /** Reads the utterance, confirms the silence, and claims the endpoint; the winner runs the turn inline. */
-  private async tryEndpoint(ctx: MediaContext, view: CallView, chunk: number, ts: number): Promise<void> {
-    const call = view.call;
-    const frames = await this.store.framesBetween(ctx.callId, call.lastEndpointChunk, chunk);
-    const last = frames.reduce<(typeof frames)[number] | undefined>((a, f) => (!a || f.chunk > a.chunk ? f : a), undefined);
-    if (!last) {
-      view.lastSpeech = undefined;
-      return;
-    }
-    view.lastSpeech = { chunk: last.chunk, endTs: last.ts + last.durationMs, receivedAt: last.receivedAt };
-    if (!isEndpoint(view.lastSpeech.endTs, ts, this.config)) return; // another environment stored newer speech
+  /**
+   * The watcher. It reserves the utterance's end (one conditional write: one watcher per utterance, and ticks past the
+   * endpoint leave a live one alone); with preemptive generation it starts answering the utterance (nothing is sent);
+   * then waits until the endpoint is due on the wall clock — Twilio streams in real time: the frame at stream time t
+   * reaches the gateway about t after this one did — and closes the utterance if the caller has not spoken since.
+   */
+  private async watch(ctx: MediaContext, view: CallView, last: FrameMeta, ts: number, due: boolean): Promise<void> {
+    const prev = view.call.lastEndpointChunk;
+    const dueInMs = Math.max(0, last.ts + last.durationMs + this.config.endpointSilenceMs - ts);
+    // Frames behind this one are likely as late as it was: wait as long again (bounded) for the last words among them.
+    const lagMs = Math.min(this.config.endpointMaxLagMs, Math.max(0, (ctx.startedAt ?? ctx.receivedAt) - ctx.receivedAt));
+    const wakeAt = Math.max(this.now(), ctx.receivedAt + dueInMs + lagMs + this.config.endpointGraceMs);
+    const owner = randomUUID();
+    // Held until well after the wake-up (an overdue tick takes over only from a watcher that died).
+    const untilMs = wakeAt + this.config.endpointOverdueMs + this.config.endpointMaxLagMs;
+    if (!(await this.store.claimWatch(ctx.callId, prev, last.chunk, owner, untilMs, this.now()))) return; // someone else watches
+    let speculation: Speculation | undefined;
+    if (this.config.preemptSilenceMs > 0 && !due) speculation = await this.speculate(ctx.callId, prev, last);
+    const waitMs = wakeAt - this.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    await this.closeUtterance(ctx, view, prev, last, speculation);
+  }
+
+  /** Preemptive generation: reads the utterance as it stands and starts answering it. Undefined when there is nothing to answer. */
+  private async speculate(callId: string, prev: number, last: FrameMeta): Promise<Speculation | undefined> {
+    const [frames, call] = await Promise.all([this.store.framesBetween(callId, prev, last.chunk), this.callForSpeculation(callId)]);
+    if (!call) return undefined;
     const format = call.format!;
     const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
-    const isTurn = utterance.speechMs >= this.config.minSpeechMs;
-    const endpointAt = this.now();
-    if (isTurn && this.config.preemptSilenceMs > 0) {
-      // An environment already answering this utterance delivers it: hand the endpoint over instead of redoing it.
-      const dispatch = { frameAt: ctx.receivedAt, handlerAt: ctx.startedAt ?? ctx.receivedAt };
-      const handedOff = await this.store.claimEndpointForSpeculation(ctx.callId, call.lastEndpointChunk, chunk, last.chunk, frames.length, endpointAt, dispatch);
-      if (handedOff) {
-        view.call = handedOff;
-        view.fetchedAt = endpointAt;
-        view.lastSpeech = undefined;
-        resetTracking(view, chunk);
-        return;
-      }
+    if (utterance.speechMs < this.config.minSpeechMs) return undefined;
+    const abort = new AbortController();
+    const preparing = this.turns.prepare(call, utterance.audio, abort.signal);
+    preparing.catch(() => undefined); // observed when used; never an unhandled rejection
+    return { frames, preparing, abort };
+  }
+
+  /**
+   * Reads the utterance after `prev` and, when no speech came after `last`, claims its endpoint (one conditional
+   * write: exactly one claimant wins); the winner runs the turn inline. A speculation is delivered when it heard
+   * every frame the endpoint did, and discarded unsent otherwise.
+   */
+  private async closeUtterance(ctx: MediaContext, view: CallView, prev: number, last: FrameMeta, speculation: Speculation | undefined): Promise<void> {
+    const discard = () => {
+      if (!speculation) return;
+      speculation.abort.abort();
+      void speculation.preparing.then((p) => p.discard(), () => undefined);
+      this.telemetry.count('SpeculationsDiscarded');
+      speculation = undefined;
+    };
+    let frames: StoredFrame[];
+    try {
+      frames = await this.store.framesBetween(ctx.callId, prev, LAST_CHUNK);
+    } catch (err) {
+      discard();
+      throw err;
     }
-    const claimed = await this.store.claimEndpoint(ctx.callId, call.lastEndpointChunk, chunk, isTurn);
-    if (!claimed) {
-      await this.refresh(ctx.callId, view); // someone else closed it, or the call ended
+    const newest = frames.reduce((n, f) => Math.max(n, f.chunk), -1);
+    if (newest > last.chunk) {
+      // The caller went on speaking: this is not the end of the utterance. A later tick watches its new end.
+      this.telemetry.count('EndpointWatchesAbandoned');
+      discard();
       return;
     }
-    view.call = claimed;
-    view.fetchedAt = endpointAt;
-    view.lastSpeech = undefined;
-    resetTracking(view, chunk);
+    const format = view.call.format!;
+    const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
+    const isTurn = utterance.speechMs >= this.config.minSpeechMs;
+    // Frames up to the endpoint belong to this utterance, however late they arrive; the next one starts after it.
+    const endpointChunk = last.chunk + Math.ceil(this.config.endpointSilenceMs / Math.max(1, last.durationMs));
+    const endpointAt = this.now();
+    const claimed = frames.length > 0 ? await this.store.claimEndpoint(ctx.callId, prev, endpointChunk, isTurn) : undefined;
+    if (!claimed) {
+      discard(); // someone else closed it (or the call ended): the next tick brings this environment up to date
+      return;
+    }
+    view.call = stateOf(claimed);
     if (!isTurn) {
+      discard();
       this.telemetry.count('TurnsIgnored');
       return;
+    }
+    let prepared: PreparedTurn | undefined;
+    if (speculation && speculation.frames.length === frames.length) {
+      try {
+        prepared = await speculation.preparing;
+        this.telemetry.count('TurnsPreempted');
+      } catch (err) {
+        this.telemetry.warn('preemptive generation failed; answering the ordinary way', { error: (err as Error).message });
+      }
+    } else {
+      discard(); // a frame of the utterance arrived after the speculation read it: answer the whole utterance
     }
     await this.turns.run({
       kind: 'speech',
@@ -229,180 +288,107 @@ export class MediaProcessor {
       fromChunk: frames[0]?.chunk,
       toChunk: last.chunk,
       speechMs: utterance.speechMs,
-    });
-  }
-
-  private shouldSpeculate(view: CallView, ts: number): boolean {
-    const preempt = this.config.preemptSilenceMs;
-    const last = view.lastSpeech!;
-    return preempt > 0 && preempt < this.config.endpointSilenceMs && ts - last.endTs >= preempt && view.speculatedChunk !== last.chunk;
-  }
-
-  /**
-   * Preemptive generation. The utterance has been silent for preemptSilenceMs: reserve it, and answer it now —
-   * transcript, reply, first audio — while the rest of the endpoint silence passes. When the endpoint is decided
-   * (by whichever environment sees the silent frame that completes it) it is handed to this reservation, and the
-   * prepared audio goes out at once. If the caller speaks again, or the hand-off does not come in time, the work
-   * is discarded unsent; the turn then runs the ordinary way.
-   */
-  private async speculate(ctx: MediaContext, view: CallView, chunk: number, ts: number): Promise<void> {
-    const last = view.lastSpeech!;
-    view.speculatedChunk = last.chunk;
-    const prev = view.call.lastEndpointChunk;
-    const remainingMs = Math.max(0, last.endTs + this.config.endpointSilenceMs - ts);
-    const untilMs = this.now() + remainingMs + this.config.speculationSlackMs;
-    const owner = randomUUID();
-    const reserved = await this.store.claimSpeculation(ctx.callId, prev, last.chunk, owner, untilMs, this.now());
-    if (!reserved) return; // another environment is on it, or the endpoint moved
-    let frames: StoredFrame[];
-    try {
-      frames = await this.store.framesBetween(ctx.callId, prev, chunk);
-    } catch (err) {
-      await this.store.releaseSpeculation(ctx.callId, owner).catch(() => undefined);
-      throw err;
-    }
-    const newest = frames.reduce((n, f) => Math.max(n, f.chunk), -1);
-    const format = reserved.format!;
-    const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
-    if (newest !== last.chunk || utterance.speechMs < this.config.minSpeechMs) {
-      // Not this environment's to answer after all: release it, or the endpoint would be handed to nobody.
-      if (!(await this.store.releaseSpeculation(ctx.callId, owner))) {
-        // Handed off between the reservation and here: the turn is this environment's to deliver after all.
-        const handedOff = await this.handedOffCall(ctx.callId, prev, owner);
-        if (handedOff) await this.deliverHandoff(ctx, view, handedOff, prev, frames, last, undefined, undefined);
-      }
-      return; // the ordinary path decides
-    }
-
-    const abort = new AbortController();
-    const preparing = this.turns.prepare(reserved, utterance.audio, abort.signal);
-    preparing.catch(() => undefined); // observed below; never an unhandled rejection
-    const handedOff = await this.awaitHandoff(ctx.callId, prev, owner, untilMs);
-    if (!handedOff) {
-      abort.abort();
-      void preparing.then((p) => p.discard(), () => undefined);
-      this.telemetry.count('SpeculationsDiscarded');
-      return;
-    }
-    await this.deliverHandoff(ctx, view, handedOff, prev, frames, last, preparing, abort);
-  }
-
-  /** Runs the turn whose endpoint was handed to this speculation, with its prepared answer when that is still right. */
-  private async deliverHandoff(
-    ctx: MediaContext,
-    view: CallView,
-    handedOff: CallRecord,
-    prev: number,
-    frames: StoredFrame[],
-    last: { chunk: number; receivedAt: number },
-    preparing: Promise<PreparedTurn> | undefined,
-    abort: AbortController | undefined,
-  ): Promise<void> {
-    const format = handedOff.format!;
-    const endpointAt = this.now();
-    view.call = handedOff;
-    view.fetchedAt = endpointAt;
-    view.lastSpeech = undefined;
-    resetTracking(view, handedOff.lastEndpointChunk);
-    let prepared: PreparedTurn | undefined;
-    let heard = { frames, utterance: assembleUtterance(frames, (ms) => silence(ms, format), this.config) };
-    if (!preparing || (handedOff.handoffFrames !== undefined && handedOff.handoffFrames !== frames.length)) {
-      // A speech frame of this utterance was stored after the speculation read it (it arrived late), or nothing was
-      // prepared: answer the whole utterance the ordinary way.
-      abort?.abort();
-      if (preparing) {
-        void preparing.then((p) => p.discard(), () => undefined);
-        this.telemetry.count('SpeculationsDiscarded');
-      }
-      const all = await this.store.framesBetween(ctx.callId, prev, handedOff.lastEndpointChunk);
-      heard = { frames: all, utterance: assembleUtterance(all, (ms) => silence(ms, format), this.config) };
-    } else {
-      try {
-        prepared = await preparing;
-      } catch (err) {
-        this.telemetry.warn('preemptive generation failed; answering the ordinary way', { error: (err as Error).message });
-      }
-    }
-    if (prepared) this.telemetry.count('TurnsPreempted');
-    await this.turns.run({
-      kind: 'speech',
-      turn: handedOff.turnCount,
-      call: handedOff,
-      audio: heard.utterance.audio,
-      timings: {
-        speechEndAt: last.receivedAt,
-        endpointAt,
-        endpointFrameAt: handedOff.handoffDispatch?.frameAt,
-        endpointHandlerAt: handedOff.handoffDispatch?.handlerAt,
-      },
-      fromChunk: heard.frames[0]?.chunk,
-      toChunk: last.chunk,
-      speechMs: heard.utterance.speechMs,
       prepared,
+      utterance: this.lateFrames(ctx.callId, prev, endpointChunk, frames, format),
     });
   }
 
-  /**
-   * Waits (bounded by untilMs) for the endpoint of this utterance; the call if it was handed to this speculation.
-   * At the deadline the reservation is withdrawn with a conditional write, which is the one decision both sides
-   * see: a hand-off written after the last poll but before the withdrawal is still delivered, never dropped.
-   */
-  private async awaitHandoff(callId: string, prev: number, owner: string, untilMs: number): Promise<CallRecord | undefined> {
-    while (this.now() < untilMs) {
-      await new Promise((resolve) => setTimeout(resolve, this.config.handoffPollMs));
-      const state = await this.store.getEndpointState(callId);
-      if (!state || state.status !== 'streaming') return undefined;
-      if (state.lastEndpointChunk !== prev) return state.handoffTo === owner ? this.store.getCall(callId) : undefined;
-    }
-    if (await this.store.releaseSpeculation(callId, owner)) return undefined;
-    return this.handedOffCall(callId, prev, owner);
+  /** The turn's view of frames of its utterance that arrive after it was read (TurnRunner merges or counts them). */
+  private lateFrames(callId: string, prev: number, endpointChunk: number, read: readonly StoredFrame[], format: CallState['format'] & {}): UtteranceSource {
+    let heard = read.length;
+    return {
+      refresh: async () => {
+        if ((await this.store.countFramesBetween(callId, prev, endpointChunk)) <= heard) return undefined;
+        const frames = await this.store.framesBetween(callId, prev, endpointChunk);
+        this.telemetry.count('LateFramesMerged', frames.length - heard);
+        heard = frames.length;
+        const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
+        return { audio: utterance.audio, speechMs: utterance.speechMs, fromChunk: frames[0]?.chunk };
+      },
+      lost: async () => Math.max(0, (await this.store.countFramesBetween(callId, prev, endpointChunk)) - heard),
+    };
   }
 
-  /** The call, when its endpoint after `prev` was handed to `owner`. */
-  private async handedOffCall(callId: string, prev: number, owner: string): Promise<CallRecord | undefined> {
-    const call = await this.store.getCall(callId);
-    return call && call.status === 'streaming' && call.lastEndpointChunk !== prev && call.handoffTo === owner ? call : undefined;
+  /** Frames of speech in the barge-in window (1.5 × bargeInMs). */
+  private bargeInWindow(frameMs: number): number {
+    return Math.max(1, Math.ceil((this.config.bargeInMs * 1.5) / frameMs));
   }
 
-  private async maybeBargeIn(ctx: MediaContext, view: CallView, chunk: number, frameMs: number, turn: number): Promise<void> {
-    const now = this.now();
-    if (now - view.lastBargeCheckAt < frameMs * 3) return;
-    view.lastBargeCheckAt = now;
-    const window = Math.ceil((this.config.bargeInMs * 1.5) / frameMs);
-    const speechFrames = await this.store.countFramesBetween(ctx.callId, Math.max(chunk - window, view.call.lastEndpointChunk), chunk);
-    if (speechFrames * frameMs < this.config.bargeInMs) return;
-    if (!(await this.store.claimBargeIn(ctx.callId, turn))) return;
+  /** A speech tick: while the agent's audio plays, enough recent caller speech clears it (one winner per agent turn). */
+  private async maybeBargeIn(ctx: MediaContext, view: CallView, recent: readonly FrameMeta[], chunk: number, frameMs: number): Promise<void> {
+    const agent = view.call.agent;
+    if (!agent || this.now() >= agent.untilMs) return;
+    const window = this.bargeInWindow(frameMs);
+    const speechMs = recent.filter((f) => f.chunk > chunk - window && f.chunk <= chunk && f.chunk > view.call.lastEndpointChunk).reduce((ms, f) => ms + f.durationMs, 0);
+    if (speechMs < this.config.bargeInMs) return;
+    if (!(await this.store.claimBargeIn(ctx.callId, agent.turn))) return;
     this.telemetry.count('BargeIns');
-    this.telemetry.info('barge-in: clearing the agent audio', { turn });
+    this.telemetry.info('barge-in: clearing the agent audio', { turn: agent.turn });
     view.call = { ...view.call, agent: undefined };
     await this.sender.send(view.call.connectionId, outbound.clear(view.call.streamSid ?? ''));
   }
 
-  private async viewFor(callId: string, message: MediaMessage): Promise<CallView> {
-    let view = this.cache.get(callId);
-    if (view && view.call.status !== 'connected' && this.now() - view.fetchedAt > this.config.callMaxAgeMs) {
-      await this.refresh(callId, view);
-      view = this.cache.get(callId);
+  /**
+   * The tick's read: brings this environment's view up to date (and checks the frame against it), and returns the
+   * newest speech after the last endpoint, newest first.
+   */
+  private async tickRead(callId: string, view: CallView, message: MediaMessage, frames: number): Promise<FrameMeta[]> {
+    let read = await this.store.tickRead(callId, view.call.lastEndpointChunk, frames);
+    // Twilio's first frame (a tick: timestamp 0) follows `start` by 20 ms, in another environment: wait for start's write.
+    for (let attempt = 0; read.call?.status === 'connected' && attempt < this.config.startWaitAttempts; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      read = await this.store.tickRead(callId, view.call.lastEndpointChunk, frames);
     }
-    if (!view || view.call.status === 'connected') {
+    if (!read.call) {
+      this.cache.delete(callId);
+      throw new ProtocolError('media for an unknown call');
+    }
+    const call = read.call;
+    view.call = call;
+    view.verified = true;
+    this.check(view, message);
+    return read.frames.filter((f) => f.chunk > call.lastEndpointChunk);
+  }
+
+  private async viewFor(ctx: MediaContext, message: MediaMessage): Promise<CallView> {
+    const { callId } = ctx;
+    let view = this.cache.get(callId);
+    if (!view && ctx.declaredFormat) {
+      // This environment's first frame of the call, whose connection declared its format: nothing to read yet. What
+      // the frame needs is known (format, connection, open time); the rest is learned, and checked, at its first tick.
+      view = {
+        call: {
+          callId,
+          connectionId: callId,
+          status: 'streaming',
+          createdAt: ctx.connectedAt ?? ctx.receivedAt,
+          streamSid: message.streamSid,
+          format: ctx.declaredFormat,
+          events: false,
+          lastEndpointChunk: 0,
+          turnCount: 0,
+        },
+        verified: false,
+      };
+      this.cache.set(callId, view);
+    } else if (!view) {
+      // A connection that declared no format: this environment's first frame of the call reads it (one GetItem).
       const call = await this.callAfterStart(callId);
       if (!call) throw new ProtocolError('media for an unknown call');
-      view = view ?? {
-        call,
-        fetchedAt: this.now(),
-        trackFrom: call.lastEndpointChunk,
-        seenSince: 0,
-        lastBargeCheckAt: 0,
-      };
-      view.call = call;
-      view.fetchedAt = this.now();
+      view = { call, verified: true };
+      this.check(view, message);
       this.cache.set(callId, view);
     }
-    const call: CallRecord = view.call;
-    if (call.status === 'connected') throw new ProtocolError('media before start');
-    if (call.status === 'ended') throw new ProtocolError('media after stop');
-    if (message.streamSid !== call.streamSid) throw new ProtocolError('streamSid does not match the call');
+    if (view.verified) this.check(view, message);
     return view;
+  }
+
+  /** The frame against what this environment knows of its call. */
+  private check(view: CallView, message: MediaMessage): void {
+    const { status, streamSid } = view.call;
+    if (status === 'connected') throw new ProtocolError('media before start');
+    if (status === 'ended') throw new ProtocolError('media after stop');
+    if (message.streamSid !== streamSid) throw new ProtocolError('streamSid does not match the call');
   }
 
   /**
@@ -410,28 +396,28 @@ export class MediaProcessor {
    * handled before start's write lands. While the call is still `connected`, wait briefly for it (bounded) rather
    * than refuse a frame the caller sent in order.
    */
-  private async callAfterStart(callId: string): Promise<CallRecord | undefined> {
-    let call = await this.store.getCall(callId);
+  private async callAfterStart(callId: string): Promise<CallState | undefined> {
+    let call = await this.store.getCallState(callId);
     for (let attempt = 0; call?.status === 'connected' && attempt < this.config.startWaitAttempts; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      call = await this.store.getCall(callId);
+      call = await this.store.getCallState(callId);
     }
     return call;
   }
 
-  private async refresh(callId: string, view: CallView): Promise<void> {
+  /** The whole call (with its dialog state) for a speculation to answer from. */
+  private async callForSpeculation(callId: string): Promise<CallRecord | undefined> {
     const call = await this.store.getCall(callId);
-    view.fetchedAt = this.now();
-    if (!call) {
-      this.cache.delete(callId);
-      return;
-    }
-    if (call.lastEndpointChunk !== view.call.lastEndpointChunk) resetTracking(view, call.lastEndpointChunk);
-    view.call = call;
+    return call?.status === 'streaming' ? call : undefined;
   }
 
   /** Forget a call (e.g. it ended). */
   forget(callId: string): void {
     this.cache.delete(callId);
   }
+}
+
+function stateOf(call: CallRecord): CallState {
+  const { callId, connectionId, status, createdAt, streamSid, format, events, lastEndpointChunk, turnCount, agent, watch } = call;
+  return { callId, connectionId, status, createdAt, streamSid, format, events, lastEndpointChunk, turnCount, ...(agent ? { agent } : {}), ...(watch ? { watch } : {}) };
 }

@@ -28,21 +28,31 @@ export interface CallRecord {
   readonly pendingAction?: { readonly turn: number; readonly action: 'hangup' | 'transfer' };
   readonly lastDtmfSeq: number;
   /**
-   * Preemptive generation: an environment is already answering the utterance that ended at speech chunk `chunk`
-   * (transcribing, replying, synthesizing before the endpoint is certain) and holds it until `untilMs`. `owner` names
-   * that one speculation: an expired reservation can be taken over by another environment for the same chunk.
+   * The utterance ending at speech chunk `chunk` has a watcher (media-processor.ts): it closes the utterance when its
+   * endpoint is due. Ticks past the endpoint leave it alone until `untilMs`; `owner` names that one watch.
    */
-  readonly speculation?: { readonly chunk: number; readonly untilMs: number; readonly owner: string };
-  /** The endpoint of the utterance ending at this speech chunk was handed to its speculation, which delivers the turn. */
-  readonly handoff?: number;
-  /** The owner of the speculation the endpoint was handed to: exactly one environment delivers the turn. */
-  readonly handoffTo?: string;
-  /** How many speech frames the endpoint saw in that utterance: a speculation that read fewer (a frame arrived late) redoes it. */
-  readonly handoffFrames?: number;
-  /** When the frame that completed the handed-off endpoint reached the gateway and its handler (for the dispatch stage). */
-  readonly handoffDispatch?: { readonly frameAt: number; readonly handlerAt: number };
+  readonly watch?: { readonly chunk: number; readonly untilMs: number; readonly owner: string };
   readonly endedAt?: number;
   readonly endReason?: string;
+}
+
+/**
+ * What a frame needs of its call, as an environment caches it: the fields fixed at start (format, stream, connection,
+ * creation time) and the coordination fields the call's ticks refresh. Never the dialog state (a turn reads the
+ * whole call from the write that claims it).
+ */
+export type CallState = Pick<
+  CallRecord,
+  'callId' | 'connectionId' | 'status' | 'createdAt' | 'streamSid' | 'format' | 'events' | 'lastEndpointChunk' | 'turnCount' | 'agent' | 'watch'
+>;
+
+/** A stored speech frame without its audio: what coordination decides from. */
+export type FrameMeta = Omit<StoredFrame, 'audio'>;
+
+/** One tick's read: the call's coordination state and its newest speech frames after a chunk, newest first. */
+export interface TickRead {
+  readonly call?: CallState;
+  readonly frames: readonly FrameMeta[];
 }
 
 export type TurnKind = 'greeting' | 'speech' | 'dtmf';
@@ -106,9 +116,15 @@ export interface CallStore {
   /** Marks the call ended (idempotent); returns the record before the change, or undefined if unknown. */
   endCall(callId: string, reason: string, now: number): Promise<CallRecord | undefined>;
 
+  /** Only what a frame needs (CallState): an environment's first look at a call. Strongly consistent. */
+  getCallState(callId: string): Promise<CallState | undefined>;
+
   putAudioFrame(callId: string, frame: StoredFrame): Promise<void>;
-  /** The newest stored (speech) frame after `afterChunk`. */
-  latestFrameAfter(callId: string, afterChunk: number): Promise<Pick<StoredFrame, 'chunk' | 'ts' | 'durationMs' | 'receivedAt'> | undefined>;
+  /**
+   * A tick's one request: the call's coordination state and up to `frames` newest speech frames after `afterChunk`
+   * (newest first, without audio). Strongly consistent.
+   */
+  tickRead(callId: string, afterChunk: number, frames: number): Promise<TickRead>;
   framesBetween(callId: string, afterChunk: number, throughChunk: number): Promise<StoredFrame[]>;
   countFramesBetween(callId: string, afterChunk: number, throughChunk: number): Promise<number>;
 
@@ -117,37 +133,13 @@ export interface CallStore {
    * endpoint. With `newTurn` the turn counter is incremented (the winner runs that turn).
    */
   claimEndpoint(callId: string, prevEndpointChunk: number, endpointChunk: number, newTurn: boolean): Promise<CallRecord | undefined>;
+  /**
+   * Makes `owner` the watcher of the utterance ending at `lastSpeechChunk` until `untilMs`: one winner per utterance
+   * end; a newer end, or an expired watch, can be taken over.
+   */
+  claimWatch(callId: string, prevEndpointChunk: number, lastSpeechChunk: number, owner: string, untilMs: number, now: number): Promise<boolean>;
   /** Claims a turn for a DTMF digit; duplicates (same or older sequence number) lose. */
   claimDtmfTurn(callId: string, sequenceNumber: number): Promise<CallRecord | undefined>;
-  /** Reserves speculative work on the utterance ending at `lastSpeechChunk` until `untilMs`; one winner per utterance. */
-  claimSpeculation(
-    callId: string,
-    prevEndpointChunk: number,
-    lastSpeechChunk: number,
-    owner: string,
-    untilMs: number,
-    now: number,
-  ): Promise<CallRecord | undefined>;
-  /**
-   * Gives up the reservation `owner` made, so the endpoint is not handed to nobody. False when it is no longer there:
-   * it was handed off (then the turn is the owner's to deliver: read the call), or taken over after expiry.
-   */
-  releaseSpeculation(callId: string, owner: string): Promise<boolean>;
-  /** The few fields a speculation polls for its hand-off (a small read, not the whole call with its dialog). */
-  getEndpointState(callId: string): Promise<Pick<CallRecord, 'status' | 'lastEndpointChunk' | 'handoffTo' | 'handoffFrames'> | undefined>;
-  /**
-   * Claims the endpoint (a new turn) and hands it to the live speculation on `lastSpeechChunk` instead of running it;
-   * undefined when there is no such speculation (or the endpoint was claimed already).
-   */
-  claimEndpointForSpeculation(
-    callId: string,
-    prevEndpointChunk: number,
-    endpointChunk: number,
-    lastSpeechChunk: number,
-    frameCount: number,
-    now: number,
-    dispatch: { frameAt: number; handlerAt: number },
-  ): Promise<CallRecord | undefined>;
   setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void>;
   /** Wins once per agent turn; clears the speaking state. */
   claimBargeIn(callId: string, turn: number): Promise<boolean>;
@@ -199,8 +191,9 @@ export type MetricName =
   | 'TtsFirstByteLatency'
   | 'SendLatency'
   | 'SpeechFramesStored'
-  | 'EndpointPolls'
-  | 'EndpointsDeferred'
+  | 'LateFramesMerged'
+  | 'EndpointWatchesAbandoned'
+  | 'EndpointsOverdue'
   | 'CallsInProgress'
   | 'RouteErrors'
   | 'ConnectsRefused'

@@ -4,7 +4,7 @@
  */
 import { bytesForMs, durationMs } from '../audio';
 import { markName, outbound, type ExtraEventType } from '../protocol';
-import type { Reply, Responder } from '../responder/responder';
+import type { DialogState, Reply, Responder } from '../responder/responder';
 import { SpeechProviderError, type AudioFormat, type SpeechToText, type TextToSpeech } from '../speech';
 import type { CallRecord, CallStore, ConnectionSender, Telemetry, TurnKind, TurnRecord, TurnStatus, TurnTimings } from './model';
 
@@ -37,6 +37,19 @@ export interface TurnInput {
   readonly speechMs?: number;
   /** Work done before the endpoint was certain (preemptive generation): used instead of redoing it. */
   readonly prepared?: PreparedTurn;
+  /** Speech turns: frames of the utterance that arrive after it was read, merged while nothing has been sent. */
+  readonly utterance?: UtteranceSource;
+}
+
+/**
+ * The utterance a speech turn answers, as it keeps arriving: a frame delayed past the endpoint (a cold start on AWS,
+ * a queue here) still belongs to it.
+ */
+export interface UtteranceSource {
+  /** The whole utterance again when frames of it were stored since it was read; undefined when nothing new came. */
+  refresh(): Promise<{ audio: Uint8Array; speechMs: number; fromChunk?: number } | undefined>;
+  /** Speech frames of the utterance stored too late to be heard (after the answer began). */
+  lost(): Promise<number>;
 }
 
 /**
@@ -66,7 +79,19 @@ export interface TurnDeps {
   readonly now: () => number;
 }
 
-type SpeakOutcome = { status: TurnStatus; audioMs: number };
+type SpeakOutcome = { status: TurnStatus | 'redo'; audioMs: number };
+
+/** What the caller said and what to answer; `head` is a prepared first sentence already synthesizing. */
+interface Understood {
+  transcript?: string;
+  reply?: Reply;
+  error?: string;
+  status: TurnStatus;
+  head?: PreparedTurn['head'];
+}
+
+/** Thrown inside speak() before any audio is sent: the utterance grew (late frames), answer it again. */
+class RedoTurn extends Error {}
 
 export class TurnRunner {
   constructor(private readonly deps: TurnDeps) {}
@@ -110,77 +135,45 @@ export class TurnRunner {
   }
 
   async run(input: TurnInput): Promise<TurnRecord> {
-    const { store, telemetry, now } = this.deps;
+    const { store, telemetry } = this.deps;
     const { call, turn } = input;
     const timings: TurnTimings = { ...input.timings };
     const dialog = call.dialog ?? this.deps.responder.initialState();
-    let transcript: string | undefined;
-    let reply: Reply | undefined;
-    let error: string | undefined;
-    let status: TurnStatus = 'completed';
-    let audioMs = 0;
-    let prepared = input.prepared;
-    const preempted = prepared !== undefined;
-    let head: PreparedTurn['head'];
+    const preempted = input.prepared !== undefined;
     const providerMs: { stt?: number; responder?: number; ttsFirstByte?: number } = {};
-
-    try {
-      if (prepared) {
-        transcript = prepared.transcript;
-        timings.transcriptAt = timings.endpointAt;
-        providerMs.stt = prepared.sttMs;
-        telemetry.milliseconds('SttLatency', prepared.sttMs);
-        if (transcript === '') status = 'ignored';
-        else await this.extra(call, 'transcript', { turn, text: transcript });
-        if (status !== 'ignored' && prepared.reply && prepared.dialogTurn === call.dialogTurn) {
-          reply = prepared.reply;
-          head = prepared.head;
-          timings.replyAt = timings.endpointAt;
-          providerMs.responder = prepared.responderMs ?? 0;
-          telemetry.milliseconds('ResponderLatency', prepared.responderMs ?? 0);
-        } else {
-          // Another turn moved the dialog on meanwhile: keep the transcript, answer again from the current state.
-          prepared.discard();
-        }
-        prepared = undefined;
-      } else if (input.kind === 'speech') {
-        const started = now();
-        const result = await withTimeout(
-          (signal) => this.deps.stt.transcribe(input.audio ?? new Uint8Array(), formatOf(call), { context: dialog.name, signal }),
-          this.deps.config.sttTimeoutMs,
-          this.deps.stt.name,
-        );
-        timings.transcriptAt = now();
-        providerMs.stt = timings.transcriptAt - started;
-        telemetry.milliseconds('SttLatency', timings.transcriptAt - started);
-        transcript = result.text.trim();
-        if (transcript === '') status = 'ignored';
-        else await this.extra(call, 'transcript', { turn, text: transcript });
-      }
-      if (status !== 'ignored' && !reply) {
-        const started = now();
-        reply =
-          input.kind === 'greeting'
-            ? this.deps.responder.greet(dialog)
-            : await this.deps.responder.respond(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: transcript }, dialog);
-        timings.replyAt = now();
-        providerMs.responder = timings.replyAt - started;
-        telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
-      }
-    } catch (err) {
-      error = describe(err);
-      telemetry.count('ProviderErrors');
-      telemetry.warn('turn input failed; answering with the fallback phrase', { turn, error });
-      reply = { text: this.deps.config.fallbackText, state: dialog, intent: 'fallback' };
-      timings.replyAt = now();
+    let heard: { audio?: Uint8Array; speechMs?: number; fromChunk?: number } = { audio: input.audio, speechMs: input.speechMs, fromChunk: input.fromChunk };
+    let understood!: Understood;
+    let spoken: SpeakOutcome = { status: 'completed', audioMs: 0 };
+    for (let attempt = 0; ; attempt++) {
+      understood = await this.understand(input, heard.audio, attempt === 0 ? input.prepared : undefined, dialog, timings, providerMs);
+      telemetry.debug('reply ready', { turn, status: understood.status, intent: understood.reply?.intent });
+      if (!understood.reply || understood.status === 'ignored') break;
+      // Frames of the utterance that arrive while it is being answered are merged as long as nothing has been sent:
+      // the check runs alongside the first synthesis and gates the first audio. (A preempted turn read the whole
+      // utterance just before its claim, and its first audio is ready at once.)
+      const grown =
+        attempt === 0 && !preempted && input.utterance
+          ? input.utterance.refresh().catch((err: Error) => {
+              telemetry.warn('could not look for late frames', { turn, error: err.message });
+              return undefined;
+            })
+          : undefined;
+      await this.extra(call, 'reply', { turn, text: understood.reply.text, intent: understood.reply.intent });
+      spoken = await this.speak(call, turn, understood.reply.text, timings, true, understood.head, providerMs, grown && (async () => (await grown) === undefined));
+      if (spoken.status !== 'redo') break;
+      heard = (await grown)!;
+      telemetry.info('speech arrived late for this turn; answering the whole utterance', { turn, speechMs: heard.speechMs });
+      for (const stage of ['transcriptAt', 'replyAt', 'ttsFirstByteAt'] as const) delete timings[stage];
     }
-
-    telemetry.debug('reply ready', { turn, status, intent: reply?.intent });
-    if (reply && status !== 'ignored') {
-      await this.extra(call, 'reply', { turn, text: reply.text, intent: reply.intent });
-      const spoken = await this.speak(call, turn, reply.text, timings, true, head, providerMs);
-      status = spoken.status;
-      audioMs = spoken.audioMs;
+    const status = understood.reply && understood.status !== 'ignored' ? (spoken.status as TurnStatus) : understood.status;
+    const { transcript, reply, error } = understood;
+    const audioMs = spoken.audioMs;
+    if (input.kind === 'speech' && input.utterance) {
+      const lost = await input.utterance.lost().catch(() => 0);
+      if (lost > 0) {
+        telemetry.count('LateFrames', lost);
+        telemetry.warn('speech frames arrived after their turn was answered', { turn, lost });
+      }
     }
 
     const record: TurnRecord = {
@@ -191,9 +184,9 @@ export class TurnRunner {
       transcript,
       reply: reply?.text,
       intent: reply?.intent,
-      fromChunk: input.fromChunk,
+      fromChunk: heard.fromChunk,
       toChunk: input.toChunk,
-      speechMs: input.speechMs,
+      speechMs: heard.speechMs,
       audioMs,
       error,
       ...(preempted ? { preempted } : {}),
@@ -219,6 +212,71 @@ export class TurnRunner {
     return record;
   }
 
+  /** Speech-to-text (or the prepared transcript) and the responder; on a provider failure, the fallback phrase. */
+  private async understand(
+    input: TurnInput,
+    audio: Uint8Array | undefined,
+    prepared: PreparedTurn | undefined,
+    dialog: DialogState,
+    timings: TurnTimings,
+    providerMs: { stt?: number; responder?: number },
+  ): Promise<Understood> {
+    const { telemetry, now } = this.deps;
+    const { call, turn } = input;
+    const out: Understood = { status: 'completed' };
+    try {
+      if (prepared) {
+        out.transcript = prepared.transcript;
+        timings.transcriptAt = timings.endpointAt;
+        providerMs.stt = prepared.sttMs;
+        telemetry.milliseconds('SttLatency', prepared.sttMs);
+        if (out.transcript === '') out.status = 'ignored';
+        else await this.extra(call, 'transcript', { turn, text: out.transcript });
+        if (out.status !== 'ignored' && prepared.reply && prepared.dialogTurn === call.dialogTurn) {
+          out.reply = prepared.reply;
+          out.head = prepared.head;
+          timings.replyAt = timings.endpointAt;
+          providerMs.responder = prepared.responderMs ?? 0;
+          telemetry.milliseconds('ResponderLatency', prepared.responderMs ?? 0);
+        } else {
+          // Another turn moved the dialog on meanwhile: keep the transcript, answer again from the current state.
+          prepared.discard();
+        }
+      } else if (input.kind === 'speech') {
+        const started = now();
+        const result = await withTimeout(
+          (signal) => this.deps.stt.transcribe(audio ?? new Uint8Array(), formatOf(call), { context: dialog.name, signal }),
+          this.deps.config.sttTimeoutMs,
+          this.deps.stt.name,
+        );
+        timings.transcriptAt = now();
+        providerMs.stt = timings.transcriptAt - started;
+        telemetry.milliseconds('SttLatency', timings.transcriptAt - started);
+        out.transcript = result.text.trim();
+        if (out.transcript === '') out.status = 'ignored';
+        else await this.extra(call, 'transcript', { turn, text: out.transcript });
+      }
+      if (out.status !== 'ignored' && !out.reply) {
+        const started = now();
+        out.reply =
+          input.kind === 'greeting'
+            ? this.deps.responder.greet(dialog)
+            : await this.deps.responder.respond(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: out.transcript }, dialog);
+        timings.replyAt = now();
+        providerMs.responder = timings.replyAt - started;
+        telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
+      }
+    } catch (err) {
+      out.error = describe(err);
+      telemetry.count('ProviderErrors');
+      telemetry.warn('turn input failed; answering with the fallback phrase', { turn, error: out.error });
+      out.reply = { text: this.deps.config.fallbackText, state: dialog, intent: 'fallback' };
+      out.status = 'completed';
+      timings.replyAt = now();
+    }
+    return out;
+  }
+
   /** Streams the reply sentence by sentence; stops early on barge-in, a newer turn, or a caller who hung up. */
   private async speak(
     call: CallRecord,
@@ -228,6 +286,8 @@ export class TurnRunner {
     fallbackAllowed = true,
     head?: PreparedTurn['head'],
     providerMs: { ttsFirstByte?: number } = {},
+    /** Awaited before the first audio goes out; false: the utterance grew, nothing is sent (status 'redo'). */
+    beforeFirstAudio?: () => Promise<boolean>,
   ): Promise<SpeakOutcome> {
     const { sender, store, tts, telemetry, now, config } = this.deps;
     const format = formatOf(call);
@@ -244,6 +304,7 @@ export class TurnRunner {
     };
     const postAudio = async (audio: Uint8Array): Promise<boolean> => {
       const first = timings.firstAudioAt === undefined;
+      if (first && beforeFirstAudio && !(await beforeFirstAudio())) throw new RedoTurn();
       const sendStarted = now();
       if (!(await post(outbound.media(streamSid, audio)))) return false;
       sentBytes += audio.byteLength;
@@ -330,6 +391,7 @@ export class TurnRunner {
       if (!(await post(outbound.mark(streamSid, markName.end(turn))))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
       return { status: 'completed', audioMs: durationMs(sentBytes, format) };
     } catch (err) {
+      if (err instanceof RedoTurn) return { status: 'redo', audioMs: 0 };
       telemetry.count('ProviderErrors');
       if (sentBytes === 0 && segment === 0 && fallbackAllowed && text !== config.fallbackText) {
         // Nothing played yet: the fallback phrase (cached at init, so it plays even while the provider is down).

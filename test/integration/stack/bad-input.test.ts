@@ -79,7 +79,7 @@ describe('messages', () => {
     const caller = await connectCaller(stack);
     await caller.waitForTurn(1);
     await caller.stop({ keepStreaming: true }); // the stream ended, yet frames keep coming
-    // An environment's cached view of the call is refreshed within callMaxAgeMs (2 s): after that, refused.
+    // The frames that cross each 200 ms of stream time read the call, wherever they run: from the first one on, refused.
     await until(() => reasons.some((r) => r === 'media after stop'), 10_000);
     expect(invalid() - before).toBeGreaterThanOrEqual(2);
     await caller.hangUp();
