@@ -113,7 +113,8 @@ describe('call lifecycle', () => {
     await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[3]!)).resolves.toBe('handled');
     expect(table.requests()).toBe(before);
     // …and a tick reads the call, and refuses it.
-    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[10]!)).rejects.toThrow('media before start');
+    const env = w.environment();
+    await expect(env.process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[10]!)).rejects.toThrow('media before start');
     // A start whose format differs from the declared one is refused: frames are decoded in the declared format.
     const pcm = parseMessage(
       StartMessage,
@@ -122,6 +123,8 @@ describe('call lifecycle', () => {
     await expect(w.calls.start('declared', pcm, Date.now(), TELEPHONY_FORMAT)).rejects.toThrow('start.mediaFormat does not match the format declared at connect (mulaw)');
     const mulaw = parseMessage(StartMessage, JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZdeclared', start: { streamSid: 'MZdeclared' } }));
     await w.calls.start('declared', mulaw, Date.now(), TELEPHONY_FORMAT);
+    // The refusing environment kept nothing of the not-yet-started call: its next frame is taken.
+    await expect(env.process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[11]!)).resolves.toBe('handled');
     // Another stream's frame is refused at its first tick.
     const foreign = stream('MZforeign', layout([12, '.']));
     await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, foreign[10]!)).rejects.toThrow('streamSid does not match the call');

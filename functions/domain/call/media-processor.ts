@@ -344,6 +344,11 @@ export class MediaProcessor {
       throw new ProtocolError('media for an unknown call');
     }
     const call = read.call;
+    if (call.status === 'connected') {
+      // Not started yet: keep nothing, so this environment's next frame of the call is not refused on a stale view.
+      this.cache.delete(callId);
+      throw new ProtocolError('media before start');
+    }
     view.call = call;
     view.verified = true;
     this.check(view, message);
