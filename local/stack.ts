@@ -291,6 +291,11 @@ export class LocalStack {
     return this.vendorControlUrl;
   }
 
+  /** The stack's helper processes (dynamodb, speech, vendors) and their pids: where tools/cpu-breakdown.ts reads CPU. */
+  childProcesses(): { name: string; pid: number }[] {
+    return this.children.flatMap((c) => (c.process.pid !== undefined ? [{ name: c.name, pid: c.process.pid }] : []));
+  }
+
   /** The browser page (web/), served by the gateway; it asks this origin for a short-lived token. */
   pageUrl(): string {
     return `http://127.0.0.1:${this.port}/`;

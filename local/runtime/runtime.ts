@@ -15,6 +15,7 @@ import {
   MSG_INIT_ERROR,
   MSG_READY,
   MSG_RESULT,
+  MSG_THREAD,
 } from './environment-worker';
 import type { FunctionConfig, FunctionStats, InvokeResult, Invoker, RuntimeOptions } from './types';
 
@@ -60,6 +61,8 @@ interface Environment {
   initError: { type: string; message: string } | undefined;
   outBuf: string;
   errBuf: string;
+  /** OS thread id the environment reported at start (Linux), for per-thread CPU attribution. */
+  tid: number | undefined;
 }
 
 interface FunctionState {
@@ -214,6 +217,18 @@ export class LambdaRuntime implements Invoker {
     const out: Record<string, FunctionStats> = {};
     for (const [name, fn] of this.functions) {
       out[name] = { ...fn.stats, initDurationsMs: fn.stats.initDurationsMs.slice(), environments: fn.all.size, busy: fn.busy };
+    }
+    return out;
+  }
+
+  /**
+   * The OS thread of every live environment (Linux thread ids, reported by each environment as it starts; absent
+   * elsewhere): what tools/cpu-breakdown.ts attributes per-thread CPU (/proc/<pid>/task/<tid>) with.
+   */
+  threads(): { functionName: string; environmentId: string; tid: number }[] {
+    const out: { functionName: string; environmentId: string; tid: number }[] = [];
+    for (const [name, fn] of this.functions) {
+      for (const env of fn.all) if (env.tid !== undefined) out.push({ functionName: name, environmentId: env.id, tid: env.tid });
     }
     return out;
   }
@@ -374,6 +389,7 @@ export class LambdaRuntime implements Invoker {
       initError: undefined,
       outBuf: '',
       errBuf: '',
+      tid: undefined,
     };
     fn.all.add(env);
     this.attachLogs(env);
@@ -514,6 +530,8 @@ export class LambdaRuntime implements Invoker {
       if (env.fatal === undefined) env.fatal = { type: msg[1] as string, message: msg[2] as string };
     } else if (kind === MSG_INIT_ERROR) {
       env.initError = { type: msg[1] as string, message: msg[2] as string };
+    } else if (kind === MSG_THREAD) {
+      env.tid = typeof msg[1] === 'number' && Number.isInteger(msg[1]) ? msg[1] : undefined;
     }
   }
 

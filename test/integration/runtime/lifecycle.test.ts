@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { fail, fn, ok, runtime, sleep, stopAll } from './helpers';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -206,6 +207,22 @@ describe('LambdaRuntime lifecycle', () => {
     const after = ok(await rt.invoke('echo', {}));
     expect((after.payload as { invocations: number }).invocations).toBe(2);
     expect(rt.stats().echo!.busy).toBe(0);
+  });
+
+  test('each environment reports its OS thread, a thread of this process (per-thread CPU attribution)', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep'), fn('echo', 'echo')] });
+    await Promise.all([rt.invoke('sleep', { ms: 50 }), rt.invoke('sleep', { ms: 50 }), rt.invoke('echo', {})]);
+    const threads = rt.threads();
+    expect(threads.map((t) => t.functionName).sort()).toEqual(['echo', 'sleep', 'sleep']);
+    expect(new Set(threads.map((t) => t.environmentId)).size).toBe(3);
+    if (process.platform === 'linux') {
+      const mine = new Set(readdirSync('/proc/self/task').map(Number));
+      for (const t of threads) expect(mine.has(t.tid)).toBe(true);
+      expect(new Set(threads.map((t) => t.tid)).size).toBe(3);
+      expect(threads.some((t) => t.tid === process.pid)).toBe(false);
+    }
+    await rt.stop();
+    expect(rt.threads()).toEqual([]);
   });
 
   test('unknown function', async () => {
