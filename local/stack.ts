@@ -14,7 +14,7 @@ import { ACCOUNT_ID, functionCredentials, localIam } from './iam';
 import { LogSink } from './observability/log-sink';
 import { scanOwnLogs, stackSecrets, type LogScanReport } from './observability/log-scan';
 import { LambdaRuntime } from './runtime/runtime';
-import type { FunctionConfig, Invoker } from './runtime/types';
+import type { FunctionConfig, Invoker, Placement } from './runtime/types';
 import { SecretsManagerServer } from './secrets/secrets-manager-server';
 import type { Fault, Vendor, VendorFaultRates } from './vendors/behaviour';
 
@@ -56,7 +56,8 @@ export interface LocalStackOptions {
   readonly accountConcurrency?: number;
   /** Stage throttling; default LOCAL_STAGE_THROTTLE (prod's); `false` turns it off. */
   readonly stageThrottle?: { readonly rateLimit: number; readonly burstLimit: number } | false;
-  readonly placement?: 'mru' | 'random';
+  /** How the runtime picks an idle environment: `mru` (default), `random` or `round-robin` (local/runtime/types.ts). */
+  readonly placement?: Placement;
   /** Extra environment for every function (e.g. ENDPOINT_SILENCE_MS). */
   readonly functionEnv?: Readonly<Record<string, string>>;
   readonly logsDir?: string;

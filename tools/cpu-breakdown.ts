@@ -1,5 +1,5 @@
 /**
- * `npx tsx tools/cpu-breakdown.ts [--calls 1,5,20] [--seconds 10] [--frame-ms 20] [--placement mru] [--no-profile]`
+ * `npx tsx tools/cpu-breakdown.ts [--calls 1,5,20] [--seconds 10] [--frame-ms 20] [--placement mru|random|round-robin] [--no-profile]`
  *
  * Where the local stack's CPU goes per media invocation, by process and by thread, at several loads in one run (the
  * machine is shared and noisy: compare the levels of one run, not runs). One stack is started; callers are added
@@ -27,6 +27,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PLACEMENTS, type Placement } from '../local/runtime/types';
 import { LocalStack, PROVIDERS, type Providers } from '../local/stack';
 import { CallerSession } from './caller/session';
 import { profileMainThread, type ProfileSummary } from './cpu/main-profile';
@@ -38,7 +39,7 @@ interface Options {
   warmup: number;
   frameMs: number;
   providers: Providers;
-  placement?: 'mru' | 'random';
+  placement?: Placement;
   profile: boolean;
   profileSeconds: number;
   provisionedMedia?: number;
@@ -99,7 +100,7 @@ function parseOptions(): Options {
     .option('--warmup <s>', 'seconds between a level’s greetings ending and its window', positive('--warmup'), 2)
     .option('--frame-ms <ms>', 'caller audio per message (Twilio: 20)', positive('--frame-ms'), 20)
     .addOption(new Option('--providers <p>', 'speech providers of the local stack').choices(PROVIDERS.filter((p) => p !== 'cloud')).default('seed'))
-    .addOption(new Option('--placement <p>', 'how the runtime picks an idle environment').choices(['mru', 'random']))
+    .addOption(new Option('--placement <p>', 'how the runtime picks an idle environment').choices(PLACEMENTS))
     .option('--no-profile', 'skip the V8 profile of the main thread')
     .option('--profile-seconds <s>', 'length of the main-thread profile per level', positive('--profile-seconds'), 5)
     .option('--provisioned-media <n>', 'provisioned media environments (default: largest --calls + 2)', (v) => Number(v))

@@ -17,7 +17,7 @@ import {
   MSG_RESULT,
   MSG_THREAD,
 } from './environment-worker';
-import type { FunctionConfig, FunctionStats, InvokeResult, Invoker, RuntimeOptions } from './types';
+import { PLACEMENTS, type FunctionConfig, type FunctionStats, type InvokeResult, type Invoker, type Placement, type RuntimeOptions } from './types';
 
 const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
 const DEFAULT_IDLE_RECLAIM_MS = 10 * 60 * 1000;
@@ -100,7 +100,7 @@ export class LambdaRuntime implements Invoker {
   private readonly unreservedLimit: number;
   private unreservedBusy = 0;
   private readonly idleReclaimMs: number;
-  private readonly random: boolean;
+  private readonly placement: Placement;
   private readonly onLog: RuntimeOptions['onLog'];
   private readonly region: string;
   private reclaimTimer: NodeJS.Timeout | undefined;
@@ -119,7 +119,8 @@ export class LambdaRuntime implements Invoker {
     this.accountConcurrency = options.accountConcurrency ?? DEFAULT_ACCOUNT_CONCURRENCY;
     this.idleReclaimMs = options.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS;
     this.maxConcurrentInits = options.maxConcurrentInits ?? availableParallelism();
-    this.random = options.placement === 'random';
+    this.placement = options.placement ?? 'mru';
+    if (!PLACEMENTS.includes(this.placement)) throw new Error(`Unknown placement: ${String(options.placement)} (expected ${PLACEMENTS.join(', ')})`);
     this.onLog = options.onLog;
     this.region = options.region ?? 'us-east-1';
     let reservedTotal = 0;
@@ -327,9 +328,11 @@ export class LambdaRuntime implements Invoker {
   private takeIdle(fn: FunctionState): Environment | undefined {
     // Provisioned concurrency is used first, on-demand environments after (spillover).
     const list = fn.idleProvisioned.length > 0 ? fn.idleProvisioned : fn.idleOnDemand;
+    // Idle lists are in release order: the last is the most recently used, the first the one idle the longest.
     const n = list.length;
     if (n === 0) return undefined;
-    if (!this.random) return list.pop();
+    if (this.placement === 'mru') return list.pop();
+    if (this.placement === 'round-robin') return list.shift();
     const i = Math.floor(Math.random() * n);
     const env = list[i]!;
     list[i] = list[n - 1]!;

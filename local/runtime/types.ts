@@ -50,14 +50,25 @@ export interface FunctionConfig {
   readonly environment?: Readonly<Record<string, string>>;
 }
 
+/**
+ * How an idle warm environment is picked for an invocation (never by connection or event content):
+ *  - `mru` (default): the most recently used — a few environments take the traffic, the others stay idle;
+ *  - `random`: any idle one;
+ *  - `round-robin`: the one idle the longest, so consecutive invocations cycle through every idle environment — the
+ *    widest spread, the worst case for per-environment caches.
+ * Provisioned environments are always taken before on-demand ones.
+ */
+export type Placement = 'mru' | 'random' | 'round-robin';
+export const PLACEMENTS: readonly Placement[] = ['mru', 'random', 'round-robin'];
+
 export interface RuntimeOptions {
   readonly functions: readonly FunctionConfig[];
   /** Account-wide concurrency limit across all functions (AWS default 1000). */
   readonly accountConcurrency?: number;
   /** Environments idle longer than this are reclaimed (Lambda reclaims idle environments after minutes). */
   readonly idleReclaimMs?: number;
-  /** How an idle warm environment is picked: most recently used (default) or at random. Never per connection. */
-  readonly placement?: 'mru' | 'random';
+  /** How an idle warm environment is picked (see Placement); default `mru`. */
+  readonly placement?: Placement;
   /**
    * Inits in flight at once (default: this machine's cores). A local deviation: see LambdaRuntime. Invocations
    * beyond it wait for a slot or for an environment of their function to free up.

@@ -89,6 +89,36 @@ describe('LambdaRuntime lifecycle', () => {
     expect(rt.stats().sleep!.coldStarts).toBe(4);
   });
 
+  test('round-robin placement cycles through every idle environment: consecutive invocations never share one', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep')], placement: 'round-robin' });
+    await Promise.all([1, 2, 3, 4].map(() => rt.invoke('sleep', { ms: 100 }))); // four warm environments
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push(ok(await rt.invoke('sleep', { ms: 0 })).environmentId);
+    for (let i = 0; i + 4 <= ids.length; i++) expect(new Set(ids.slice(i, i + 4)).size).toBe(4);
+    expect(ids.slice(4, 8)).toEqual(ids.slice(0, 4)); // the same cycle, over and over
+    expect(ids.slice(8, 12)).toEqual(ids.slice(0, 4));
+    expect(rt.stats().sleep!.coldStarts).toBe(4);
+  });
+
+  test('round-robin placement still takes provisioned environments before on-demand ones', async () => {
+    const rt = runtime({ functions: [fn('env', 'env-echo', { provisionedConcurrency: 2 })], placement: 'round-robin' });
+    await rt.start();
+    await Promise.all([1, 2, 3].map(() => rt.invoke('env', {}))); // two provisioned and one on-demand environment
+    const types: string[] = [];
+    const ids = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = ok(await rt.invoke('env', {}));
+      ids.add(r.environmentId);
+      types.push((r.payload as Record<string, string>).AWS_LAMBDA_INITIALIZATION_TYPE!);
+    }
+    expect(new Set(types)).toEqual(new Set(['provisioned-concurrency']));
+    expect(ids.size).toBe(2);
+  });
+
+  test('an unknown placement is refused', () => {
+    expect(() => runtime({ functions: [], placement: 'sticky' as never })).toThrow(/Unknown placement: sticky/);
+  });
+
   test('reserved concurrency: over the limit is throttled immediately, not queued', async () => {
     const rt = runtime({ functions: [fn('sleep', 'sleep', { reservedConcurrency: 2 })] });
     const a = rt.invoke('sleep', { ms: 300 });
