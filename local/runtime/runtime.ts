@@ -17,7 +17,17 @@ import {
   MSG_RESULT,
   MSG_THREAD,
 } from './environment-worker';
-import { PLACEMENTS, type FunctionConfig, type FunctionStats, type InvokeResult, type Invoker, type Placement, type RuntimeOptions } from './types';
+import {
+  PLACEMENTS,
+  type DelayHandle,
+  type FunctionConfig,
+  type FunctionStats,
+  type InvocationDelay,
+  type InvokeResult,
+  type Invoker,
+  type Placement,
+  type RuntimeOptions,
+} from './types';
 
 const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
 const DEFAULT_IDLE_RECLAIM_MS = 10 * 60 * 1000;
@@ -65,6 +75,17 @@ interface Environment {
   tid: number | undefined;
 }
 
+interface DelayRule {
+  readonly match: ((event: unknown) => boolean) | undefined;
+  readonly delayMs: number;
+  /** Holds left (Infinity without a count). */
+  left: number;
+  stopped: boolean;
+  delayed: number;
+  waiting: number;
+  readonly settledWaiters: (() => void)[];
+}
+
 interface FunctionState {
   readonly config: FunctionConfig;
   readonly handlerExport: string;
@@ -81,6 +102,8 @@ interface FunctionState {
   busy: number;
   envSeq: number;
   readonly throttled: InvokeResult;
+  /** Active delay rules (fault injection: delayInvocations). */
+  delays: DelayRule[];
 }
 
 function kill(worker: Worker): void {
@@ -114,6 +137,8 @@ export class LambdaRuntime implements Invoker {
   private readonly maxConcurrentInits: number;
   private initsInFlight = 0;
   private readonly waiting: { fn: FunctionState; pending: Pending }[] = [];
+  /** Invocations held by a delay rule, with the timer that hands them on. */
+  private readonly held = new Map<Pending, { fn: FunctionState; timer: NodeJS.Timeout; rule: DelayRule }>();
 
   constructor(options: RuntimeOptions) {
     this.accountConcurrency = options.accountConcurrency ?? DEFAULT_ACCOUNT_CONCURRENCY;
@@ -177,11 +202,100 @@ export class LambdaRuntime implements Invoker {
     fn.stats.invocations++;
     return new Promise<InvokeResult>((resolve) => {
       const pending: Pending = { resolve, event, start: 0, initDurationMs: undefined, timer: undefined };
-      const env = this.takeIdle(fn);
-      if (env !== undefined) this.dispatch(env, pending);
-      else if (this.initsInFlight < this.maxConcurrentInits) this.coldStart(fn, pending);
-      else this.waiting.push({ fn, pending });
+      const rule = fn.delays.length > 0 ? this.delayRuleFor(fn, event) : undefined;
+      if (rule === undefined) this.place(fn, pending);
+      else this.hold(fn, pending, rule);
     });
+  }
+
+  /** An idle environment, else a cold start, else the queue for an init slot. */
+  private place(fn: FunctionState, pending: Pending): void {
+    const env = this.takeIdle(fn);
+    if (env !== undefined) this.dispatch(env, pending);
+    else if (this.initsInFlight < this.maxConcurrentInits) this.coldStart(fn, pending);
+    else this.waiting.push({ fn, pending });
+  }
+
+  /**
+   * Fault injection: holds the invocations of `functionName` whose event matches for `delayMs` before they reach an
+   * environment (a cold start on AWS, a queue here), so later ones overtake them. Held invocations count toward
+   * concurrency; their events are delivered unchanged. See InvocationDelay.
+   */
+  delayInvocations(delay: InvocationDelay): DelayHandle {
+    const fn = this.functions.get(delay.functionName);
+    if (!fn) throw new Error(`no function ${delay.functionName}`);
+    if (!(delay.delayMs >= 0) || !Number.isFinite(delay.delayMs)) throw new RangeError(`delayMs must be a finite number >= 0, got ${delay.delayMs}`);
+    if (delay.count !== undefined && !(Number.isInteger(delay.count) && delay.count > 0)) throw new RangeError(`count must be a positive integer, got ${delay.count}`);
+    const rule: DelayRule = {
+      match: delay.match,
+      delayMs: delay.delayMs,
+      left: delay.count ?? Number.POSITIVE_INFINITY,
+      stopped: false,
+      delayed: 0,
+      waiting: 0,
+      settledWaiters: [],
+    };
+    fn.delays.push(rule);
+    const retire = () => {
+      rule.stopped = true;
+      const i = fn.delays.indexOf(rule);
+      if (i !== -1) fn.delays.splice(i, 1);
+      this.settleIfDone(rule);
+    };
+    return {
+      get delayed() {
+        return rule.delayed;
+      },
+      get waiting() {
+        return rule.waiting;
+      },
+      get active() {
+        return !rule.stopped && rule.left > 0;
+      },
+      stop: retire,
+      settled: () =>
+        new Promise<void>((resolve) => {
+          rule.settledWaiters.push(resolve);
+          this.settleIfDone(rule);
+        }),
+    };
+  }
+
+  private delayRuleFor(fn: FunctionState, event: unknown): DelayRule | undefined {
+    for (const rule of fn.delays) {
+      if (rule.stopped || rule.left <= 0) continue;
+      let matched: boolean;
+      try {
+        matched = rule.match === undefined || rule.match(event) === true;
+      } catch {
+        matched = false;
+      }
+      if (!matched) continue;
+      rule.left--;
+      if (rule.left <= 0) {
+        rule.stopped = true;
+        fn.delays.splice(fn.delays.indexOf(rule), 1);
+      }
+      return rule;
+    }
+    return undefined;
+  }
+
+  private hold(fn: FunctionState, pending: Pending, rule: DelayRule): void {
+    rule.delayed++;
+    rule.waiting++;
+    const timer = setTimeout(() => {
+      this.held.delete(pending);
+      rule.waiting--;
+      this.place(fn, pending);
+      this.settleIfDone(rule);
+    }, rule.delayMs);
+    this.held.set(pending, { fn, timer, rule });
+  }
+
+  private settleIfDone(rule: DelayRule): void {
+    if (!(rule.stopped || rule.left <= 0) || rule.waiting > 0) return;
+    for (const resolve of rule.settledWaiters.splice(0)) resolve();
   }
 
   private coldStart(fn: FunctionState, pending: Pending): void {
@@ -255,6 +369,13 @@ export class LambdaRuntime implements Invoker {
   /** Terminates every environment; invocations in flight resolve as EnvironmentCrash. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const [pending, { fn, timer, rule }] of this.held) {
+      clearTimeout(timer);
+      rule.waiting--;
+      this.settleIfDone(rule);
+      this.waiting.push({ fn, pending });
+    }
+    this.held.clear();
     for (const { fn, pending } of this.waiting.splice(0)) {
       fn.busy--;
       if (fn.reserved === undefined) this.unreservedBusy--;
@@ -321,6 +442,7 @@ export class LambdaRuntime implements Invoker {
       all: new Set(),
       busy: 0,
       envSeq: 0,
+      delays: [],
       throttled: Object.freeze({ ok: false, errorType: 'Throttled', errorMessage: `Rate Exceeded. (Reason: ${reason})` }),
     };
   }

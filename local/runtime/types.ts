@@ -79,6 +79,34 @@ export interface RuntimeOptions {
   readonly region?: string;
 }
 
+/**
+ * Fault injection (LambdaRuntime.delayInvocations): invocations of `functionName` whose event `match`es are held
+ * `delayMs` before they reach an environment — a cold start on AWS, or a queue. A held invocation counts toward
+ * concurrency (as an invocation paying a cold start does) and its event is delivered unchanged (the gateway's
+ * `requestTimeEpoch` stays when the message arrived), after the invocations that came later and were not held.
+ */
+export interface InvocationDelay {
+  readonly functionName: string;
+  /** Which invocations to hold (default: every one). A match that throws holds nothing. */
+  readonly match?: (event: unknown) => boolean;
+  readonly delayMs: number;
+  /** Hold at most this many invocations, then stop matching (default: until `stop()`). */
+  readonly count?: number;
+}
+
+export interface DelayHandle {
+  /** Invocations held so far. */
+  readonly delayed: number;
+  /** Of those, held right now (not yet handed to an environment). */
+  readonly waiting: number;
+  /** Whether new invocations can still be held (false after `stop()` or once `count` were). */
+  readonly active: boolean;
+  /** Holds no further invocations; those already held keep their delay. */
+  stop(): void;
+  /** Resolves when the rule holds nothing any more: stopped (or its `count` reached) and every held invocation handed on. */
+  settled(): Promise<void>;
+}
+
 export interface FunctionStats {
   invocations: number;
   /** Sum of invocation durations rounded up to 1 ms each, as Lambda bills them. */
