@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 export interface ChildService<T> {
+  readonly name: string;
   readonly ready: T;
   readonly process: ChildProcess;
   stop(): Promise<void>;
@@ -32,6 +33,7 @@ export function startChild<T>(name: string, command: string, args: string[], env
         return;
       }
       resolve({
+        name,
         ready,
         process: child,
         stop: () =>

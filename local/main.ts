@@ -1,4 +1,5 @@
 /** `npm start`: the local stack in the foreground until SIGINT/SIGTERM. */
+import { PLACEMENTS, type Placement } from './runtime/types';
 import { LocalStack, PROVIDERS, type Providers } from './stack';
 
 /** Function settings `npm start` passes through from its own environment (functions see nothing else of it). */
@@ -7,6 +8,8 @@ const TUNING_VARIABLES = ['PREEMPT_SILENCE_MS', 'ENDPOINT_SILENCE_MS', 'STT_TIME
 async function main() {
   const providers = (process.env.PROVIDERS || 'offline') as Providers;
   if (!PROVIDERS.includes(providers)) throw new Error(`PROVIDERS=${providers}: expected one of ${PROVIDERS.join(', ')}`);
+  const placement = (process.env.PLACEMENT || 'mru') as Placement;
+  if (!PLACEMENTS.includes(placement)) throw new Error(`PLACEMENT=${placement}: expected one of ${PLACEMENTS.join(', ')}`);
   const functionEnv = Object.fromEntries(TUNING_VARIABLES.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   const stack = new LocalStack({
     providers,
@@ -17,6 +20,7 @@ async function main() {
     provisioned: process.env.PROVISIONED !== undefined ? Number(process.env.PROVISIONED) : undefined,
     provisionedByFunction: process.env.PROVISIONED_MEDIA !== undefined ? { media: Number(process.env.PROVISIONED_MEDIA) } : undefined,
     echoLogs: process.env.ECHO_LOGS === '1',
+    placement,
     twilioAuthToken: process.env.TWILIO_AUTH_TOKEN || undefined,
   });
   const started = Date.now();
@@ -24,7 +28,7 @@ async function main() {
   const stats = stack.runtime!.stats();
   const warm = Object.values(stats).reduce((n, s) => n + s.environments, 0);
   console.log(
-    `voice agent ready: ${stack.callerUrl()} (speech: ${providers}; started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`,
+    `voice agent ready: ${stack.callerUrl()} (speech: ${providers}; placement: ${placement}; started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`,
   );
   console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
   console.log(`or talk to it in a browser: ${stack.pageUrl()} (press Call; the page asks for a 5-minute token itself)`);

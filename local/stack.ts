@@ -14,7 +14,7 @@ import { ACCOUNT_ID, functionCredentials, localIam } from './iam';
 import { LogSink } from './observability/log-sink';
 import { scanOwnLogs, stackSecrets, type LogScanReport } from './observability/log-scan';
 import { LambdaRuntime } from './runtime/runtime';
-import type { FunctionConfig, Invoker } from './runtime/types';
+import type { DelayHandle, FunctionConfig, InvocationDelay, Invoker, Placement } from './runtime/types';
 import { SecretsManagerServer } from './secrets/secrets-manager-server';
 import type { Fault, Vendor, VendorFaultRates } from './vendors/behaviour';
 
@@ -56,7 +56,8 @@ export interface LocalStackOptions {
   readonly accountConcurrency?: number;
   /** Stage throttling; default LOCAL_STAGE_THROTTLE (prod's); `false` turns it off. */
   readonly stageThrottle?: { readonly rateLimit: number; readonly burstLimit: number } | false;
-  readonly placement?: 'mru' | 'random';
+  /** How the runtime picks an idle environment: `mru` (default), `random` or `round-robin` (local/runtime/types.ts). */
+  readonly placement?: Placement;
   /** Extra environment for every function (e.g. ENDPOINT_SILENCE_MS). */
   readonly functionEnv?: Readonly<Record<string, string>>;
   readonly logsDir?: string;
@@ -289,6 +290,22 @@ export class LocalStack {
   private requireVendors(): string {
     if (!this.vendorControlUrl) throw new Error("vendor faults need the vendor stand-ins: providers 'seed' or 'zero'");
     return this.vendorControlUrl;
+  }
+
+  /**
+   * Fault injection: holds matching invocations of a function for `delayMs` before they reach an environment (a cold
+   * start on AWS, a queue here), so later messages overtake them; e.g. one speech frame of a call:
+   * `stack.delayInvocations({ functionName: 'media', match: (e) => …, delayMs: 800, count: 1 })`. The held invocation
+   * counts toward concurrency and keeps the gateway's requestTimeEpoch. See local/runtime/types.ts (InvocationDelay).
+   */
+  delayInvocations(delay: InvocationDelay): DelayHandle {
+    if (!this.runtime) throw new Error('the stack is not started');
+    return this.runtime.delayInvocations(delay);
+  }
+
+  /** The stack's helper processes (dynamodb, speech, vendors) and their pids: where tools/cpu-breakdown.ts reads CPU. */
+  childProcesses(): { name: string; pid: number }[] {
+    return this.children.flatMap((c) => (c.process.pid !== undefined ? [{ name: c.name, pid: c.process.pid }] : []));
   }
 
   /** The browser page (web/), served by the gateway; it asks this origin for a short-lived token. */

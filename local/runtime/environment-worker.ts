@@ -15,6 +15,9 @@
  *      [MSG_RESULT, payload]                     invocation succeeded
  *      [MSG_ERROR, errorType, errorMessage]      handler threw/rejected; environment survives
  *      [MSG_FATAL, errorType, errorMessage]      uncaught exception / unhandled rejection; exits
+ *      [MSG_THREAD, tid]                         first, before init: the OS thread id of this environment
+ *                                                (Linux, /proc/thread-self; undefined elsewhere), so tools can
+ *                                                attribute per-thread CPU (tools/cpu-breakdown.ts)
  *  - After init and after every invocation the environment FREEZES: Atomics.wait on the signal, so none
  *    of its timers, I/O callbacks or pending promises make progress (Lambda freezes the sandbox between
  *    invocations). The host posts the event on `port`, then sets the signal and Atomics.notify; the
@@ -26,6 +29,7 @@ export const MSG_INIT_ERROR = 1;
 export const MSG_RESULT = 2;
 export const MSG_ERROR = 3;
 export const MSG_FATAL = 4;
+export const MSG_THREAD = 5;
 
 export const ENVIRONMENT_WORKER_SOURCE = String.raw`
 'use strict';
@@ -34,9 +38,14 @@ const { randomUUID } = require('node:crypto');
 const util = require('node:util');
 
 const MSG_READY = ${MSG_READY}, MSG_INIT_ERROR = ${MSG_INIT_ERROR}, MSG_RESULT = ${MSG_RESULT},
-  MSG_ERROR = ${MSG_ERROR}, MSG_FATAL = ${MSG_FATAL};
+  MSG_ERROR = ${MSG_ERROR}, MSG_FATAL = ${MSG_FATAL}, MSG_THREAD = ${MSG_THREAD};
 const wd = workerData;
 const port = wd.port;
+{
+  let tid;
+  try { tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()); } catch (_) { /* not Linux */ }
+  port.postMessage([MSG_THREAD, tid]);
+}
 const signal = new Int32Array(wd.ctrl, 0, 1);
 const deadlineCell = new Float64Array(wd.ctrl, 8, 1);
 const memoryLimitInMB = String(wd.memoryMb);

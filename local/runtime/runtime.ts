@@ -15,8 +15,19 @@ import {
   MSG_INIT_ERROR,
   MSG_READY,
   MSG_RESULT,
+  MSG_THREAD,
 } from './environment-worker';
-import type { FunctionConfig, FunctionStats, InvokeResult, Invoker, RuntimeOptions } from './types';
+import {
+  PLACEMENTS,
+  type DelayHandle,
+  type FunctionConfig,
+  type FunctionStats,
+  type InvocationDelay,
+  type InvokeResult,
+  type Invoker,
+  type Placement,
+  type RuntimeOptions,
+} from './types';
 
 const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
 const DEFAULT_IDLE_RECLAIM_MS = 10 * 60 * 1000;
@@ -60,6 +71,19 @@ interface Environment {
   initError: { type: string; message: string } | undefined;
   outBuf: string;
   errBuf: string;
+  /** OS thread id the environment reported at start (Linux), for per-thread CPU attribution. */
+  tid: number | undefined;
+}
+
+interface DelayRule {
+  readonly match: ((event: unknown) => boolean) | undefined;
+  readonly delayMs: number;
+  /** Holds left (Infinity without a count). */
+  left: number;
+  stopped: boolean;
+  delayed: number;
+  waiting: number;
+  readonly settledWaiters: (() => void)[];
 }
 
 interface FunctionState {
@@ -78,6 +102,8 @@ interface FunctionState {
   busy: number;
   envSeq: number;
   readonly throttled: InvokeResult;
+  /** Active delay rules (fault injection: delayInvocations). */
+  delays: DelayRule[];
 }
 
 function kill(worker: Worker): void {
@@ -97,7 +123,7 @@ export class LambdaRuntime implements Invoker {
   private readonly unreservedLimit: number;
   private unreservedBusy = 0;
   private readonly idleReclaimMs: number;
-  private readonly random: boolean;
+  private readonly placement: Placement;
   private readonly onLog: RuntimeOptions['onLog'];
   private readonly region: string;
   private reclaimTimer: NodeJS.Timeout | undefined;
@@ -111,12 +137,15 @@ export class LambdaRuntime implements Invoker {
   private readonly maxConcurrentInits: number;
   private initsInFlight = 0;
   private readonly waiting: { fn: FunctionState; pending: Pending }[] = [];
+  /** Invocations held by a delay rule, with the timer that hands them on. */
+  private readonly held = new Map<Pending, { fn: FunctionState; timer: NodeJS.Timeout; rule: DelayRule }>();
 
   constructor(options: RuntimeOptions) {
     this.accountConcurrency = options.accountConcurrency ?? DEFAULT_ACCOUNT_CONCURRENCY;
     this.idleReclaimMs = options.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS;
     this.maxConcurrentInits = options.maxConcurrentInits ?? availableParallelism();
-    this.random = options.placement === 'random';
+    this.placement = options.placement ?? 'mru';
+    if (!PLACEMENTS.includes(this.placement)) throw new Error(`Unknown placement: ${String(options.placement)} (expected ${PLACEMENTS.join(', ')})`);
     this.onLog = options.onLog;
     this.region = options.region ?? 'us-east-1';
     let reservedTotal = 0;
@@ -173,11 +202,100 @@ export class LambdaRuntime implements Invoker {
     fn.stats.invocations++;
     return new Promise<InvokeResult>((resolve) => {
       const pending: Pending = { resolve, event, start: 0, initDurationMs: undefined, timer: undefined };
-      const env = this.takeIdle(fn);
-      if (env !== undefined) this.dispatch(env, pending);
-      else if (this.initsInFlight < this.maxConcurrentInits) this.coldStart(fn, pending);
-      else this.waiting.push({ fn, pending });
+      const rule = fn.delays.length > 0 ? this.delayRuleFor(fn, event) : undefined;
+      if (rule === undefined) this.place(fn, pending);
+      else this.hold(fn, pending, rule);
     });
+  }
+
+  /** An idle environment, else a cold start, else the queue for an init slot. */
+  private place(fn: FunctionState, pending: Pending): void {
+    const env = this.takeIdle(fn);
+    if (env !== undefined) this.dispatch(env, pending);
+    else if (this.initsInFlight < this.maxConcurrentInits) this.coldStart(fn, pending);
+    else this.waiting.push({ fn, pending });
+  }
+
+  /**
+   * Fault injection: holds the invocations of `functionName` whose event matches for `delayMs` before they reach an
+   * environment (a cold start on AWS, a queue here), so later ones overtake them. Held invocations count toward
+   * concurrency; their events are delivered unchanged. See InvocationDelay.
+   */
+  delayInvocations(delay: InvocationDelay): DelayHandle {
+    const fn = this.functions.get(delay.functionName);
+    if (!fn) throw new Error(`no function ${delay.functionName}`);
+    if (!(delay.delayMs >= 0) || !Number.isFinite(delay.delayMs)) throw new RangeError(`delayMs must be a finite number >= 0, got ${delay.delayMs}`);
+    if (delay.count !== undefined && !(Number.isInteger(delay.count) && delay.count > 0)) throw new RangeError(`count must be a positive integer, got ${delay.count}`);
+    const rule: DelayRule = {
+      match: delay.match,
+      delayMs: delay.delayMs,
+      left: delay.count ?? Number.POSITIVE_INFINITY,
+      stopped: false,
+      delayed: 0,
+      waiting: 0,
+      settledWaiters: [],
+    };
+    fn.delays.push(rule);
+    const retire = () => {
+      rule.stopped = true;
+      const i = fn.delays.indexOf(rule);
+      if (i !== -1) fn.delays.splice(i, 1);
+      this.settleIfDone(rule);
+    };
+    return {
+      get delayed() {
+        return rule.delayed;
+      },
+      get waiting() {
+        return rule.waiting;
+      },
+      get active() {
+        return !rule.stopped && rule.left > 0;
+      },
+      stop: retire,
+      settled: () =>
+        new Promise<void>((resolve) => {
+          rule.settledWaiters.push(resolve);
+          this.settleIfDone(rule);
+        }),
+    };
+  }
+
+  private delayRuleFor(fn: FunctionState, event: unknown): DelayRule | undefined {
+    for (const rule of fn.delays) {
+      if (rule.stopped || rule.left <= 0) continue;
+      let matched: boolean;
+      try {
+        matched = rule.match === undefined || rule.match(event) === true;
+      } catch {
+        matched = false;
+      }
+      if (!matched) continue;
+      rule.left--;
+      if (rule.left <= 0) {
+        rule.stopped = true;
+        fn.delays.splice(fn.delays.indexOf(rule), 1);
+      }
+      return rule;
+    }
+    return undefined;
+  }
+
+  private hold(fn: FunctionState, pending: Pending, rule: DelayRule): void {
+    rule.delayed++;
+    rule.waiting++;
+    const timer = setTimeout(() => {
+      this.held.delete(pending);
+      rule.waiting--;
+      this.place(fn, pending);
+      this.settleIfDone(rule);
+    }, rule.delayMs);
+    this.held.set(pending, { fn, timer, rule });
+  }
+
+  private settleIfDone(rule: DelayRule): void {
+    if (!(rule.stopped || rule.left <= 0) || rule.waiting > 0) return;
+    for (const resolve of rule.settledWaiters.splice(0)) resolve();
   }
 
   private coldStart(fn: FunctionState, pending: Pending): void {
@@ -219,6 +337,18 @@ export class LambdaRuntime implements Invoker {
   }
 
   /**
+   * The OS thread of every live environment (Linux thread ids, reported by each environment as it starts; absent
+   * elsewhere): what tools/cpu-breakdown.ts attributes per-thread CPU (/proc/<pid>/task/<tid>) with.
+   */
+  threads(): { functionName: string; environmentId: string; tid: number }[] {
+    const out: { functionName: string; environmentId: string; tid: number }[] = [];
+    for (const [name, fn] of this.functions) {
+      for (const env of fn.all) if (env.tid !== undefined) out.push({ functionName: name, environmentId: env.id, tid: env.tid });
+    }
+    return out;
+  }
+
+  /**
    * Fault injection: the host of every environment of `functionName` that is running an invocation dies now (its
    * worker is terminated mid-invocation, nothing of it runs on). Each counts as a crash; its invocation fails as
    * `EnvironmentCrash`. Returns how many died.
@@ -239,6 +369,13 @@ export class LambdaRuntime implements Invoker {
   /** Terminates every environment; invocations in flight resolve as EnvironmentCrash. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const [pending, { fn, timer, rule }] of this.held) {
+      clearTimeout(timer);
+      rule.waiting--;
+      this.settleIfDone(rule);
+      this.waiting.push({ fn, pending });
+    }
+    this.held.clear();
     for (const { fn, pending } of this.waiting.splice(0)) {
       fn.busy--;
       if (fn.reserved === undefined) this.unreservedBusy--;
@@ -305,6 +442,7 @@ export class LambdaRuntime implements Invoker {
       all: new Set(),
       busy: 0,
       envSeq: 0,
+      delays: [],
       throttled: Object.freeze({ ok: false, errorType: 'Throttled', errorMessage: `Rate Exceeded. (Reason: ${reason})` }),
     };
   }
@@ -312,9 +450,11 @@ export class LambdaRuntime implements Invoker {
   private takeIdle(fn: FunctionState): Environment | undefined {
     // Provisioned concurrency is used first, on-demand environments after (spillover).
     const list = fn.idleProvisioned.length > 0 ? fn.idleProvisioned : fn.idleOnDemand;
+    // Idle lists are in release order: the last is the most recently used, the first the one idle the longest.
     const n = list.length;
     if (n === 0) return undefined;
-    if (!this.random) return list.pop();
+    if (this.placement === 'mru') return list.pop();
+    if (this.placement === 'round-robin') return list.shift();
     const i = Math.floor(Math.random() * n);
     const env = list[i]!;
     list[i] = list[n - 1]!;
@@ -374,6 +514,7 @@ export class LambdaRuntime implements Invoker {
       initError: undefined,
       outBuf: '',
       errBuf: '',
+      tid: undefined,
     };
     fn.all.add(env);
     this.attachLogs(env);
@@ -514,6 +655,8 @@ export class LambdaRuntime implements Invoker {
       if (env.fatal === undefined) env.fatal = { type: msg[1] as string, message: msg[2] as string };
     } else if (kind === MSG_INIT_ERROR) {
       env.initError = { type: msg[1] as string, message: msg[2] as string };
+    } else if (kind === MSG_THREAD) {
+      env.tid = typeof msg[1] === 'number' && Number.isInteger(msg[1]) ? msg[1] : undefined;
     }
   }
 

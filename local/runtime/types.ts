@@ -50,14 +50,25 @@ export interface FunctionConfig {
   readonly environment?: Readonly<Record<string, string>>;
 }
 
+/**
+ * How an idle warm environment is picked for an invocation (never by connection or event content):
+ *  - `mru` (default): the most recently used — a few environments take the traffic, the others stay idle;
+ *  - `random`: any idle one;
+ *  - `round-robin`: the one idle the longest, so consecutive invocations cycle through every idle environment — the
+ *    widest spread, the worst case for per-environment caches.
+ * Provisioned environments are always taken before on-demand ones.
+ */
+export type Placement = 'mru' | 'random' | 'round-robin';
+export const PLACEMENTS: readonly Placement[] = ['mru', 'random', 'round-robin'];
+
 export interface RuntimeOptions {
   readonly functions: readonly FunctionConfig[];
   /** Account-wide concurrency limit across all functions (AWS default 1000). */
   readonly accountConcurrency?: number;
   /** Environments idle longer than this are reclaimed (Lambda reclaims idle environments after minutes). */
   readonly idleReclaimMs?: number;
-  /** How an idle warm environment is picked: most recently used (default) or at random. Never per connection. */
-  readonly placement?: 'mru' | 'random';
+  /** How an idle warm environment is picked (see Placement); default `mru`. */
+  readonly placement?: Placement;
   /**
    * Inits in flight at once (default: this machine's cores). A local deviation: see LambdaRuntime. Invocations
    * beyond it wait for a slot or for an environment of their function to free up.
@@ -66,6 +77,34 @@ export interface RuntimeOptions {
   /** Each line a function writes to stdout/stderr (its log group), with the function and environment. */
   readonly onLog?: (functionName: string, environmentId: string, line: string) => void;
   readonly region?: string;
+}
+
+/**
+ * Fault injection (LambdaRuntime.delayInvocations): invocations of `functionName` whose event `match`es are held
+ * `delayMs` before they reach an environment — a cold start on AWS, or a queue. A held invocation counts toward
+ * concurrency (as an invocation paying a cold start does) and its event is delivered unchanged (the gateway's
+ * `requestTimeEpoch` stays when the message arrived), after the invocations that came later and were not held.
+ */
+export interface InvocationDelay {
+  readonly functionName: string;
+  /** Which invocations to hold (default: every one). A match that throws holds nothing. */
+  readonly match?: (event: unknown) => boolean;
+  readonly delayMs: number;
+  /** Hold at most this many invocations, then stop matching (default: until `stop()`). */
+  readonly count?: number;
+}
+
+export interface DelayHandle {
+  /** Invocations held so far. */
+  readonly delayed: number;
+  /** Of those, held right now (not yet handed to an environment). */
+  readonly waiting: number;
+  /** Whether new invocations can still be held (false after `stop()` or once `count` were). */
+  readonly active: boolean;
+  /** Holds no further invocations; those already held keep their delay. */
+  stop(): void;
+  /** Resolves when the rule holds nothing any more: stopped (or its `count` reached) and every held invocation handed on. */
+  settled(): Promise<void>;
 }
 
 export interface FunctionStats {

@@ -51,7 +51,8 @@ describe('stages and platform overhead', () => {
 describe('loadtest options', () => {
   it('takes the documented flags', () => {
     const o = parseOptions(['--calls', '100', '--duration', '600', '--ramp', '10', '--profile', 'zero', '--out', '/tmp/x', '--reply-cache', 'off']);
-    expect(o).toMatchObject({ calls: 100, duration: 600, ramp: 10, profile: 'zero', out: '/tmp/x', replyCache: false, provisioned: true, frameMs: 20 });
+    expect(o).toMatchObject({ calls: 100, duration: 600, ramp: 10, profile: 'zero', out: '/tmp/x', replyCache: false, provisioned: true, frameMs: 20, placement: 'mru' });
+    expect(parseOptions(['--placement', 'round-robin']).placement).toBe('round-robin');
   });
 
   it('is bounded in calls and time, and refuses what it does not know', () => {
@@ -63,6 +64,7 @@ describe('loadtest options', () => {
       expect(() => parseOptions(['--calls', '1000'])).toThrow();
       expect(() => parseOptions(['--duration', '100000'])).toThrow();
       expect(() => parseOptions(['--profile', 'cloud'])).toThrow();
+      expect(() => parseOptions(['--placement', 'sticky'])).toThrow();
       expect(() => parseOptions(['--url', 'http://example.com'])).toThrow(/ws:\/\/ or wss:\/\//);
     } finally {
       exit.mockRestore();

@@ -1,6 +1,6 @@
 /**
  * `npm run loadtest -- --calls 100 --duration 600 [--ramp 10] [--profile seed|zero|offline] [--url ws://…|wss://…]
- *  [--out DIR] [--frame-ms 20|100] [--reply-cache on|off] [--provisioned on|off]`
+ *  [--out DIR] [--frame-ms 20|100] [--reply-cache on|off] [--provisioned on|off] [--placement mru|random|round-robin]`
  *
  * Simulated phone callers (Twilio Media Streams framing, real-time pace, multi-turn scripts of known utterances,
  * some barge-in) against a deployed stage (--url) or a local stack started here with the chosen provider profile.
@@ -17,7 +17,7 @@ import type { AudioFormat } from '../../functions/domain/speech';
 import { DEFAULT_ENDPOINTING } from '../../functions/domain/vad';
 import { AUTHORIZER, ROUTES } from '../../functions/routes';
 import { LocalStack, type Providers } from '../../local/stack';
-import type { FunctionStats } from '../../local/runtime/types';
+import { PLACEMENTS, type FunctionStats, type Placement } from '../../local/runtime/types';
 import { distribution, platformOverhead, stagesOf, type Policy } from './aggregate';
 import { runSlot, type Recorder, type TurnSample } from './call-runner';
 import { renderHtmlReport } from './html-report';
@@ -38,6 +38,8 @@ export interface LoadtestOptions {
   frameMs: number;
   replyCache: boolean;
   provisioned: boolean;
+  /** Local stack: how the runtime picks an idle environment (default mru). */
+  placement?: Placement;
   bargeIn: number;
   turnsPerCall: [number, number];
   seed: number;
@@ -75,6 +77,7 @@ export function parseOptions(argv: string[]): LoadtestOptions {
     .option('--reply-cache <on|off>', 'keep static prompts in memory (off: every reply synthesized)', onOff, true)
     .option('--provisioned <on|off>', 'provisioned concurrency on the hot path (local stack)', onOff, true)
     .option('--provisioned-media <n>', 'media environments kept warm (local stack)', int('--provisioned-media', 0, 64))
+    .addOption(new Option('--placement <p>', 'how the local runtime picks an idle environment').choices(PLACEMENTS).default('mru'))
     .option('--barge-in <rate>', 'share of answers the caller talks over', (v) => Number(v), 0.1)
     .option('--turns-per-call <a-b>', 'turns in each call', (v) => v.split('-').map(Number) as [number, number], [3, 6])
     .option('--seed <n>', 'random seed of the scripts', int('--seed', 0, 2 ** 31), 1)
@@ -140,6 +143,7 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
       logsDir: path.join(o.out, 'logs'),
       skipBuild: o.skipBuild,
       vendorFaults: o.vendorFaults,
+      placement: o.placement,
     });
     await stack.start();
   }
@@ -333,6 +337,7 @@ function buildReport(x: {
       frameMs: o.frameMs,
       replyCache: o.replyCache,
       provisioned: o.provisioned,
+      ...(o.url ? {} : { placement: o.placement ?? 'mru' }),
       preemptSilenceMs: policy.preemptSilenceMs,
     },
     turns: { attempted: x.attempted, answered: answered.length, failed: x.attempted - succeeded, bargeIns: x.bargeIns.attempted },

@@ -74,6 +74,8 @@ export interface LoadReport {
     readonly frameMs: number;
     readonly replyCache: boolean;
     readonly provisioned: boolean;
+    /** Local stack: the runtime's placement policy. */
+    readonly placement?: string;
     readonly preemptSilenceMs?: number;
   };
   readonly turns: { readonly attempted: number; readonly answered: number; readonly failed: number; readonly bargeIns: number };

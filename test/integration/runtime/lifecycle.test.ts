@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { fail, fn, ok, runtime, sleep, stopAll } from './helpers';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -86,6 +87,36 @@ describe('LambdaRuntime lifecycle', () => {
     for (let i = 0; i < 60; i++) seen.add(ok(await rt.invoke('sleep', { ms: 0 })).environmentId);
     expect(seen.size).toBeGreaterThan(1);
     expect(rt.stats().sleep!.coldStarts).toBe(4);
+  });
+
+  test('round-robin placement cycles through every idle environment: consecutive invocations never share one', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep')], placement: 'round-robin' });
+    await Promise.all([1, 2, 3, 4].map(() => rt.invoke('sleep', { ms: 100 }))); // four warm environments
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push(ok(await rt.invoke('sleep', { ms: 0 })).environmentId);
+    for (let i = 0; i + 4 <= ids.length; i++) expect(new Set(ids.slice(i, i + 4)).size).toBe(4);
+    expect(ids.slice(4, 8)).toEqual(ids.slice(0, 4)); // the same cycle, over and over
+    expect(ids.slice(8, 12)).toEqual(ids.slice(0, 4));
+    expect(rt.stats().sleep!.coldStarts).toBe(4);
+  });
+
+  test('round-robin placement still takes provisioned environments before on-demand ones', async () => {
+    const rt = runtime({ functions: [fn('env', 'env-echo', { provisionedConcurrency: 2 })], placement: 'round-robin' });
+    await rt.start();
+    await Promise.all([1, 2, 3].map(() => rt.invoke('env', {}))); // two provisioned and one on-demand environment
+    const types: string[] = [];
+    const ids = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = ok(await rt.invoke('env', {}));
+      ids.add(r.environmentId);
+      types.push((r.payload as Record<string, string>).AWS_LAMBDA_INITIALIZATION_TYPE!);
+    }
+    expect(new Set(types)).toEqual(new Set(['provisioned-concurrency']));
+    expect(ids.size).toBe(2);
+  });
+
+  test('an unknown placement is refused', () => {
+    expect(() => runtime({ functions: [], placement: 'sticky' as never })).toThrow(/Unknown placement: sticky/);
   });
 
   test('reserved concurrency: over the limit is throttled immediately, not queued', async () => {
@@ -206,6 +237,22 @@ describe('LambdaRuntime lifecycle', () => {
     const after = ok(await rt.invoke('echo', {}));
     expect((after.payload as { invocations: number }).invocations).toBe(2);
     expect(rt.stats().echo!.busy).toBe(0);
+  });
+
+  test('each environment reports its OS thread, a thread of this process (per-thread CPU attribution)', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep'), fn('echo', 'echo')] });
+    await Promise.all([rt.invoke('sleep', { ms: 50 }), rt.invoke('sleep', { ms: 50 }), rt.invoke('echo', {})]);
+    const threads = rt.threads();
+    expect(threads.map((t) => t.functionName).sort()).toEqual(['echo', 'sleep', 'sleep']);
+    expect(new Set(threads.map((t) => t.environmentId)).size).toBe(3);
+    if (process.platform === 'linux') {
+      const mine = new Set(readdirSync('/proc/self/task').map(Number));
+      for (const t of threads) expect(mine.has(t.tid)).toBe(true);
+      expect(new Set(threads.map((t) => t.tid)).size).toBe(3);
+      expect(threads.some((t) => t.tid === process.pid)).toBe(false);
+    }
+    await rt.stop();
+    expect(rt.threads()).toEqual([]);
   });
 
   test('unknown function', async () => {
