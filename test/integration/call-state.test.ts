@@ -323,7 +323,7 @@ describe('endpointing across environments', () => {
     const frames = stream(streamSid, layout([5, '.'], [25, 's'], [40, '.']));
     // Speech ends at chunk 30 (600 ms); the watch tick is chunk 41 (800 ms: 200 ms of silence). It reaches its handler
     // 300 ms after the gateway received it, and the last speech frame is stored only after the endpoint was due on the
-    // wall clock — but before the watcher, waiting as long again as its own frame was late, looks.
+    // wall clock — but 150 ms before the watcher, waiting as long again as its own frame was late, looks.
     const lastSpeech = frames[29]!;
     const envs = [w.environment(), w.environment()];
     const running: Promise<unknown>[] = [];
@@ -331,7 +331,7 @@ describe('endpointing across environments', () => {
       if (f === lastSpeech) continue;
       const lag = f.media.chunk === 41 ? 300 : 0;
       running.push(envs[i % 2]!.process({ callId, receivedAt: Date.now() - lag, startedAt: Date.now() }, f));
-      if (f.media.chunk === 41) setTimeout(() => running.push(envs[0]!.process({ callId, receivedAt: Date.now() - 450 }, lastSpeech)), 150);
+      if (f.media.chunk === 41) setTimeout(() => running.push(envs[0]!.process({ callId, receivedAt: Date.now() - 450 }, lastSpeech)), 50);
       await sleep(20);
     }
     await sleep(300);
@@ -366,7 +366,7 @@ describe('late speech frames', () => {
 
   it('merges a frame delayed past the endpoint while nothing has been sent: the turn is answered on the whole utterance', async () => {
     const w = world();
-    slowStt(w, 150);
+    slowStt(w, 300);
     const { callId, streamSid } = await startedCall(w);
     const frames = stream(streamSid, layout([5, '.'], [25, 's'], [40, '.']));
     const late = frames.splice(14, 1)[0]!; // chunk 15, in the middle of the utterance
@@ -375,8 +375,9 @@ describe('late speech frames', () => {
     for (const [i, f] of frames.entries()) {
       running.push(envs[i % 3]!.process({ callId, receivedAt: Date.now() }, f));
       await sleep(20);
-      // It arrives once the endpoint was claimed (1000 ms of stream time, 400 ms of silence) and transcription has begun.
-      if (f.media.chunk === 53) running.push(envs[0]!.process({ callId, receivedAt: Date.now() }, late));
+      // It arrives once the endpoint was claimed (at ~1020 ms of stream time: 400 ms of silence and the 20 ms grace) and
+      // transcription (300 ms here) has begun.
+      if (f.media.chunk === 57) running.push(envs[0]!.process({ callId, receivedAt: Date.now() }, late));
     }
     await Promise.all(running);
     const turns = await w.store.listTurns(callId);
@@ -395,12 +396,12 @@ describe('late speech frames', () => {
 
   it('counts a frame that arrives after the answer began as lost (LateFrames), and the call goes on', async () => {
     const w = world();
-    // Each chunk of synthesized audio takes 100 ms: the turn is still answering when the late frame lands.
+    // Each chunk of synthesized audio takes 200 ms: the turn is still answering when the late frame lands.
     const synthesize = w.tts.synthesize.bind(w.tts);
     w.tts.synthesize = async function* (text, format) {
       for await (const chunk of synthesize(text, format)) {
         yield chunk;
-        await sleep(100);
+        await sleep(200);
       }
     };
     const { callId, streamSid } = await startedCall(w);
@@ -411,8 +412,8 @@ describe('late speech frames', () => {
     for (const [i, f] of frames.entries()) {
       running.push(envs[i % 2]!.process({ callId, receivedAt: Date.now() }, f));
       await sleep(20);
-      // Turn 2 was claimed at ~1000 ms of stream time and its first audio sent at once (the recognizer is instant).
-      if (f.media.chunk === 55) running.push(envs[0]!.process({ callId, receivedAt: Date.now() }, late));
+      // Turn 2 was claimed at ~1020 ms of stream time and its first audio sent at once (the recognizer is instant).
+      if (f.media.chunk === 58) running.push(envs[0]!.process({ callId, receivedAt: Date.now() }, late));
     }
     await Promise.all(running);
     const turns = await w.store.listTurns(callId);
@@ -510,20 +511,21 @@ describe('preemptive generation', () => {
   it('redoes the answer when a speech frame of the utterance arrived after the speculation read it', async () => {
     const w = world(PREEMPT);
     const { callId, streamSid } = await startedCall(w);
-    const frames = stream(streamSid, layout([5, '.'], [30, 's'], [40, '.']));
-    // Speech ends at chunk 35 (700 ms); the watch tick is chunk 51 (1000 ms, 300 ms of silence) and the endpoint is due
-    // at 1100 ms. Chunk 20 (speech) arrives in between: after the speculation read the utterance, before the endpoint.
+    const frames = stream(streamSid, layout([5, '.'], [35, 's'], [40, '.']));
+    // Speech ends at chunk 40 (800 ms); the watch tick is chunk 51 (1000 ms, 200 ms of silence) and the endpoint is due
+    // at 1220 ms. Chunk 20 (speech) arrives in between, 100 ms after the watch tick: after the speculation read the
+    // utterance, before the endpoint.
     const late = frames.splice(19, 1)[0]!;
-    frames.splice(51, 0, late);
+    frames.splice(54, 0, late);
     await realTime(callId, frames, [w.environment(), w.environment(), w.environment()]);
     const turns = await w.store.listTurns(callId);
     expect(turns.map((t) => [t.turn, t.status])).toEqual([
       [1, 'completed'],
       [2, 'completed'],
     ]);
-    // The turn heard all 30 frames (600 ms), not the 29 the speculation had.
+    // The turn heard all 35 frames (700 ms), not the 34 the speculation had.
     expect(w.stt.calls).toHaveLength(2); // the speculation's (chunk 20 filled with silence), then the whole utterance's
-    expect(turns[1]).toMatchObject({ transcript: 'utterance of 600 ms', fromChunk: 6, toChunk: 35 });
+    expect(turns[1]).toMatchObject({ transcript: 'utterance of 700 ms', fromChunk: 6, toChunk: 40, speechMs: 700 });
     expect(turns[1]?.preempted).toBeUndefined();
     expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBe(1);
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
