@@ -19,7 +19,10 @@ import { AUTHORIZER, ROUTES } from '../../functions/routes';
 import { LocalStack, type Providers } from '../../local/stack';
 import { PLACEMENTS, type FunctionStats, type Placement } from '../../local/runtime/types';
 import { distribution, platformOverhead, stagesOf, type Policy } from './aggregate';
+import { fork } from 'node:child_process';
 import { runSlot, type Recorder, type TurnSample } from './call-runner';
+import { replay, type CallerEvent, type CallerRun } from './caller-process';
+import { seeded } from './random';
 import { renderHtmlReport } from './html-report';
 import { MachineSampler } from './machine';
 import { STAGES, type LoadReport, type MeasuredCounts, type Stage } from './report-types';
@@ -49,6 +52,8 @@ export interface LoadtestOptions {
   provisionedMedia?: number;
   /** Local stack: function settings (e.g. PREEMPT_SILENCE_MS). */
   functionEnv?: Record<string, string>;
+  /** The callers run in a process of their own (default), not in the stack's. */
+  callerProcess?: boolean;
   /** Local stack: the function bundles are already built (a series of runs builds once). */
   skipBuild?: boolean;
   /** Local stack, vendor profiles: fail this share of the vendor stand-ins' requests (the soak: 1 %). */
@@ -82,23 +87,12 @@ export function parseOptions(argv: string[]): LoadtestOptions {
     .option('--turns-per-call <a-b>', 'turns in each call', (v) => v.split('-').map(Number) as [number, number], [3, 6])
     .option('--seed <n>', 'random seed of the scripts', int('--seed', 0, 2 ** 31), 1)
     .option('--answer-timeout <ms>', 'a turn not answered within this counts as an error', int('--answer-timeout', 1000, 60_000), 10_000)
+    .option('--caller-process <on|off>', 'run the callers in a process of their own (off: in the stack\'s process)', onOff, true)
     .option('--no-progress', 'no progress bar')
     .parse(argv, { from: 'user' })
     .opts();
   if (o.url && !/^wss?:\/\//.test(o.url)) throw new InvalidArgumentError('--url must be ws:// or wss://');
   return { ...o, answerTimeoutMs: o.answerTimeout } as LoadtestOptions;
-}
-
-/** Mulberry32: a small seeded generator, so a run's scripts can be repeated. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Snapshot {
@@ -205,29 +199,36 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
     });
   }, 1000);
 
-  const slots = Array.from({ length: o.calls }, async (_, i) => {
-    await new Promise((r) => setTimeout(r, o.calls > 1 ? (i * o.ramp * 1000) / o.calls : 0));
-    await runSlot({
-      url,
-      format,
-      frameMs: o.frameMs,
-      utterances,
-      deadline,
-      turnsPerCall: o.turnsPerCall,
-      bargeInRate: o.bargeIn,
-      answerTimeoutMs: o.answerTimeoutMs,
-      random,
-      recorder,
-      stopped: () => stopping,
-    });
-  });
+  const slotStartsMs = Array.from({ length: o.calls }, (_, i) => (o.calls > 1 ? (i * o.ramp * 1000) / o.calls : 0));
   // Bounded in time whatever the stack does: a call still stuck well after the deadline is counted, not waited for.
   const hardStop = deadline + o.answerTimeoutMs + 15_000 - Date.now();
   let stuck = 0;
-  const settled = slots.map((s) => s.then(() => true));
-  await Promise.race([Promise.all(settled), new Promise((r) => setTimeout(r, hardStop).unref())]);
+  if (o.callerProcess !== false) {
+    const done = await runCallersApart({ o, url, format, slotStartsMs, deadline, recorder, hardStopMs: hardStop, stopping: () => stopping });
+    stuck = o.calls - done;
+  } else {
+    const slots = slotStartsMs.map(async (startMs) => {
+      await new Promise((r) => setTimeout(r, startMs));
+      await runSlot({
+        url,
+        format,
+        frameMs: o.frameMs,
+        utterances,
+        deadline,
+        turnsPerCall: o.turnsPerCall,
+        bargeInRate: o.bargeIn,
+        answerTimeoutMs: o.answerTimeoutMs,
+        random,
+        recorder,
+        stopped: () => stopping,
+      });
+    });
+    const settled = slots.map((s) => s.then(() => true));
+    await Promise.race([Promise.all(settled), new Promise((r) => setTimeout(r, hardStop).unref())]);
+    stopping = true;
+    for (const s of settled) if (!(await Promise.race([s, Promise.resolve(false)]))) stuck++;
+  }
   stopping = true;
-  for (const s of settled) if (!(await Promise.race([s, Promise.resolve(false)]))) stuck++;
   if (stuck > 0) recorder.error('stuck_call');
   clearInterval(progress);
   bar?.update(o.ramp + o.duration);
@@ -245,6 +246,70 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
   writeFileSync(path.join(o.out, 'report.json'), JSON.stringify(report, null, 2));
   writeFileSync(path.join(o.out, 'report.html'), renderHtmlReport(report));
   return report;
+}
+
+/**
+ * The callers in a process of their own (caller-process.ts): the slots' events come back over IPC into the same
+ * Recorder. Resolves with how many slots finished by the hard stop; the process is ended either way.
+ */
+async function runCallersApart(x: {
+  o: LoadtestOptions;
+  url: string;
+  format: AudioFormat;
+  slotStartsMs: number[];
+  deadline: number;
+  recorder: Recorder;
+  hardStopMs: number;
+  stopping: () => boolean;
+}): Promise<number> {
+  const child = fork(path.join(__dirname, 'caller-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let finished = 0;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the callers' process exited before it was ready (code ${code})`)));
+    child.on('message', (event: CallerEvent) => {
+      if (event.type === 'ready') resolve();
+      else if (event.type === 'slotDone') finished++;
+      else replay(event, x.recorder);
+    });
+  });
+  child.removeAllListeners('exit');
+  const run: CallerRun = {
+    type: 'run',
+    url: x.url,
+    format: x.format,
+    frameMs: x.o.frameMs,
+    slotStartsMs: x.slotStartsMs,
+    deadline: x.deadline,
+    turnsPerCall: x.o.turnsPerCall,
+    bargeInRate: x.o.bargeIn,
+    answerTimeoutMs: x.o.answerTimeoutMs,
+    seed: x.o.seed,
+  };
+  child.send(run);
+  const stopWatch = setInterval(() => {
+    if (x.stopping() && child.connected) child.send({ type: 'stop' });
+  }, 500);
+  const allDone = new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (finished >= x.slotStartsMs.length) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 100);
+    exited.then(() => {
+      clearInterval(check);
+      resolve();
+    });
+  });
+  await Promise.race([allDone, new Promise((r) => setTimeout(r, x.hardStopMs).unref())]);
+  clearInterval(stopWatch);
+  if (child.connected) child.send({ type: 'stop' });
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  return finished;
 }
 
 function buildReport(x: {
