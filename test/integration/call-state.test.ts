@@ -344,6 +344,36 @@ describe('endpointing across environments', () => {
     expect(w.telemetry.counts.get('EndpointsOverdue')).toBeUndefined();
   }, 10_000);
 
+  it('a watcher that looks late, after the next utterance began, still closes its own utterance at its end', async () => {
+    const w = world();
+    // The watcher's read of the utterance takes 600 ms (a stalled environment): by the time it sees the table, the
+    // caller has finished the 400 ms of silence and started the next utterance.
+    const slow = new Proxy(w.store, {
+      get(target, prop, receiver) {
+        if (prop === 'framesBetween') return async (...args: Parameters<typeof target.framesBetween>) => (await sleep(600), target.framesBetween(...args));
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const turns = new TurnRunner({ store: w.store, sender: w.sender, stt: w.stt, tts: w.tts, responder: frontDeskResponder, telemetry: w.telemetry, config: DEFAULT_TURN_CONFIG, now: Date.now });
+    const stalled = new MediaProcessor(slow, w.sender, turns, w.telemetry, CONFIG, Date.now);
+    const live = w.environment();
+    const { callId, streamSid } = await startedCall(w);
+    // 500 ms of speech, 500 ms of silence, 500 ms of speech: two utterances.
+    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [25, '.'], [25, 's'], [40, '.']));
+    const running: Promise<unknown>[] = [];
+    for (const f of frames) {
+      running.push((f.media.chunk === 41 ? stalled : live).process({ callId, receivedAt: Date.now() }, f));
+      await sleep(20);
+    }
+    await Promise.all(running);
+    const done = await w.store.listTurns(callId);
+    expect(done.map((t) => [t.kind, t.fromChunk, t.toChunk])).toEqual([
+      ['greeting', undefined, undefined],
+      ['speech', 6, 30],
+      ['speech', 56, 80],
+    ]);
+  }, 10_000);
+
   it('treats a short noise as no turn', async () => {
     const w = world();
     const { callId, streamSid } = await startedCall(w);

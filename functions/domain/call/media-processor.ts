@@ -237,20 +237,23 @@ export class MediaProcessor {
       this.telemetry.count('SpeculationsDiscarded');
       speculation = undefined;
     };
-    let frames: StoredFrame[];
+    let stored: StoredFrame[];
     try {
-      frames = await this.store.framesBetween(ctx.callId, prev, LAST_CHUNK);
+      stored = await this.store.framesBetween(ctx.callId, prev, LAST_CHUNK);
     } catch (err) {
       discard();
       throw err;
     }
-    const newest = frames.reduce((n, f) => Math.max(n, f.chunk), -1);
-    if (newest > last.chunk) {
-      // The caller went on speaking: this is not the end of the utterance. A later tick watches its new end.
+    // Speech within the endpoint silence after `last` means the caller went on: not the end of the utterance, and a
+    // later tick watches its new end. Speech after it (a watcher that woke late finds the next utterance begun) is the
+    // next utterance's: this one still ends here.
+    const silenceEndsTs = last.ts + last.durationMs + this.config.endpointSilenceMs;
+    if (stored.some((f) => f.chunk > last.chunk && f.ts < silenceEndsTs)) {
       this.telemetry.count('EndpointWatchesAbandoned');
       discard();
       return;
     }
+    const frames = stored.filter((f) => f.chunk <= last.chunk);
     const format = view.call.format!;
     const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
     const isTurn = utterance.speechMs >= this.config.minSpeechMs;
