@@ -20,9 +20,13 @@ let store: DynamoCallStore;
 
 beforeAll(async () => {
   // Ten calls at once: media needs an environment per turn in flight (turns run inline) plus a few for frames.
-  // Undersized, frames wait for cold starts, and a speech frame delayed past the endpoint silence is dropped from
-  // its utterance (counted as LateFrames).
-  ({ stack, store } = await startStack('call-flow', { provisionedByFunction: { media: 16, start: 4 } }));
+  // The offline engines share this machine's two cores with everything else: ten utterances at once queue in the
+  // recognizer and the synthesizer for seconds on a slow machine. These tests are about what a call does, not how
+  // fast the local engines are (faults.test.ts covers a provider that times out), so the engines get 15 s.
+  ({ stack, store } = await startStack('call-flow', {
+    provisionedByFunction: { media: 16, start: 4 },
+    functionEnv: { STT_TIMEOUT_MS: '15000', TTS_TIMEOUT_MS: '15000' },
+  }));
 }, 180_000);
 afterAll(async () => stack?.stop());
 
