@@ -521,8 +521,8 @@ describe('preemptive generation', () => {
     const w = world(PREEMPT);
     const { callId, streamSid } = await startedCall(w);
     const envs = [w.environment(), w.environment(), w.environment()];
-    // A 340 ms pause (past the 200 ms preemption, short of the 400 ms endpoint) inside one utterance; the tick at
-    // 800 ms of stream time finds 300 ms of it and starts answering.
+    // A 340 ms pause (past the 200 ms preemption, short of the 400 ms endpoint) inside one utterance: its watcher (the
+    // tick at 600 ms) starts answering at 700 ms and finds the caller speaking again when the endpoint is due.
     await realTime(callId, stream(streamSid, layout([5, '.'], [20, 's'], [17, '.'], [20, 's'], [40, '.'])), envs);
     const turns = await w.store.listTurns(callId);
     expect(turns.map((t) => [t.turn, t.kind])).toEqual([
@@ -542,9 +542,9 @@ describe('preemptive generation', () => {
     const w = world(PREEMPT);
     const { callId, streamSid } = await startedCall(w);
     const frames = stream(streamSid, layout([5, '.'], [35, 's'], [40, '.']));
-    // Speech ends at chunk 40 (800 ms); the watch tick is chunk 51 (1000 ms, 200 ms of silence) and the endpoint is due
-    // at 1220 ms. Chunk 20 (speech) arrives in between, 100 ms after the watch tick: after the speculation read the
-    // utterance, before the endpoint.
+    // Speech ends at chunk 40 (800 ms); its watcher (the first silent tick, chunk 41) starts answering at 1000 ms (200 ms
+    // of silence) and the endpoint is due at 1220 ms. Chunk 20 (speech) arrives in between, ~100 ms after the
+    // speculation read the utterance.
     const late = frames.splice(19, 1)[0]!;
     frames.splice(54, 0, late);
     await realTime(callId, frames, [w.environment(), w.environment(), w.environment()]);
@@ -578,8 +578,8 @@ describe('preemptive generation', () => {
     const frames = stream(streamSid, layout([5, '.'], [30, 's'], [110, '.']));
     const running: Promise<unknown>[] = [];
     for (const f of frames) {
-      const handled = (f.media.chunk === 51 ? dead : live).process({ callId, receivedAt: Date.now() }, f);
-      if (f.media.chunk !== 51) running.push(handled);
+      const handled = (f.media.chunk === 41 ? dead : live).process({ callId, receivedAt: Date.now() }, f);
+      if (f.media.chunk !== 41) running.push(handled);
       await sleep(20);
     }
     await Promise.all(running);

@@ -184,8 +184,13 @@ export class MediaProcessor {
 
   /** Silence (stream time) at which a tick becomes the utterance's watcher: the preemption point, or one tick before the endpoint. */
   private watchFromMs(): number {
-    const { preemptSilenceMs, endpointSilenceMs, tickMs } = this.config;
-    return preemptSilenceMs > 0 && preemptSilenceMs < endpointSilenceMs ? preemptSilenceMs : Math.max(0, endpointSilenceMs - tickMs);
+    const { endpointSilenceMs, tickMs } = this.config;
+    // With preemption the watcher must be there when the preemption point comes, to start on time: the last tick before it.
+    return Math.max(0, (this.preempts() ? this.config.preemptSilenceMs : endpointSilenceMs) - tickMs);
+  }
+
+  private preempts(): boolean {
+    return this.config.preemptSilenceMs > 0 && this.config.preemptSilenceMs < this.config.endpointSilenceMs;
   }
 
   /**
@@ -196,16 +201,30 @@ export class MediaProcessor {
    */
   private async watch(ctx: MediaContext, view: CallView, last: FrameMeta, ts: number, due: boolean): Promise<void> {
     const prev = view.call.lastEndpointChunk;
-    const dueInMs = Math.max(0, last.ts + last.durationMs + this.config.endpointSilenceMs - ts);
-    // Frames behind this one are likely as late as it was: wait as long again (bounded) for the last words among them.
+    // The wall-clock instant at which the utterance will have been silent for `ms` (stream time): Twilio streams in real
+    // time, so the frame at stream time t reaches the gateway about t after this one did. Frames behind this one are
+    // likely as late as it was: wait as long again (bounded) for the last words among them.
     const lagMs = Math.min(this.config.endpointMaxLagMs, Math.max(0, (ctx.startedAt ?? ctx.receivedAt) - ctx.receivedAt));
-    const wakeAt = Math.max(this.now(), ctx.receivedAt + dueInMs + lagMs + this.config.endpointGraceMs);
+    const silentFor = (ms: number) => ctx.receivedAt + (last.ts + last.durationMs + ms - ts) + lagMs;
+    const wakeAt = Math.max(this.now(), silentFor(this.config.endpointSilenceMs) + this.config.endpointGraceMs);
     const owner = randomUUID();
     // Held until well after the wake-up (an overdue tick takes over only from a watcher that died).
     const untilMs = wakeAt + this.config.endpointOverdueMs + this.config.endpointMaxLagMs;
     if (!(await this.store.claimWatch(ctx.callId, prev, last.chunk, owner, untilMs, this.now()))) return; // someone else watches
     let speculation: Speculation | undefined;
-    if (this.config.preemptSilenceMs > 0 && !due) speculation = await this.speculate(ctx.callId, prev, last);
+    if (this.preempts() && !due) {
+      const preemptAt = silentFor(this.config.preemptSilenceMs);
+      if (preemptAt > this.now()) {
+        // Start exactly at the preemption point, unless the caller spoke again before it (one small read).
+        await new Promise((resolve) => setTimeout(resolve, preemptAt - this.now()));
+        const [newer] = (await this.store.tickRead(ctx.callId, last.chunk, 1)).frames;
+        if (newer) {
+          this.telemetry.count('EndpointWatchesAbandoned');
+          return; // a later tick watches the utterance's new end
+        }
+      }
+      speculation = await this.speculate(ctx.callId, prev, last);
+    }
     const waitMs = wakeAt - this.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     await this.closeUtterance(ctx, view, prev, last, speculation);
