@@ -39,3 +39,37 @@ describe("the functions' tracer", () => {
     expect(namespace).toBeTruthy();
   });
 });
+
+describe("the functions' logger keys", () => {
+  it("every line an invocation writes carries its callId, route and correlation_id, and no other invocation's", async () => {
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+    try {
+      let routeHandler!: typeof import('../../functions/shared/handler').routeHandler;
+      let logger!: typeof import('../../functions/shared/observability').logger;
+      jest.isolateModules(() => {
+        ({ routeHandler } = require('../../functions/shared/handler'));
+        ({ logger } = require('../../functions/shared/observability'));
+      });
+      const handler = routeHandler('media', async (event) => {
+        if (event.body === 'log') logger.info('handled');
+        return { statusCode: 200 };
+      });
+      const context = { functionName: 'media', awsRequestId: 'b9c68b8a-24dd-4b3c-90a6-6b171247bead', getRemainingTimeInMillis: () => 1000 } as never;
+      const invoke = (connectionId: string, body: string) =>
+        handler({ requestContext: { connectionId, routeKey: 'media', requestTimeEpoch: Date.now() }, body } as never, context);
+      await invoke('Aaaaaaaaaaaaaaa=', 'quiet'); // writes nothing: its keys must not leak into the next invocation
+      await invoke('Bbbbbbbbbbbbbbb=', 'log');
+      logger.info('between invocations');
+      const lines = written.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const handled = lines.find((l) => l.message === 'handled')!;
+      expect(handled).toMatchObject({ callId: 'Bbbbbbbbbbbbbbb=', route: 'media', correlation_id: 'Bbbbbbbbbbbbbbb=' });
+      const between = lines.find((l) => l.message === 'between invocations')!;
+      expect(between.callId).toBeUndefined();
+      expect(between.correlation_id).toBeUndefined();
+      expect(JSON.stringify(lines)).not.toContain('Aaaaaaaaaaaaaaa=');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
