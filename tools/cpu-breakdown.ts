@@ -72,6 +72,15 @@ export interface LevelResult {
   dynamoRequests: Record<string, number>;
   /** Billed ms of the window's media invocations (each rounded up to 1 ms, as Lambda bills). */
   mediaBilledMs: number;
+  /** Invocations of any function throttled, and cold starts, in the window (a saturated stack shows here). */
+  throttles: number;
+  coldStarts: number;
+  /**
+   * Whether the media invocation rate had settled at the callers' rate (±10 % for 2 s in a row) before the window.
+   * Callers that fell behind (during the previous level's ramp) send their missed frames back to back: a window
+   * over that catch-up measures a burst, not the level. False: the stack did not keep up within 20 s.
+   */
+  settled: boolean;
   /**
    * Main thread split from the profile (µs over the window): each category's share of the main thread's CPU in the
    * profiled window, applied to `cpuUs.mainThread`. What the sampler saw as idle while the thread was charged CPU
@@ -120,6 +129,8 @@ interface Snapshot {
   children: Map<string, Map<number, number>>;
   invocations: Record<string, number>;
   billedMs: number;
+  throttles: number;
+  coldStarts: number;
   messagesIn: number;
   dynamo: Record<string, number>;
 }
@@ -137,6 +148,8 @@ async function snapshot(stack: LocalStack, childPids: Map<string, number>): Prom
     children,
     invocations: Object.fromEntries(Object.entries(stats).map(([k, s]) => [k, s.invocations])),
     billedMs: stats.media?.billedMs ?? 0,
+    throttles: Object.values(stats).reduce((n, f) => n + f.throttles, 0),
+    coldStarts: Object.values(stats).reduce((n, f) => n + f.coldStarts, 0),
     messagesIn: stack.gateway!.stats().messagesIn,
     dynamo,
   };
@@ -150,7 +163,23 @@ function otherChildren(stack: LocalStack): Map<string, number> {
   return out;
 }
 
-async function measureLevel(stack: LocalStack, calls: number, o: Options): Promise<LevelResult> {
+/** Waits (at most `maxMs`) until media invocations run at `calls` callers' rate, ±10 %, two seconds in a row. */
+async function settle(stack: LocalStack, calls: number, frameMs: number, maxMs = 20_000): Promise<boolean> {
+  const expected = (calls * 1000) / frameMs;
+  const count = () => stack.runtime!.stats().media?.invocations ?? 0;
+  let last = count();
+  let good = 0;
+  for (const end = Date.now() + maxMs; Date.now() < end; ) {
+    await sleep(1000);
+    const now = count();
+    good = Math.abs(now - last - expected) <= 0.1 * expected ? good + 1 : 0;
+    last = now;
+    if (good >= 2) return true;
+  }
+  return false;
+}
+
+async function measureLevel(stack: LocalStack, calls: number, o: Options, settled: boolean): Promise<LevelResult> {
   const childPids = new Map<string, number>([...stack.childProcesses().map((c) => [c.name, c.pid] as const), ...otherChildren(stack)]);
   const threadsBefore = stack.runtime!.threads();
   const a = await snapshot(stack, childPids);
@@ -205,6 +234,9 @@ async function measureLevel(stack: LocalStack, calls: number, o: Options): Promi
     environmentsAlive,
     dynamoRequests,
     mediaBilledMs: b.billedMs - a.billedMs,
+    throttles: b.throttles - a.throttles,
+    coldStarts: b.coldStarts - a.coldStarts,
+    settled,
     cpuUs: {
       mainThread: mainNs / 1000,
       environments,
@@ -294,6 +326,8 @@ function table(levels: LevelResult[]): string {
     `| CPU, % of one core (all processes) | ${levels.map((l) => ((l.cpuUs.total / 1000 / l.windowMs) * 100).toFixed(0)).join(' | ')} | |`,
     `| DynamoDB requests per media invocation | ${levels.map((l) => (Object.values(l.dynamoRequests).reduce((x, y) => x + y, 0) / Math.max(1, l.mediaInvocations)).toFixed(2)).join(' | ')} | |`,
     `| billed ms per media invocation | ${levels.map((l) => (l.mediaBilledMs / Math.max(1, l.mediaInvocations)).toFixed(2)).join(' | ')} | |`,
+    `| rate settled before the window | ${levels.map((l) => (l.settled ? 'yes' : 'no')).join(' | ')} | |`,
+    `| throttled invocations / cold starts in the window | ${levels.map((l) => `${l.throttles} / ${l.coldStarts}`).join(' | ')} | |`,
     `| helper threads in this process | ${levels.map((l) => l.cpuUs.helperThreadCount).join(' | ')} | |`,
   ];
   return [head, sep, ...lines, ...info].join('\n');
@@ -321,23 +355,21 @@ async function connectCaller(stack: LocalStack, frameMs: number): Promise<Caller
   return undefined;
 }
 
-/** Adds callers until `calls` are connected, a few connects at a time, and waits for their greetings to end. */
+/**
+ * Adds callers one at a time, each after the previous one's greeting: a burst of connects melts the local stack down
+ * (every call's frames before its `start` lands wait and poll for it in a media environment, `start` has two warm
+ * environments, and the queue reaches the account's concurrency: measured with 4 connects at a time, 20 calls).
+ */
 async function addCallers(stack: LocalStack, callers: CallerSession[], calls: number, frameMs: number): Promise<void> {
-  const fresh: CallerSession[] = [];
-  let wanted = calls - callers.length;
-  const connector = async () => {
-    while (wanted > 0) {
-      wanted--;
-      const c = await connectCaller(stack, frameMs);
-      if (c) fresh.push(c);
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, connector));
-  callers.push(...fresh);
-  const greeted = await Promise.all(fresh.map((c) => c.waitForTurn(1, 60_000)));
-  await Promise.all(fresh.map((c) => c.waitForAgentSilence(500)));
-  const missing = greeted.filter((t) => t === undefined).length;
-  if (missing > 0) process.stderr.write(`warning: ${missing} new caller(s) not greeted within 60 s\n`);
+  let ungreeted = 0;
+  while (callers.length < calls) {
+    const c = await connectCaller(stack, frameMs);
+    if (!c) break;
+    callers.push(c);
+    if ((await c.waitForTurn(1, 30_000)) === undefined) ungreeted++;
+  }
+  await Promise.all(callers.map((c) => c.waitForAgentSilence(500)));
+  if (ungreeted > 0) process.stderr.write(`warning: ${ungreeted} new caller(s) not greeted within 30 s\n`);
 }
 
 async function main() {
@@ -364,8 +396,10 @@ async function main() {
       const dropped = callers.filter((c) => c.closed).length;
       if (dropped > 0) process.stderr.write(`warning: ${dropped} caller(s) closed before the window\n`);
       await sleep(o.warmup * 1000);
-      process.stderr.write(`measuring ${calls} call(s) for ${o.seconds} s${o.profile ? ` + ${o.profileSeconds} s profiled` : ''}\n`);
-      levels.push(await measureLevel(stack, callers.filter((c) => !c.closed).length, o));
+      const streaming = callers.filter((c) => !c.closed).length;
+      const settled = await settle(stack, streaming, o.frameMs);
+      process.stderr.write(`measuring ${streaming} call(s) for ${o.seconds} s${o.profile ? ` + ${o.profileSeconds} s profiled` : ''}${settled ? '' : ' (rate not settled)'}\n`);
+      levels.push(await measureLevel(stack, streaming, o, settled));
     }
   } finally {
     await Promise.all(callers.map((c) => c.hangUp().catch(() => undefined)));

@@ -68,8 +68,8 @@ export function routeHandler(
   const base = async (event: WebSocketEvent, context: Context): Promise<APIGatewayProxyResultV2> => {
     const startedAt = Date.now();
     const { connectionId, requestTimeEpoch } = event.requestContext;
-    logger.appendKeys({ callId: connectionId, route });
-    logger.setCorrelationId(connectionId);
+    // appendKeys({ callId, route }) and setCorrelationId(connectionId), applied when a line is written (most frames write none).
+    logger.deferKeys({ callId: connectionId, route, correlation_id: connectionId });
     if (coldStart) {
       coldStart = false;
       // function_name dimension: the dashboard shows cold starts per function.
@@ -111,8 +111,9 @@ export function routeHandler(
       return { statusCode: 500 };
     }
   };
-  return middy(base)
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(flushMetricsWhenAny());
+  const handler = middy(base);
+  // With tracing off (the local stack) the tracer's middleware would only ask isTracingEnabled() in each phase: every
+  // middleware costs middy two awaits per invocation, so it is left out rather than run to do nothing.
+  if (tracer.isTracingEnabled()) handler.use(captureLambdaHandler(tracer, { captureResponse: false }));
+  return handler.use(injectLambdaContext(logger, { resetKeys: true })).use(flushMetricsWhenAny());
 }

@@ -7,8 +7,10 @@
  * Protocol (host <-> environment):
  *  - workerData: { port, ctrl, bundlePath, handlerExport, functionName, functionVersion, memoryMb,
  *                  invokedFunctionArn, logGroupName, logStreamName }
- *  - ctrl is a SharedArrayBuffer: Int32 at byte 0 is the wake signal, Float64 at byte 8 the deadline
- *    (epoch ms) of the invocation being delivered.
+ *  - ctrl is a SharedArrayBuffer: Int32 at byte 0 is the wake signal, Int32 at byte 4 is set to 1 once the
+ *    invocation's response is posted (the host may then take it from the port at once, without waiting for the
+ *    port's event: the environment is free from then on, as Lambda's is once its response is sent), Float64 at
+ *    byte 8 the deadline (epoch ms) of the invocation being delivered.
  *  - The environment posts on `port`:
  *      [MSG_READY]                               init done (module loaded, handler found)
  *      [MSG_INIT_ERROR, errorType, errorMessage] init failed; the environment exits
@@ -47,6 +49,7 @@ const port = wd.port;
   port.postMessage([MSG_THREAD, tid]);
 }
 const signal = new Int32Array(wd.ctrl, 0, 1);
+const responded = new Int32Array(wd.ctrl, 4, 1);
 const deadlineCell = new Float64Array(wd.ctrl, 8, 1);
 const memoryLimitInMB = String(wd.memoryMb);
 
@@ -164,6 +167,7 @@ function finish(id, kind, a, b) {
       let payload;
       try { payload = JSON.parse(JSON.stringify(a)); } catch (e2) {
         port.postMessage([MSG_ERROR, 'Runtime.MalformedResponse', errorMessage(e2)]);
+        Atomics.store(responded, 0, 1);
         flushThenFreeze();
         return;
       }
@@ -172,6 +176,7 @@ function finish(id, kind, a, b) {
   } else {
     port.postMessage([MSG_ERROR, a, b]);
   }
+  Atomics.store(responded, 0, 1);
   flushThenFreeze();
 }
 

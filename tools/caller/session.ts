@@ -198,16 +198,22 @@ export class CallerSession {
   private startTicker(): void {
     let n = 0;
     const silent = silence(this.frameMs, this.format);
+    // The same bytes JSON.stringify would send for { event, sequenceNumber, streamSid, media: { track, chunk,
+    // timestamp, payload } } (numbers as strings, base64 and the sid need no escaping), built from a constant prefix
+    // and the silent frame's base64 computed once: most frames of a call are silence (tools/cpu-breakdown.ts).
+    const head = `{"event":"media","sequenceNumber":"`;
+    const middle = `","streamSid":${JSON.stringify(this.streamSid)},"media":{"track":"inbound","chunk":"`;
+    const silentBase64 = Buffer.from(silent).toString('base64');
     const tick = () => {
       if (this.closed) return;
       const frame = this.outgoing.shift() ?? silent;
       const speech = frame !== silent && isSpeech(toPcm16(frame, this.format), DEFAULT_ENDPOINTING, this.format.sampleRate);
-      this.sendJson({
-        event: 'media',
-        sequenceNumber: String(++this.sequence),
-        streamSid: this.streamSid,
-        media: { track: 'inbound', chunk: String(++this.chunk), timestamp: String(Math.round(n * this.frameMs)), payload: Buffer.from(frame).toString('base64') },
-      });
+      const payload = frame === silent ? silentBase64 : Buffer.from(frame).toString('base64');
+      const sequence = ++this.sequence;
+      const chunk = ++this.chunk;
+      if (this.ws?.readyState === WebSocket.OPEN) {
+        this.ws.send(`${head}${sequence}${middle}${chunk}","timestamp":"${Math.round(n * this.frameMs)}","payload":"${payload}"}}`);
+      }
       if (speech) {
         this.lastSpeechSentAt = performance.now();
         this.awaitingFirstAudio = true;

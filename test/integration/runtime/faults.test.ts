@@ -22,6 +22,28 @@ describe('LambdaRuntime failures', () => {
     expect((next.payload as { invocations: number }).invocations).toBe(1);
   });
 
+  test('overlapping invocations each time out at their own deadline; quick ones in between are untouched', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep', { timeoutSeconds: 1 })] });
+    (await Promise.all([1, 2, 3].map(() => rt.invoke('sleep', { ms: 800 })))).forEach(ok); // three warm environments
+    const t0 = performance.now();
+    const first = rt.invoke('sleep', { ms: 5000 }).then((r) => ({ r, at: performance.now() - t0 }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = rt.invoke('sleep', { ms: 5000 }).then((r) => ({ r, at: performance.now() - t0 }));
+    const quick = ok(await rt.invoke('sleep', { ms: 50 }));
+    expect(quick.payload).toMatchObject({ slept: 50 });
+    const a = await first;
+    const b = await second;
+    expect(fail(a.r).errorType).toBe('Timeout');
+    expect(fail(b.r).errorType).toBe('Timeout');
+    expect(a.r.environmentId).toBeDefined();
+    expect(a.at).toBeGreaterThanOrEqual(995);
+    expect(a.at).toBeLessThan(1250); // not held back by the later invocation's deadline
+    expect(b.at).toBeGreaterThanOrEqual(1295); // not cut short at the earlier one's
+    expect(b.at).toBeLessThan(1700);
+    expect(rt.stats().sleep!.timeouts).toBe(2);
+    expect(rt.stats().sleep!.coldStarts).toBe(3);
+  });
+
   test('a busy loop is stopped by the timeout and does not block the host', async () => {
     const rt = runtime({ functions: [fn('crash', 'crash', { timeoutSeconds: 0.2 })] });
     const r = fail(await rt.invoke('crash', { kind: 'loop' }));

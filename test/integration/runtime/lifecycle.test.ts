@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import type { InvokeResult } from '../../../local/runtime/types';
 import { fail, fn, ok, runtime, sleep, stopAll } from './helpers';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -80,9 +81,73 @@ describe('LambdaRuntime lifecycle', () => {
     }
   });
 
+  test('an environment is free once its response is posted, even before the busy host thread handles the response', async () => {
+    const rt = runtime({ functions: [fn('echo', 'echo')] });
+    const warm = ok(await rt.invoke('echo', { n: 0 }));
+    const a = rt.invoke('echo', { n: 1 });
+    const until = Date.now() + 300;
+    while (Date.now() < until); // this thread stays busy while the environment answers
+    const b = rt.invoke('echo', { n: 2 });
+    const [ra, rb] = [ok(await a), ok(await b)];
+    expect((ra.payload as { event: unknown }).event).toEqual({ n: 1 });
+    expect((rb.payload as { event: unknown }).event).toEqual({ n: 2 });
+    expect(ra.environmentId).toBe(warm.environmentId);
+    expect(rb.environmentId).toBe(warm.environmentId); // not a cold start next to a finished environment
+    expect(rt.stats().echo!.coldStarts).toBe(1);
+    expect(rt.stats().echo!.busy).toBe(0);
+  });
+
+  test('responses taken early never place an invocation twice: bursts over a busy host thread, init slots queued', async () => {
+    const rt = runtime({ functions: [fn('echo', 'echo'), fn('sleep', 'sleep')], maxConcurrentInits: 1 });
+    const results: Promise<{ i: number; r: InvokeResult }>[] = [];
+    let minBusy = 0;
+    for (let burst = 0; burst < 20; burst++) {
+      for (let k = 0; k < 10; k++) {
+        const i = burst * 10 + k;
+        results.push(rt.invoke(i % 3 === 0 ? 'sleep' : 'echo', i % 3 === 0 ? { ms: 5, i } : { i }).then((r) => ({ i, r })));
+        minBusy = Math.min(minBusy, rt.stats().echo!.busy, rt.stats().sleep!.busy);
+      }
+      const until = Date.now() + 15;
+      while (Date.now() < until); // responses pile up unhandled; the next burst takes them early
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const { i, r } of await Promise.all(results)) {
+      const payload = ok(r).payload as { event?: { i: number }; slept?: number };
+      if (i % 3 === 0) expect(payload.slept).toBe(5);
+      else expect(payload.event).toEqual({ i });
+    }
+    expect(minBusy).toBeGreaterThanOrEqual(0);
+    const s = rt.stats();
+    expect(s.echo!.busy + s.sleep!.busy).toBe(0);
+    expect(s.echo!.invocations + s.sleep!.invocations).toBe(200);
+  });
+
+  test('two environments answered while an invocation waits for an init slot: it runs once, on one of them', async () => {
+    const rt = runtime({ functions: [fn('sleep', 'sleep', { provisionedConcurrency: 2 })], maxConcurrentInits: 1 });
+    await rt.start();
+    const x1 = rt.invoke('sleep', { ms: 50, n: 1 }); // provisioned A, answers during the busy wait below
+    const x2 = rt.invoke('sleep', { ms: 50, n: 2 }); // provisioned B, likewise
+    const x3 = rt.invoke('sleep', { ms: 0, n: 3 }); // a cold start takes the only init slot
+    const x4 = rt.invoke('sleep', { ms: 0, n: 4 }); // waits
+    const until = Date.now() + 600;
+    while (Date.now() < until); // A and B answer, unhandled, while this thread is busy
+    const all = await Promise.all([x1, x2, x3, x4]);
+    all.forEach(ok);
+    expect(ok(all[3]!).environmentId).not.toBe(ok(all[2]!).environmentId); // an answered one, not the cold start
+    await sleep(100);
+    const st = rt.stats().sleep!;
+    expect(st.busy).toBe(0);
+    expect(st.invocations).toBe(4);
+    // x4 ran exactly once: the environments' module state counted one invocation each after the first three.
+    const counts = all.map((r) => (ok(r).payload as { invocations: number }).invocations);
+    expect(counts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5);
+  });
+
   test('random placement spreads sequential invocations over warm environments', async () => {
     const rt = runtime({ functions: [fn('sleep', 'sleep')], placement: 'random' });
-    await Promise.all([1, 2, 3, 4].map(() => rt.invoke('sleep', { ms: 100 })));
+    // Long enough that the third and fourth inits (two at a time, maxConcurrentInits) finish before the first two
+    // environments free up: with 100 ms a loaded machine gave three environments, not four.
+    await Promise.all([1, 2, 3, 4].map(() => rt.invoke('sleep', { ms: 1500 })));
     const seen = new Set<string>();
     for (let i = 0; i < 60; i++) seen.add(ok(await rt.invoke('sleep', { ms: 0 })).environmentId);
     expect(seen.size).toBeGreaterThan(1);
@@ -91,7 +156,7 @@ describe('LambdaRuntime lifecycle', () => {
 
   test('round-robin placement cycles through every idle environment: consecutive invocations never share one', async () => {
     const rt = runtime({ functions: [fn('sleep', 'sleep')], placement: 'round-robin' });
-    await Promise.all([1, 2, 3, 4].map(() => rt.invoke('sleep', { ms: 100 }))); // four warm environments
+    await Promise.all([1, 2, 3, 4].map(() => rt.invoke('sleep', { ms: 1500 }))); // four warm environments (see above)
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push(ok(await rt.invoke('sleep', { ms: 0 })).environmentId);
     for (let i = 0; i + 4 <= ids.length; i++) expect(new Set(ids.slice(i, i + 4)).size).toBe(4);
