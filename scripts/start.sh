@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node --import tsx local/main.ts
+# One GC thread per isolate: the stack runs dozens of isolates (one per Lambda environment) on few cores, and V8's
+# parallel/concurrent GC made every collection wait for helper threads (docs/ARCHITECTURE.md, the local stack).
+exec node --single-threaded-gc --import tsx local/main.ts

@@ -1,5 +1,6 @@
 /**
- * `npx tsx tools/cpu-breakdown.ts [--calls 1,5,20] [--seconds 10] [--frame-ms 20] [--placement mru|random|round-robin] [--no-profile]`
+ * `npx tsx tools/cpu-breakdown.ts [--calls 1,5,20] [--seconds 10] [--frame-ms 20] [--placement mru|random|round-robin]
+ *   [--no-profile] [--parallel-gc]`
  *
  * Where the local stack's CPU goes per media invocation, by process and by thread, at several loads in one run (the
  * machine is shared and noisy: compare the levels of one run, not runs). One stack is started; callers are added
@@ -21,10 +22,13 @@
  *    row; when it saw more (under load a runnable thread waits for a core and that wait counts as busy), there is no
  *    such row. Sampling is approximate (it undercounted 2 ms timer callbacks by ~25 % in a probe on this VM).
  *
+ * Runs itself with node's --single-threaded-gc, as npm start runs the stack, unless --parallel-gc.
+ *
  * Prints a markdown table (µs of CPU per media invocation by component, each level, and the last level / first level
  * ratio) and writes the whole measurement as JSON (`--out`).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PLACEMENTS, type Placement } from '../local/runtime/types';
@@ -45,6 +49,7 @@ interface Options {
   provisionedMedia?: number;
   out: string;
   skipBuild: boolean;
+  parallelGc: boolean;
 }
 
 /** One level's measurement: CPU (µs) by component over the window, and what the stack did meanwhile. */
@@ -56,6 +61,8 @@ export interface LevelResult {
   messagesIn: number;
   /** Environments whose thread ran in the window, by function. */
   environmentsUsed: Record<string, number>;
+  /** CPU µs of each media environment's thread in the window, largest first (how concentrated placement kept them). */
+  mediaEnvironmentCpuUs: number[];
   environmentsAlive: Record<string, number>;
   /** CPU µs over the window. */
   cpuUs: {
@@ -115,6 +122,7 @@ function parseOptions(): Options {
     .option('--provisioned-media <n>', 'provisioned media environments (default: largest --calls + 2)', (v) => Number(v))
     .option('--out <file>', 'JSON output', path.join('.cache', 'cpu-breakdown', 'latest.json'))
     .option('--skip-build', 'use the bundles already in dist/', false)
+    .option('--parallel-gc', "V8's default parallel/concurrent GC instead of --single-threaded-gc (what npm start runs)", false)
     .parse()
     .opts<Options>();
   return o;
@@ -192,6 +200,7 @@ async function measureLevel(stack: LocalStack, calls: number, o: Options, settle
   const mainNs = ns(process.pid);
   const environments: Record<string, number> = {};
   const environmentsUsed: Record<string, number> = {};
+  const mediaEnvironmentCpuUs: number[] = [];
   let envNs = 0;
   let helperNs = 0;
   let helperCount = 0;
@@ -202,6 +211,7 @@ async function measureLevel(stack: LocalStack, calls: number, o: Options, settle
     if (env) {
       environments[env.functionName] = (environments[env.functionName] ?? 0) + d / 1000;
       if (d > 0) environmentsUsed[env.functionName] = (environmentsUsed[env.functionName] ?? 0) + 1;
+      if (d > 0 && env.functionName === 'media') mediaEnvironmentCpuUs.push(Math.round(d / 1000));
       envNs += d;
     } else {
       helperNs += d;
@@ -231,6 +241,7 @@ async function measureLevel(stack: LocalStack, calls: number, o: Options, settle
     invocationsByFunction,
     messagesIn: b.messagesIn - a.messagesIn,
     environmentsUsed,
+    mediaEnvironmentCpuUs: mediaEnvironmentCpuUs.sort((x, y) => y - x),
     environmentsAlive,
     dynamoRequests,
     mediaBilledMs: b.billedMs - a.billedMs,
@@ -323,6 +334,10 @@ function table(levels: LevelResult[]): string {
   const info = [
     `| media invocations / s | ${levels.map((l) => ((l.mediaInvocations / l.windowMs) * 1000).toFixed(0)).join(' | ')} | |`,
     `| media environments used (alive) | ${levels.map((l) => `${l.environmentsUsed.media ?? 0} (${l.environmentsAlive.media ?? 0})`).join(' | ')} | |`,
+    `| share of media environments' CPU in the busiest 3 | ${levels.map((l) => {
+      const all = l.mediaEnvironmentCpuUs.reduce((x, y) => x + y, 0);
+      return all > 0 ? `${Math.round((100 * l.mediaEnvironmentCpuUs.slice(0, 3).reduce((x, y) => x + y, 0)) / all)} %` : '–';
+    }).join(' | ')} | |`,
     `| CPU, % of one core (all processes) | ${levels.map((l) => ((l.cpuUs.total / 1000 / l.windowMs) * 100).toFixed(0)).join(' | ')} | |`,
     `| DynamoDB requests per media invocation | ${levels.map((l) => (Object.values(l.dynamoRequests).reduce((x, y) => x + y, 0) / Math.max(1, l.mediaInvocations)).toFixed(2)).join(' | ')} | |`,
     `| billed ms per media invocation | ${levels.map((l) => (l.mediaBilledMs / Math.max(1, l.mediaInvocations)).toFixed(2)).join(' | ')} | |`,
@@ -372,8 +387,23 @@ async function addCallers(stack: LocalStack, callers: CallerSession[], calls: nu
   if (ungreeted > 0) process.stderr.write(`warning: ${ungreeted} new caller(s) not greeted within 30 s\n`);
 }
 
+const SINGLE_THREADED_GC = '--single-threaded-gc';
+
+/**
+ * The stack as `npm start` runs it has one GC thread per isolate (scripts/start.sh): a V8 flag, which only the
+ * command line can set. Without it (and without --parallel-gc), this tool runs itself again with it.
+ */
+function rerunWithSingleThreadedGc(o: Options): boolean {
+  if (o.parallelGc || process.execArgv.includes(SINGLE_THREADED_GC)) return false;
+  const child = spawn(process.execPath, [SINGLE_THREADED_GC, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => child.kill(s));
+  return true;
+}
+
 async function main() {
   const o = parseOptions();
+  if (rerunWithSingleThreadedGc(o)) return;
   const maxCalls = Math.max(...o.calls);
   const provisionedMedia = o.provisionedMedia ?? maxCalls + 2;
   const stack = new LocalStack({
@@ -412,12 +442,13 @@ async function main() {
     frameMs: o.frameMs,
     providers: o.providers,
     placement: o.placement ?? 'mru',
+    gc: process.execArgv.includes(SINGLE_THREADED_GC) ? 'single-threaded' : 'parallel (V8 default)',
     provisionedMedia,
     levels,
   };
   mkdirSync(path.dirname(o.out), { recursive: true });
   writeFileSync(o.out, JSON.stringify(report, null, 2));
-  console.log(`${report.command} (${report.at}, frames of ${o.frameMs} ms, placement ${report.placement})\n`);
+  console.log(`${report.command} (${report.at}, frames of ${o.frameMs} ms, placement ${report.placement}, GC ${report.gc})\n`);
   console.log(md);
   if (o.profile) {
     for (const l of levels) {

@@ -105,7 +105,7 @@ function main() {
   }
   if (o.soak) {
     const soakArgs = o.soakArgs.split(/\s+/).filter(Boolean);
-    const run = spawnSync('npx', ['tsx', path.join('tools', 'soak.ts'), '--out', SOAK_OUT, ...soakArgs], { cwd: ROOT, stdio: 'inherit' });
+    const run = spawnSync('npx', ['tsx', '--single-threaded-gc', path.join('tools', 'soak.ts'), '--out', SOAK_OUT, ...soakArgs], { cwd: ROOT, stdio: 'inherit' });
     if (existsSync(path.join(SOAK_OUT, 'soak.json'))) {
       mkdirSync(path.dirname(SOAK_KEPT), { recursive: true });
       copyFileSync(path.join(SOAK_OUT, 'soak.json'), SOAK_KEPT);
