@@ -38,7 +38,7 @@ export interface FrameCost {
   turns: number;
   /** Every request of the call (media, turns, marks), by operation. */
   counts: Record<string, OperationCount>;
-  /** GetItems that were an environment's first look at the call: one per environment, for a connection that declared no format. */
+  /** GetItems that were an environment's first look at the call: one per environment whose first frame of the call was not a tick of a declared connection. */
   firstLooks: number;
 }
 
@@ -47,7 +47,7 @@ export async function measureFrameCost(opts: {
   environments: number;
   preemptSilenceMs: number;
   frameMs: number;
-  /** The connection declared its format at connect (Twilio's always does); false: each environment's first frame reads the call. */
+  /** The connection declared its format at connect (Twilio's always does): an environment whose first frame is a tick reads nothing more. */
   declared?: boolean;
 }): Promise<FrameCost> {
   const { seconds, environments, preemptSilenceMs, frameMs } = opts;
@@ -92,6 +92,9 @@ export async function measureFrameCost(opts: {
   const speechFrom = Math.round(500 / frameMs);
   const speechTo = Math.round(2000 / frameMs);
   let speechFrames = 0;
+  // An environment's first frame of the call reads it (one GetItem) unless it is a tick of a declared connection.
+  let firstLooks = 0;
+  const looked = new Set<number>();
   const running: Promise<unknown>[] = [];
   const firstFrameAt = connectedAt;
   for (let chunk = 1; chunk <= frames; chunk++) {
@@ -106,7 +109,11 @@ export async function measureFrameCost(opts: {
     };
     // As the gateway delivers them: in real time, each frame in its own invocation, not waiting for the last.
     const connection = declared ? { declaredFormat: TELEPHONY_FORMAT, connectedAt } : {};
-    running.push(envs[chunk % environments]!.process({ ...connection, callId: 'cost', receivedAt: Date.now(), startedAt: Date.now() }, message));
+    const env = chunk % environments;
+    const tick = Math.floor(message.media.timestamp / config.tickMs) !== Math.floor((message.media.timestamp - frameMs) / config.tickMs);
+    if (!looked.has(env) && !(declared && tick)) firstLooks++;
+    looked.add(env);
+    running.push(envs[env]!.process({ ...connection, callId: 'cost', receivedAt: Date.now(), startedAt: Date.now() }, message));
     const due = firstFrameAt + chunk * frameMs;
     await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
   }
@@ -116,7 +123,7 @@ export async function measureFrameCost(opts: {
   const counts = structuredClone(table.counts());
   const turnsDone = (await store.listTurns('cost')).length - 1;
   await table.close();
-  return { environments, frames, speechFrames, turns: turnsDone, counts, firstLooks: declared ? 0 : Math.min(environments, frames) };
+  return { environments, frames, speechFrames, turns: turnsDone, counts, firstLooks };
 }
 
 export function frameCostRow(r: FrameCost): { requestsPerFrame: number; bytesPerFrame: number; steadyRequestsPerFrame: number; line: string } {
@@ -148,7 +155,7 @@ async function main() {
     .option('--environments <list>', 'environments the frames are spread over', '1,4,16,64,256')
     .option('--preempt <ms>', 'preemptive generation after this much silence (0 = off)', '0')
     .option('--frame-ms <ms>', 'caller audio per message (Twilio: 20)', '20')
-    .option('--undeclared', 'a connection that did not declare its audio format at connect: each environment reads the call on its first frame')
+    .option('--undeclared', 'a connection that did not declare its audio format at connect: each environment reads the call on its first frame, tick or not')
     .parse()
     .opts<{ seconds: string; environments: string; preempt: string; frameMs: string; undeclared?: boolean }>();
   console.log(FRAME_COST_HEADER.join('\n'));

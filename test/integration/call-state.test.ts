@@ -103,16 +103,17 @@ describe('call lifecycle', () => {
     await expect(env.process({ callId: 'not-started', receivedAt: Date.now() }, stream('MZ?', ['s'])[0]!)).rejects.toThrow('media before start');
   });
 
-  it('takes a frame of a connection that declared its format without reading the call, and checks it at the first tick', async () => {
+  it('checks an environment\'s first frame of a call before it has any effect: a tick by its own read, any other by one GetItem', async () => {
     const w = world();
     await w.calls.connect('declared', 'conn-declared');
     const connection = { declaredFormat: TELEPHONY_FORMAT, connectedAt: Date.now() };
     const frames = stream('MZdeclared', layout([12, '.']));
-    const before = table.requests();
-    // Before start, between ticks: a silent frame costs nothing and is taken (nothing checks it yet)…
-    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[3]!)).resolves.toBe('handled');
-    expect(table.requests()).toBe(before);
-    // …and a tick reads the call, and refuses it.
+    const ops = () => table.counts();
+    // Before start, between ticks: even a silent frame, which would cost nothing later, reads the call once, and is refused…
+    const getsBefore = ops().GetItem?.requests ?? 0;
+    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[3]!)).rejects.toThrow('media before start');
+    expect((ops().GetItem?.requests ?? 0) - getsBefore).toBeGreaterThanOrEqual(1);
+    // …and so is a tick, by its read.
     const env = w.environment();
     await expect(env.process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[10]!)).rejects.toThrow('media before start');
     // A start whose format differs from the declared one is refused: frames are decoded in the declared format.
@@ -125,9 +126,18 @@ describe('call lifecycle', () => {
     await w.calls.start('declared', mulaw, Date.now(), TELEPHONY_FORMAT);
     // The refusing environment kept nothing of the not-yet-started call: its next frame is taken.
     await expect(env.process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[11]!)).resolves.toBe('handled');
-    // Another stream's frame is refused at its first tick.
-    const foreign = stream('MZforeign', layout([12, '.']));
-    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, foreign[10]!)).rejects.toThrow('streamSid does not match the call');
+    // A fresh environment whose first frame is a tick reads nothing but the tick: one request.
+    const before = table.requests();
+    await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[10]!)).resolves.toBe('handled');
+    expect(table.requests() - before).toBe(1);
+    // Another stream's frame is refused in a fresh environment, tick or not, silent or not: nothing of it is stored.
+    const foreign = stream('MZforeign', layout([12, 's']));
+    const foreignSilent = stream('MZforeign', layout([12, '.']));
+    const putsBefore = ops().PutItem?.requests ?? 0;
+    for (const f of [foreignSilent[3]!, foreign[3]!, foreign[10]!]) {
+      await expect(w.environment().process({ ...connection, callId: 'declared', receivedAt: Date.now() }, f)).rejects.toThrow('streamSid does not match the call');
+    }
+    expect((ops().PutItem?.requests ?? 0) - putsBefore).toBe(0);
   });
 
   it('refuses media after stop at the next tick in an environment whose cache still says streaming', async () => {
@@ -305,13 +315,16 @@ describe('endpointing across environments', () => {
       const diff = Object.fromEntries(Object.entries(after).map(([op, c]) => [op, c.requests - (before[op]?.requests ?? 0)]));
       return { turns: turns.map((t) => t.kind), diff };
     };
-    // A connection that declared its format (Twilio's always does: μ-law): no environment reads the call but on ticks.
+    // A connection that declared its format (Twilio's always does: μ-law): past its first frame of the call, no
+    // environment reads the call but on ticks. The first frame is checked before it has any effect: by the tick's own
+    // read when it is one (the first environment's, at 0 ms), by one GetItem otherwise (the seven others') — a cost
+    // per environment and call, once, never per frame.
     const one = await requestsWith(1, true);
     const eight = await requestsWith(8, true);
     expect(one.turns).toEqual(['greeting', 'speech', 'speech']);
     expect(eight.turns).toEqual(one.turns);
-    expect(eight.diff).toEqual(one.diff);
-    // One that did not: each environment reads the call once, on its first frame of it.
+    expect(eight.diff).toEqual({ ...one.diff, GetItem: (one.diff.GetItem ?? 0) + 7 });
+    // One that did not declare it: each environment reads the call once, on its first frame of it, tick or not.
     const undeclared = await requestsWith(8, false);
     expect(undeclared.turns).toEqual(one.turns);
     expect(undeclared.diff).toEqual({ ...one.diff, GetItem: (one.diff.GetItem ?? 0) + 8 });

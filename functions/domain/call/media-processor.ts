@@ -136,7 +136,7 @@ export class MediaProcessor {
     const chunk = message.media.chunk;
     const ts = message.media.timestamp;
     const speech = isSpeech(toPcm16(audio, format), this.config, format.sampleRate);
-    const tick = Math.floor(ts / this.config.tickMs) !== Math.floor((ts - frameMs) / this.config.tickMs);
+    const tick = this.crossesTick(ts, frameMs);
     if (speech) {
       // Stored even when it looks late (chunk at or before the last endpoint): the turn of its utterance merges it
       // while nothing has been sent, and counts it lost otherwise (TurnRunner, LateFrames).
@@ -380,9 +380,10 @@ export class MediaProcessor {
   private async viewFor(ctx: MediaContext, message: MediaMessage): Promise<CallView> {
     const { callId } = ctx;
     let view = this.cache.get(callId);
-    if (!view && ctx.declaredFormat) {
-      // This environment's first frame of the call, whose connection declared its format: nothing to read yet. What
-      // the frame needs is known (format, connection, open time); the rest is learned, and checked, at its first tick.
+    if (!view && ctx.declaredFormat && this.isTick(message, ctx.declaredFormat)) {
+      // This environment's first frame of the call is a tick, of a connection that declared its format: the tick's read
+      // is the first look. What the frame needs before it is known (format, connection, open time); the rest is read,
+      // and the frame checked against it, before anything of the frame is stored.
       view = {
         call: {
           callId,
@@ -399,7 +400,8 @@ export class MediaProcessor {
       };
       this.cache.set(callId, view);
     } else if (!view) {
-      // A connection that declared no format: this environment's first frame of the call reads it (one GetItem).
+      // This environment's first frame of the call, not a tick: it reads the call first (one GetItem, once per environment
+      // and call), so that a frame that contradicts the call (its stream, its status) is refused before it has any effect.
       const call = await this.callAfterStart(callId);
       if (!call) throw new ProtocolError('media for an unknown call');
       view = { call, verified: true };
@@ -408,6 +410,18 @@ export class MediaProcessor {
     }
     if (view.verified) this.check(view, message);
     return view;
+  }
+
+  /** The frame that crosses a `tickMs` boundary of stream time makes the call's coordination read. */
+  private crossesTick(ts: number, frameMs: number): boolean {
+    return Math.floor(ts / this.config.tickMs) !== Math.floor((ts - frameMs) / this.config.tickMs);
+  }
+
+  /** Whether a frame (not yet validated) is a tick, by the connection's declared format. */
+  private isTick(message: MediaMessage, format: AudioFormat): boolean {
+    const { payload } = message.media; // valid base64 (the message was validated)
+    const bytes = (payload.length / 4) * 3 - (payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0);
+    return this.crossesTick(message.media.timestamp, durationMs(bytes, format));
   }
 
   /** The frame against what this environment knows of its call. */
