@@ -101,6 +101,37 @@ interface Snapshot {
   dynamodb: Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
 }
 
+/**
+ * Provisioned concurrency sized for the load this run makes, as an operator sizes it for the calls they expect (the
+ * deployed stacks raise it by schedule and utilization, lib/config.ts). On this machine a cold start costs about a
+ * second of CPU (a 5.5 MB bundle compiled in a fresh isolate): during a ramp of 10 calls a second, every call past
+ * the warm pool would pay one in `start` and steal that second from the calls already talking.
+ *  - media: a watching invocation holds its environment through the endpoint silence, the turn's invocation holds
+ *    one while it streams the answer, and frames keep arriving meanwhile: 5 media environments in use at the peak
+ *    for one call. But more is worse here: every environment is an isolate of its own on the same two cores, and
+ *    idle ones are not free. 10 calls at 100 ms chunks, 30 s, seed (`npm run loadtest -- --calls 10 --frame-ms 100
+ *    --duration 30 --ramp 10 --reply-cache off --provisioned-media N`, 2026-12-02): N = 42 (the old 4 × calls + 2):
+ *    53 % of turns answered, media invocation p50 128 ms; N = 20: 97 %, p50 8 ms, 2 cold starts; N = 8: 100 %,
+ *    p50 13 ms, 6 cold starts. Hence 2 × calls + 4, at most 24.
+ *  - start: speaks the greeting inline, holding its environment 1–3 s, at the ramp's arrival rate.
+ *  - connect, the authorizer, the first `connected` message (fallback), stop, disconnect and mark: tens of ms each,
+ *    at the same rate.
+ */
+export function provisionedFor(o: Pick<LoadtestOptions, 'calls' | 'ramp' | 'provisionedMedia'>): Record<string, number> {
+  const arrivalsPerS = o.calls / Math.max(1, o.ramp);
+  const short = Math.ceil(arrivalsPerS * 0.5) + 2;
+  return {
+    media: o.provisionedMedia ?? Math.min(24, 2 * o.calls + 4),
+    start: Math.min(40, Math.ceil(arrivalsPerS * 3) + 2),
+    connect: short,
+    authorizer: short,
+    fallback: short,
+    mark: short,
+    stop: short,
+    disconnect: short,
+  };
+}
+
 async function snapshot(stack: LocalStack): Promise<Snapshot> {
   const g = stack.gateway!.stats();
   return {
@@ -129,10 +160,7 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
       providers: o.profile,
       vendorAudio: 'synthetic', // the latency model alone: Flite's synthesis time would add to the modelled first byte
       provisioned: o.provisioned ? 2 : 0,
-      // A speculating invocation holds its environment through the endpoint silence, the turn's invocation holds one
-      // while it streams the answer, and frames keep arriving meanwhile. Measured on one call: 5 media environments
-      // in use at the peak (2 provisioned → 3 cold starts; 4 → 1).
-      provisionedByFunction: o.provisioned ? { media: o.provisionedMedia ?? Math.min(64, 4 * o.calls + 2) } : undefined,
+      provisionedByFunction: o.provisioned ? provisionedFor(o) : undefined,
       functionEnv: { ...(o.replyCache ? {} : { PROMPT_CACHE: 'off' }), POWERTOOLS_LOG_LEVEL: 'WARN', ...o.functionEnv },
       logsDir: path.join(o.out, 'logs'),
       skipBuild: o.skipBuild,
