@@ -113,16 +113,17 @@ interface Snapshot {
  *    --duration 30 --ramp 10 --reply-cache off --provisioned-media N`, 2026-12-02): N = 42 (the old 4 × calls + 2):
  *    53 % of turns answered, media invocation p50 128 ms; N = 20: 97 %, p50 8 ms, 2 cold starts; N = 8: 100 %,
  *    p50 13 ms, 6 cold starts. Hence 2 × calls + 4, at most 24.
- *  - start: speaks the greeting inline, holding its environment 1–3 s, at the ramp's arrival rate.
+ *  - start: speaks the greeting inline, holding its environment about 1 s (one call) to 3 s (ten), at the ramp's
+ *    arrival rate.
  *  - connect, the authorizer, the first `connected` message (fallback), stop, disconnect and mark: tens of ms each,
  *    at the same rate.
  */
 export function provisionedFor(o: Pick<LoadtestOptions, 'calls' | 'ramp' | 'provisionedMedia'>): Record<string, number> {
   const arrivalsPerS = o.calls / Math.max(1, o.ramp);
-  const short = Math.ceil(arrivalsPerS * 0.5) + 2;
+  const short = Math.ceil(arrivalsPerS * 0.2) + 1;
   return {
     media: o.provisionedMedia ?? Math.min(24, 2 * o.calls + 4),
-    start: Math.min(40, Math.ceil(arrivalsPerS * 3) + 2),
+    start: Math.min(24, Math.ceil(arrivalsPerS * 2) + 1),
     connect: short,
     authorizer: short,
     fallback: short,
