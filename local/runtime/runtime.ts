@@ -144,9 +144,14 @@ export class LambdaRuntime implements Invoker {
    * Local deviation, on purpose: on AWS every environment initializes on its own CPU; here all share this machine's
    * cores, so N simultaneous inits each take N times longer, which makes more invocations find no free environment
    * and start yet more inits. Capping inits in flight keeps a cold start as long as on AWS; an invocation waiting
-   * for a slot takes the first environment of its function that frees up. Cold starts are still counted.
+   * for a slot takes the first environment of its function that frees up. Cold starts are still counted. The cap
+   * leaves one core to the environments already running (on AWS an init never takes CPU from them): with both of
+   * this machine's cores initializing, every running invocation stalled for the second an init takes, more
+   * invocations found no free environment, and ten calls spiralled into hundreds of invocations in flight.
    */
   private readonly maxConcurrentInits: number;
+  /** Provisioned environments initialize before any traffic: all cores. */
+  private readonly startupInits: number;
   private initsInFlight = 0;
   /** takeResponded() is handling responses: release() must not serve the waiting invocations meanwhile. */
   private draining = false;
@@ -157,7 +162,8 @@ export class LambdaRuntime implements Invoker {
   constructor(options: RuntimeOptions) {
     this.accountConcurrency = options.accountConcurrency ?? DEFAULT_ACCOUNT_CONCURRENCY;
     this.idleReclaimMs = options.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS;
-    this.maxConcurrentInits = options.maxConcurrentInits ?? availableParallelism();
+    this.maxConcurrentInits = options.maxConcurrentInits ?? Math.max(1, availableParallelism() - 1);
+    this.startupInits = options.maxConcurrentInits ?? availableParallelism();
     this.placement = options.placement ?? 'mru';
     if (!PLACEMENTS.includes(this.placement)) throw new Error(`Unknown placement: ${String(options.placement)} (expected ${PLACEMENTS.join(', ')})`);
     this.onLog = options.onLog;
@@ -195,7 +201,7 @@ export class LambdaRuntime implements Invoker {
     const worker = async () => {
       for (let fn = queue.shift(); fn; fn = queue.shift()) results.push(...(await Promise.allSettled([initOne(fn)])));
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.maxConcurrentInits) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, this.startupInits) }, worker));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {
       throw new Error(`Provisioned environments failed to initialize: ${failed.map((f) => String(f.reason?.message ?? f.reason)).join('; ')}`);

@@ -70,8 +70,9 @@ export interface RuntimeOptions {
   /** How an idle warm environment is picked (see Placement); default `mru`. */
   readonly placement?: Placement;
   /**
-   * Inits in flight at once (default: this machine's cores). A local deviation: see LambdaRuntime. Invocations
-   * beyond it wait for a slot or for an environment of their function to free up.
+   * Inits in flight at once (default: this machine's cores less one, so running environments keep a core; all cores
+   * for the provisioned environments, which initialize before any traffic). A local deviation: see LambdaRuntime.
+   * Invocations beyond it wait for a slot or for an environment of their function to free up.
    */
   readonly maxConcurrentInits?: number;
   /** Each line a function writes to stdout/stderr (its log group), with the function and environment. */
