@@ -290,7 +290,10 @@ describe('the caller goes away', () => {
 
     const checks = {
       'turn stopped as hung up': turn?.status === 'hungup',
-      'callers gone counted, once': d.CallerGone >= 1 && d.CallerGone <= 2,
+      // The turn meets the hang-up at its next post (GoneException, counted) or, when $disconnect has already ended the
+      // call, at its check between sentences (nothing posted, nothing to count): which comes first is a race on any
+      // machine (a fresh-clone CI run saw the second). Either way no more than the posts in flight are counted.
+      'callers gone counted at most twice (none when the end of the call was seen first)': d.CallerGone <= 2,
       'call ended': d.CallsEnded >= 1,
       'no route errors or crashes': d.RouteErrors === 0 && routeFailures.length === failuresBefore && crashes() === crashesBefore,
       'call item settled with TTLs': state.ok,
