@@ -12,7 +12,7 @@ import { Command } from 'commander';
 import { DynamoCallStore } from '../functions/adapters/dynamo-call-store';
 import { bytesForMs, durationMs, fromPcm16, silence } from '../functions/domain/audio';
 import { CallService } from '../functions/domain/call/call-service';
-import { DEFAULT_MEDIA_CONFIG, MediaProcessor } from '../functions/domain/call/media-processor';
+import { crossesTick, DEFAULT_MEDIA_CONFIG, MediaProcessor } from '../functions/domain/call/media-processor';
 import type { ConnectionSender, Telemetry } from '../functions/domain/call/model';
 import { DEFAULT_TURN_CONFIG, TurnRunner } from '../functions/domain/call/turn-runner';
 import type { MediaMessage } from '../functions/domain/protocol';
@@ -110,8 +110,7 @@ export async function measureFrameCost(opts: {
     // As the gateway delivers them: in real time, each frame in its own invocation, not waiting for the last.
     const connection = declared ? { declaredFormat: TELEPHONY_FORMAT, connectedAt } : {};
     const env = chunk % environments;
-    const tick = Math.floor(message.media.timestamp / config.tickMs) !== Math.floor((message.media.timestamp - frameMs) / config.tickMs);
-    if (!looked.has(env) && !(declared && tick)) firstLooks++;
+    if (!looked.has(env) && !(declared && crossesTick(message.media.timestamp, frameMs, config.tickMs))) firstLooks++;
     looked.add(env);
     running.push(envs[env]!.process({ ...connection, callId: 'cost', receivedAt: Date.now(), startedAt: Date.now() }, message));
     const due = firstFrameAt + chunk * frameMs;

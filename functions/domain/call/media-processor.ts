@@ -90,6 +90,11 @@ export interface MediaContext {
   readonly connectedAt?: number;
 }
 
+/** The frame that crosses a `tickMs` boundary of stream time makes the call's coordination read. */
+export function crossesTick(ts: number, frameMs: number, tickMs: number): boolean {
+  return Math.floor(ts / tickMs) !== Math.floor((ts - frameMs) / tickMs);
+}
+
 /** Far beyond any chunk a call can reach (2 h of 20 ms frames is 360,000). */
 const LAST_CHUNK = 9_999_999_999;
 
@@ -412,16 +417,13 @@ export class MediaProcessor {
     return view;
   }
 
-  /** The frame that crosses a `tickMs` boundary of stream time makes the call's coordination read. */
   private crossesTick(ts: number, frameMs: number): boolean {
-    return Math.floor(ts / this.config.tickMs) !== Math.floor((ts - frameMs) / this.config.tickMs);
+    return crossesTick(ts, frameMs, this.config.tickMs);
   }
 
-  /** Whether a frame (not yet validated) is a tick, by the connection's declared format. */
+  /** Whether a frame is a tick, by the connection's declared format (its payload's length, without decoding it). */
   private isTick(message: MediaMessage, format: AudioFormat): boolean {
-    const { payload } = message.media; // valid base64 (the message was validated)
-    const bytes = (payload.length / 4) * 3 - (payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0);
-    return this.crossesTick(message.media.timestamp, durationMs(bytes, format));
+    return this.crossesTick(message.media.timestamp, durationMs(Buffer.byteLength(message.media.payload, 'base64'), format));
   }
 
   /** The frame against what this environment knows of its call. */
