@@ -7,7 +7,7 @@
  * saturate this machine's two cores for seconds; media invocations then took 81 ms at the median instead of a few,
  * 276 were in flight at the peak against 36 provisioned environments, and the cold starts that followed held frames
  * for seconds — past the start of their turn's answer, where a word is lost to it (LateFrames), as it would be on AWS
- * with provisioned concurrency sized far too small. That made this test fail about one run in three on a fresh clone
+ * with provisioned concurrency sized far too small. That made this test fail 4 of 9 runs on 2026-12-02 (one of them a fresh-clone CI)
  * (heard "person" for "i want to talk to a person"). What it is about is isolation, which the cheap recognizer
  * checks as well: another call's audio in this call's utterance would not match this call's line.
  */
