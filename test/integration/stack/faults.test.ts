@@ -18,8 +18,14 @@ import { callIdOf, connectCaller, speech, startStack, until } from '../../suppor
 
 let stack: LocalStack;
 let doc: DynamoDBDocumentClient;
-/** "route failed" log lines (handler.ts logs one per invocation that threw): when they were seen. */
-const routeFailures: number[] = [];
+/** "route failed" log lines (handler.ts logs one per invocation that threw): when they were seen, and what they said. */
+interface RouteFailure {
+  at: number;
+  fn: string;
+  callId?: string;
+  error?: string;
+}
+const routeFailures: RouteFailure[] = [];
 /** The turn runner's warnings, by what it did about a provider failure (functions/domain/call/turn-runner.ts). */
 const fallbacks = { input: 0, synthesis: 0, midTurn: 0 };
 const FALLBACK = DEFAULT_TURN_CONFIG.fallbackText;
@@ -31,8 +37,8 @@ beforeAll(async () => {
   ({ stack } = await startStack('faults', { providers: 'seed', vendorAudio: 'synthetic', provisionedByFunction: { media: 3 } }));
   // The test's own reads use the operator key, which the DynamoDB faults spare (callers: 'functions').
   doc = DynamoDBDocumentClient.from(new DynamoDBClient(localClientConfig(stack.dynamoEndpoint)));
-  stack.logs.onLine((_fn, line) => {
-    if (line.includes('"route failed"')) routeFailures.push(Date.now());
+  stack.logs.onLine((fn, line) => {
+    if (line.includes('"route failed"')) routeFailures.push(routeFailure(fn, line));
     if (line.includes('turn input failed; answering with the fallback phrase')) fallbacks.input++;
     if (line.includes('speech synthesis failed; saying the fallback phrase')) fallbacks.synthesis++;
     if (line.includes('speech synthesis failed mid-turn')) fallbacks.midTurn++;
@@ -100,6 +106,23 @@ async function ask(caller: CallerSession, line: string, turn: number, timeoutMs 
 const socketOf = (caller: CallerSession) => (caller as unknown as { ws: WebSocket }).ws;
 
 /** Checks by name: the failing ones are what the assertion shows. */
+/** A "route failed" line, reduced to what a failing check should print. */
+function routeFailure(fn: string, line: string): RouteFailure {
+  const at = Date.now();
+  try {
+    const entry = JSON.parse(line.slice(line.indexOf('{'))) as { callId?: string; error?: { name?: string; message?: string } };
+    return { at, fn, callId: entry.callId, error: `${entry.error?.name}: ${entry.error?.message}` };
+  } catch {
+    return { at, fn };
+  }
+}
+
+/** What went wrong since a scenario began, for its failure message: route errors (counted and logged) and crashes. */
+function errorsSince(before: Record<Counted, number>, failuresBefore: number, crashesBefore: number): string {
+  const logged = routeFailures.slice(failuresBefore).map((f) => `${f.fn} ${f.callId ?? '?'} ${f.error ?? '?'}`);
+  return `RouteErrors +${delta(before).RouteErrors}, crashes +${crashes() - crashesBefore}, route failed: [${logged.join('; ')}]`;
+}
+
 function failed(checks: Record<string, boolean>): string[] {
   return Object.entries(checks)
     .filter(([, ok]) => !ok)
@@ -242,7 +265,7 @@ describe('DynamoDB faults', () => {
     const state = await settledState(callId, 'streaming');
     await caller.hangUp();
     // Errors after the outage (and the SDK's ~0.3 s of retries) is over: measured, not asserted (see the report).
-    const lingering = routeFailures.filter((t) => t > outageEnds + 1000).length;
+    const lingering = routeFailures.filter((f) => f.at > outageEnds + 1000).length;
 
     const checks = {
       'faults injected': injected > 0,
@@ -298,14 +321,14 @@ describe('the caller goes away', () => {
       'no route errors or crashes': d.RouteErrors === 0 && routeFailures.length === failuresBefore && crashes() === crashesBefore,
       'call item settled with TTLs': state.ok,
     };
-    const bad = failed(checks);
+    const bad = failed(checks).map((name) => (name === 'no route errors or crashes' ? `${name}: ${errorsSince(before, failuresBefore, crashesBefore)}` : name));
     recordReliability({
       area: 'faults',
       tried: 'the caller drops the line (no stop) at the first audio of a two-sentence reply: PostToConnection gets GoneException',
       cases: d.CallerGone,
       outcome:
         `turn ${String(turn?.status)} after ${String(turn?.audioMs)} ms of audio sent (${heardBytes} bytes reached the caller); CallerGone +${d.CallerGone}, ` +
-        `CallsEnded +${d.CallsEnded}, RouteErrors +${d.RouteErrors}, crashes ${crashes() - crashesBefore}; ${state.detail}`,
+        `CallsEnded +${d.CallsEnded}; ${errorsSince(before, failuresBefore, crashesBefore)}; ${state.detail}`,
       ok: bad.length === 0,
     });
     expect(bad).toEqual([]);
@@ -340,15 +363,15 @@ describe('the caller goes away', () => {
       'no route errors or crashes': d.RouteErrors === 0 && routeFailures.length === failuresBefore && crashes() === crashesBefore,
       'call item settled with TTLs': state.ok,
     };
-    const bad = failed(checks);
+    const bad = failed(checks).map((name) => (name === 'no route errors or crashes' ? `${name}: ${errorsSince(before, failuresBefore, crashesBefore)}` : name));
     recordReliability({
       area: 'faults',
       tried: 'the caller drops the line (no stop) while its turn is in flight, before any reply audio',
       cases: d.CallsEnded,
       outcome:
         `dropped while the turn was ${phase}; ${turns.length} turn record(s) (${turns.map((t) => t.status).join(', ') || 'none'}); ` +
-        `CallerGone +${d.CallerGone}, SpeculationsDiscarded +${d.SpeculationsDiscarded}, CallsEnded +${d.CallsEnded}, RouteErrors +${d.RouteErrors}, ` +
-        `crashes ${crashes() - crashesBefore}; ${state.detail}`,
+        `CallerGone +${d.CallerGone}, SpeculationsDiscarded +${d.SpeculationsDiscarded}, CallsEnded +${d.CallsEnded}; ` +
+        `${errorsSince(before, failuresBefore, crashesBefore)}; ${state.detail}`,
       ok: bad.length === 0,
     });
     expect(bad).toEqual([]);
