@@ -43,6 +43,12 @@ function countRequests(server, faults) {
     for (const h of handlers) h.call(server, req, res);
   });
 }
+// DynamoDB keeps an idle keep-alive connection for about a minute (observed: aws/aws-sdk-java#1365 ~60 s,
+// feast-dev/feast#5167 ~90 s); Node's default is 5 s. With 5 s, a Lambda environment thawed after a few seconds'
+// freeze sends its first request on a socket the server has already closed ("socket hang up"): retried by the SDK
+// while it has retry quota, a route error once an outage has spent it, on a timescale DynamoDB does not have.
+server.keepAliveTimeout = 60_000;
+server.headersTimeout = 65_000;
 server.listen(Number(process.env.DYNALITE_PORT || 0), '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
 });

@@ -253,7 +253,9 @@ export class WebSocketGateway {
         return chosen !== undefined && protocols.has(chosen) ? chosen : false;
       },
     });
-    const server = createServer((req, res) => this.onHttpRequest(req, res));
+    // The @connections API's idle keep-alive lasts like an AWS endpoint's (about a minute), not Node's 5 s: a thawed
+    // environment must not meet a socket closed behind its back more often than on AWS (see dynalite-server.cjs).
+    const server = createServer({ keepAliveTimeout: 60_000, headersTimeout: 65_000 }, (req, res) => this.onHttpRequest(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const p = this.onUpgrade(req, socket, head).catch(() => rejectUpgrade(socket, 500));
       this.pendingUpgrades.add(p);

@@ -433,6 +433,9 @@ describe('late speech frames', () => {
     expect(turns[1]).toMatchObject({ transcript: 'utterance of 500 ms', speechMs: 500, fromChunk: 6, toChunk: 30 });
     expect(w.telemetry.counts.get('LateFramesMerged')).toBe(1);
     expect(w.telemetry.counts.get('LateFrames')).toBeUndefined();
+    // Answering again is not a provider failure: nothing counted as one, no synthesis opened a second time for it.
+    expect(w.telemetry.counts.get('ProviderErrors')).toBeUndefined();
+    expect(w.telemetry.counts.get('ProviderRetries')).toBeUndefined();
     // The first answer never reached the caller: one end mark, and the first audio came after the merge.
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
   }, 10_000);

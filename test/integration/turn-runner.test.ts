@@ -166,6 +166,33 @@ describe('turn runner', () => {
     expect(w.telemetry.counts.get('CallerGone')).toBeGreaterThan(0);
   });
 
+  it('stops the turn as failed when the connection refuses a post for another reason than Gone, and the call goes on', async () => {
+    const synthesized: string[] = [];
+    const tone = new ToneTextToSpeech();
+    const tts: TextToSpeech = { name: tone.name, synthesize: (text, format) => (synthesized.push(text), tone.synthesize(text, format)) };
+    const w = await setup({ tts });
+    const call = await w.claim();
+    let refused = 0;
+    const send = w.sender.send.bind(w.sender);
+    // API Gateway answering 500 to PostToConnection (after the SDK's retries): not a hang-up, not a provider failure.
+    w.sender.send = async (connectionId, data) => {
+      if (JSON.parse(data).event === 'media') {
+        refused++;
+        throw Object.assign(new Error('Internal server error'), { name: 'InternalServerErrorException' });
+      }
+      return send(connectionId, data);
+    };
+    const record = await w.runner.run(speechTurn(call));
+    expect(record.status).toBe('failed');
+    expect(refused).toBe(1); // the turn stopped at the first refusal
+    // The first sentence and at most the prefetched next: none synthesized again as if its stream had broken.
+    expect(synthesized).toHaveLength(Math.min(2, splitSentences(record.reply!).length));
+    expect(w.telemetry.counts.get('ProviderErrors')).toBeUndefined();
+    expect(w.telemetry.counts.get('CallerGone')).toBeUndefined();
+    expect(w.telemetry.counts.get('TurnsFailed')).toBe(1);
+    expect((await w.store.getCall(w.callId))?.status).toBe('streaming');
+  });
+
   it('pipelines a multi-sentence reply: the next sentence is being synthesized while the current one streams', async () => {
     const w = await setup();
     const call = await w.claim();

@@ -92,6 +92,8 @@ interface Understood {
 
 /** Thrown inside speak() before any audio is sent: the utterance grew (late frames), answer it again. */
 class RedoTurn extends Error {}
+/** The connection refused a post for a reason other than the caller being gone (after the SDK's own retries). */
+class SendFailed extends Error {}
 
 export class TurnRunner {
   constructor(private readonly deps: TurnDeps) {}
@@ -298,7 +300,12 @@ export class TurnRunner {
 
     const post = async (data: string): Promise<boolean> => {
       telemetry.debug('posting to the connection', { turn, bytes: data.length });
-      const result = await sender.send(call.connectionId, data);
+      let result: 'ok' | 'gone';
+      try {
+        result = await sender.send(call.connectionId, data);
+      } catch (err) {
+        throw new SendFailed(describe(err));
+      }
       if (result === 'gone') telemetry.count('CallerGone');
       return result === 'ok';
     };
@@ -369,6 +376,8 @@ export class TurnRunner {
               }
               break;
             } catch (err) {
+              // Only the speech stream breaking is worth a second synthesis; a redo or a refused post is not.
+              if (err instanceof RedoTurn || err instanceof SendFailed) throw err;
               const begun = received > 0 || sentBytes > 0 || segment > 0;
               if (reopened || !begun) throw err;
               reopened = true;
@@ -392,6 +401,12 @@ export class TurnRunner {
       return { status: 'completed', audioMs: durationMs(sentBytes, format) };
     } catch (err) {
       if (err instanceof RedoTurn) return { status: 'redo', audioMs: 0 };
+      if (err instanceof SendFailed) {
+        // Not the caller hanging up and not a provider: the connection itself failed (API Gateway 5xx, throttling).
+        // The turn stops; the call goes on, and its next utterance is answered if the connection recovers.
+        telemetry.warn('could not send to the caller; the turn stops', { turn, error: err.message });
+        return { status: 'failed', audioMs: durationMs(sentBytes, format) };
+      }
       telemetry.count('ProviderErrors');
       if (sentBytes === 0 && segment === 0 && fallbackAllowed && text !== config.fallbackText) {
         // Nothing played yet: the fallback phrase (cached at init, so it plays even while the provider is down).
@@ -400,7 +415,7 @@ export class TurnRunner {
         return { status: 'failed', audioMs: fallback.audioMs };
       }
       telemetry.warn('speech synthesis failed mid-turn', { turn, error: describe(err) });
-      await post(outbound.mark(streamSid, markName.end(turn)));
+      await post(outbound.mark(streamSid, markName.end(turn))).catch(() => false);
       return { status: 'failed', audioMs: durationMs(sentBytes, format) };
     }
   }
@@ -414,9 +429,14 @@ export class TurnRunner {
     return undefined;
   }
 
+  /** An informational event for clients that asked for them: a failure to deliver one never fails the turn. */
   private async extra(call: CallRecord, type: ExtraEventType, data: Record<string, unknown>): Promise<void> {
     if (!call.events) return;
-    await this.deps.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', type, data));
+    try {
+      await this.deps.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', type, data));
+    } catch (err) {
+      this.deps.telemetry.warn('could not send an event to the caller', { type, error: describe(err) });
+    }
   }
 
   private report(record: TurnRecord): void {
