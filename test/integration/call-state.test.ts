@@ -440,6 +440,37 @@ describe('late speech frames', () => {
     expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
   }, 10_000);
 
+  it('merges a frame that arrives while the whole utterance is being transcribed again: every answer looks before its first audio', async () => {
+    const w = world();
+    slowStt(w, 500);
+    const { callId, streamSid } = await startedCall(w);
+    const frames = stream(streamSid, layout([5, '.'], [25, 's'], [70, '.']));
+    const [first, second] = [frames[14]!, frames[24]!]; // chunks 15 and 25, both inside the utterance
+    frames.splice(24, 1);
+    frames.splice(14, 1);
+    const envs = [w.environment(), w.environment(), w.environment()];
+    const running: Promise<unknown>[] = [];
+    for (const [i, f] of frames.entries()) {
+      running.push(envs[i % 3]!.process({ callId, receivedAt: Date.now() }, f));
+      await sleep(20);
+      // The endpoint is claimed at ~1020 ms of stream time and transcribed until ~1520 ms (500 ms here): chunk 15 comes
+      // during that and makes the turn answer again; chunk 25 comes during the second transcription (~1520–2020 ms).
+      if (f.media.chunk === 57) running.push(envs[0]!.process({ callId, receivedAt: Date.now() }, first));
+      if (f.media.chunk === 89) running.push(envs[1]!.process({ callId, receivedAt: Date.now() }, second));
+    }
+    await Promise.all(running);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.kind, t.status])).toEqual([
+      ['greeting', 'completed'],
+      ['speech', 'completed'],
+    ]);
+    expect(w.stt.calls).toHaveLength(3); // without chunks 15 and 25, without chunk 25, whole
+    expect(turns[1]).toMatchObject({ transcript: 'utterance of 500 ms', speechMs: 500, fromChunk: 6, toChunk: 30 });
+    expect(w.telemetry.counts.get('LateFramesMerged')).toBe(2);
+    expect(w.telemetry.counts.get('LateFrames')).toBeUndefined();
+    expect(w.sender.events('mark').filter((m) => m.mark.name === 't2-end')).toHaveLength(1);
+  }, 15_000);
+
   it('counts a frame that arrives after the answer began as lost (LateFrames), and the call goes on', async () => {
     const w = world();
     // Each chunk of synthesized audio takes 200 ms: the turn is still answering when the late frame lands.

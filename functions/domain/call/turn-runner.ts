@@ -151,10 +151,12 @@ export class TurnRunner {
       telemetry.debug('reply ready', { turn, status: understood.status, intent: understood.reply?.intent });
       if (!understood.reply || understood.status === 'ignored') break;
       // Frames of the utterance that arrive while it is being answered are merged as long as nothing has been sent:
-      // the check runs alongside the first synthesis and gates the first audio. (A preempted turn read the whole
-      // utterance just before its claim, and its first audio is ready at once.)
+      // the check runs alongside the first synthesis and gates the first audio, on every answer — frames that arrive
+      // while a redo is transcribed are merged too. It ends: each redo needs frames not yet heard, and the utterance
+      // has a last chunk. (A preempted turn read the whole utterance just before its claim; its first audio is ready
+      // at once.)
       const grown =
-        attempt === 0 && !preempted && input.utterance
+        !preempted && input.utterance
           ? input.utterance.refresh().catch((err: Error) => {
               telemetry.warn('could not look for late frames', { turn, error: err.message });
               return undefined;
