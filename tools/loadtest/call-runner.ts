@@ -51,8 +51,8 @@ async function runCall(o: SlotOptions): Promise<void> {
   try {
     await withTimeout(caller.connect(), 10_000, 'connect timed out');
   } catch (err) {
-    // What refused it says where to look: 429 the gateway's connection rate, 500 the authorizer, 504 $connect's
-    // integration timeout, no answer within 10 s a gateway or runtime too busy to answer, anything else the socket.
+    // What refused it says where to look: 429 the gateway's connection rate, 500 the authorizer or $connect failing
+    // or throttled, 504 $connect's integration timeout, no answer within 10 s a gateway or runtime too busy to answer, anything else the socket.
     const status = (err as { statusCode?: number }).statusCode;
     const timedOut = (err as Error).message === 'connect timed out';
     recorder.error(status === 429 ? 'connect_throttled' : status !== undefined ? `connect_failed_${status}` : timedOut ? 'connect_timeout' : 'connect_failed');

@@ -105,7 +105,6 @@ async function ask(caller: CallerSession, line: string, turn: number, timeoutMs 
 /** The underlying socket, to drop the line without Twilio's `stop` (a caller who just goes away). */
 const socketOf = (caller: CallerSession) => (caller as unknown as { ws: WebSocket }).ws;
 
-/** Checks by name: the failing ones are what the assertion shows. */
 /** A "route failed" line, reduced to what a failing check should print. */
 function routeFailure(fn: string, line: string): RouteFailure {
   const at = Date.now();
@@ -123,6 +122,7 @@ function errorsSince(before: Record<Counted, number>, failuresBefore: number, cr
   return `RouteErrors +${delta(before).RouteErrors}, crashes +${crashes() - crashesBefore}, route failed: [${logged.join('; ')}]`;
 }
 
+/** Checks by name: the failing ones are what the assertion shows. */
 function failed(checks: Record<string, boolean>): string[] {
   return Object.entries(checks)
     .filter(([, ok]) => !ok)
