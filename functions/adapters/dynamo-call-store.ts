@@ -265,43 +265,69 @@ export class DynamoCallStore implements CallStore {
         Item: { ...keys.turn(callId, record.turn), ...record, expiresAt: epochSeconds(now) + RETENTION.callSeconds },
       }),
     );
-    if (update.dialog || update.pendingAction) {
-      // Only a newer turn may replace the dialog state: an older turn finishing late loses.
-      await this.conditional(
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keys.call(callId),
-            UpdateExpression: update.pendingAction
-              ? 'SET dialog = :dialog, dialogTurn = :turn, pendingAction = :pending'
-              : 'SET dialog = :dialog, dialogTurn = :turn',
-            ConditionExpression: 'dialogTurn < :turn',
-            ExpressionAttributeValues: {
-              ':dialog': update.dialog,
-              ':turn': record.turn,
-              ...(update.pendingAction ? { ':pending': { turn: record.turn, action: update.pendingAction } } : {}),
-            },
-          }),
-        ),
-      );
-    }
-    if (update.agentUntilMs !== undefined) {
-      await this.conditional(
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keys.call(callId),
+    const dialogUpdate = update.dialog || update.pendingAction ? this.dialogUpdate(record.turn, update) : undefined;
+    const untilUpdate =
+      update.agentUntilMs === undefined
+        ? undefined
+        : {
             UpdateExpression: 'SET #agent.untilMs = :until',
             ConditionExpression: '#agent.#turn = :turn',
             ExpressionAttributeNames: { '#turn': 'turn', '#agent': 'agent' },
             ExpressionAttributeValues: { ':until': update.agentUntilMs, ':turn': record.turn },
+          };
+    if (dialogUpdate && untilUpdate) {
+      // The usual end of a turn: it is the newest to finish and its audio is still the one playing. One write for both;
+      // when either condition fails (a barge-in, a newer turn), each is tried on its own, as its own condition allows.
+      const both = await this.conditional(
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.call(callId),
+            UpdateExpression: `${dialogUpdate.UpdateExpression}, ${untilUpdate.UpdateExpression.slice('SET '.length)}`,
+            ConditionExpression: `${dialogUpdate.ConditionExpression} AND ${untilUpdate.ConditionExpression}`,
+            ExpressionAttributeNames: untilUpdate.ExpressionAttributeNames,
+            ExpressionAttributeValues: { ...dialogUpdate.ExpressionAttributeValues, ...untilUpdate.ExpressionAttributeValues },
           }),
         ),
       );
+      if (both) return;
+    }
+    for (const one of [dialogUpdate, untilUpdate]) {
+      if (one) await this.conditional(this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.call(callId), ...one })));
     }
   }
 
-  async markPlayed(callId: string, turn: number, now: number): Promise<CallRecord | undefined> {
+  /** Only a newer turn may replace the dialog state: an older turn finishing late loses. */
+  private dialogUpdate(turn: number, update: { dialog?: DialogState; pendingAction?: 'hangup' | 'transfer' }) {
+    return {
+      UpdateExpression: update.pendingAction ? 'SET dialog = :dialog, dialogTurn = :turn, pendingAction = :pending' : 'SET dialog = :dialog, dialogTurn = :turn',
+      ConditionExpression: 'dialogTurn < :turn',
+      ExpressionAttributeValues: {
+        ':dialog': update.dialog,
+        ':turn': turn,
+        ...(update.pendingAction ? { ':pending': { turn, action: update.pendingAction } } : {}),
+      } as Record<string, unknown>,
+    };
+  }
+
+  async endOfTurnPlayed(callId: string, turn: number, streamSid: string): Promise<CallRecord | undefined> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'REMOVE #agent',
+          ConditionExpression: '#status = :streaming AND streamSid = :sid AND #agent.#turn = :turn',
+          ExpressionAttributeNames: { '#status': 'status', '#turn': 'turn', '#agent': 'agent' },
+          ExpressionAttributeValues: { ':streaming': 'streaming', ':sid': streamSid, ':turn': turn },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out?.Attributes ? toCall(out.Attributes) : undefined;
+  }
+
+  async markPlayed(callId: string, turn: number, now: number): Promise<void> {
     await this.conditional(
       this.doc.send(
         new UpdateCommand({
@@ -313,20 +339,6 @@ export class DynamoCallStore implements CallStore {
         }),
       ),
     );
-    const out = await this.conditional(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.call(callId),
-          UpdateExpression: 'REMOVE #agent',
-          ConditionExpression: '#agent.#turn = :turn',
-          ExpressionAttributeNames: { '#turn': 'turn', '#agent': 'agent' },
-          ExpressionAttributeValues: { ':turn': turn },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
-    return out?.Attributes ? toCall(out.Attributes) : this.getCall(callId);
   }
 
   async getTurn(callId: string, turn: number): Promise<TurnRecord | undefined> {

@@ -521,6 +521,51 @@ describe('racing claims', () => {
   });
 });
 
+describe('the end of a turn', () => {
+  const opsOf = () => Object.fromEntries(Object.entries(table.counts()).map(([op, c]) => [op, c.requests]));
+  const diff = (before: Record<string, number>) => Object.fromEntries(Object.entries(opsOf()).map(([op, n]) => [op, n - (before[op] ?? 0)]).filter(([, n]) => n !== 0));
+  const record = (turn: number) => ({ turn, kind: 'dtmf' as const, status: 'completed' as const, timings: { endpointAt: Date.now() } });
+
+  it('writes the call once when a turn ends while its audio plays, and settles its end mark in one write of the call', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    await w.calls.mark(callId, { event: 'mark', sequenceNumber: 3, streamSid, mark: { name: 't1-end' } }); // the greeting played
+    const claimed = await w.store.claimDtmfTurn(callId, 4);
+    expect(claimed?.turnCount).toBe(2);
+    await w.store.setAgentSpeaking(callId, 2, Date.now() + 60_000);
+    const until = Date.now() + 1_500;
+    let before = opsOf();
+    await w.store.finishTurn(callId, record(2), { dialog: { step: 'two' } as never, agentUntilMs: until });
+    expect(diff(before)).toEqual({ PutItem: 1, UpdateItem: 1 });
+    expect(await w.store.getCall(callId)).toMatchObject({ dialog: { step: 'two' }, dialogTurn: 2, agent: { turn: 2, untilMs: until } });
+    before = opsOf();
+    await w.calls.mark(callId, { event: 'mark', sequenceNumber: 5, streamSid, mark: { name: 't2-end' } });
+    expect(diff(before)).toEqual({ UpdateItem: 2 }); // the call (checked and cleared in one write), the turn's playedAt
+    expect((await w.store.getCall(callId))?.agent).toBeUndefined();
+    expect((await w.store.getTurn(callId, 2))?.timings.playedAt).toBeDefined();
+  });
+
+  it('keeps a barged-in turn\'s dialog state without bringing its audio back, and refuses a bad end mark before it changes anything', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    await w.store.claimDtmfTurn(callId, 4);
+    await w.store.setAgentSpeaking(callId, 2, Date.now() + 60_000);
+    expect(await w.store.claimBargeIn(callId, 2)).toBe(true);
+    await w.store.finishTurn(callId, record(2), { dialog: { step: 'barged' } as never, agentUntilMs: Date.now() + 1_500 });
+    const call = await w.store.getCall(callId);
+    expect(call).toMatchObject({ dialog: { step: 'barged' }, dialogTurn: 2 });
+    expect(call?.agent).toBeUndefined();
+    // An older turn finishing late changes neither.
+    await w.store.finishTurn(callId, record(1), { dialog: { step: 'older' } as never, agentUntilMs: Date.now() + 1_500 });
+    expect(await w.store.getCall(callId)).toMatchObject({ dialog: { step: 'barged' }, dialogTurn: 2 });
+    // The barged turn's end mark still records when its audio stopped; another stream's end mark is refused and records nothing.
+    await w.calls.mark(callId, { event: 'mark', sequenceNumber: 5, streamSid, mark: { name: 't2-end' } });
+    expect((await w.store.getTurn(callId, 2))?.timings.playedAt).toBeDefined();
+    await expect(w.calls.mark(callId, { event: 'mark', sequenceNumber: 6, streamSid: 'MZother', mark: { name: 't1-end' } })).rejects.toThrow('streamSid does not match the call');
+    expect((await w.store.getTurn(callId, 1))?.timings.playedAt).toBeUndefined();
+  });
+});
+
 describe('barge-in', () => {
   it('clears the agent audio once when the caller talks over it', async () => {
     const w = world();

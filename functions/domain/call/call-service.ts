@@ -69,9 +69,11 @@ export class CallService {
     const mark = markName.parse(message.mark.name);
     if (!mark) throw new ProtocolError('mark name was not sent by this agent');
     if (!mark.end) return; // segment marks: playback progress only, nothing to store
-    await this.streamingCall(callId, message.streamSid, 'mark');
-    const call = await this.store.markPlayed(callId, mark.turn, this.now());
-    if (!call) return;
+    // The usual end mark (this stream's call, streaming, the turn still playing) is settled by one conditional write;
+    // anything else reads the call, and is refused before it changes anything if the call is not this stream's or
+    // not streaming.
+    const call = (await this.store.endOfTurnPlayed(callId, mark.turn, message.streamSid)) ?? (await this.streamingCall(callId, message.streamSid, 'mark'));
+    await this.store.markPlayed(callId, mark.turn, this.now());
     const pending = call.pendingAction;
     if (pending && pending.turn === mark.turn) {
       this.telemetry.info('ending the call after the final reply played', { action: pending.action });

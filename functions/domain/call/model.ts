@@ -145,8 +145,14 @@ export interface CallStore {
   claimBargeIn(callId: string, turn: number): Promise<boolean>;
   /** Records the turn and, when this turn is the newest to finish, its dialog state and pending action. */
   finishTurn(callId: string, record: TurnRecord, update: { dialog?: DialogState; pendingAction?: 'hangup' | 'transfer'; agentUntilMs?: number }): Promise<void>;
-  /** The final mark of a turn came back: its audio has played. Returns the call after the change. */
-  markPlayed(callId: string, turn: number, now: number): Promise<CallRecord | undefined>;
+  /**
+   * The final mark of a turn came back on a streaming call's own stream while that turn's audio was the one playing:
+   * clears the speaking state and returns the call after the change. Undefined when any of that does not hold (the
+   * caller barged in, a newer turn speaks, or the mark is bad input): one conditional write either way.
+   */
+  endOfTurnPlayed(callId: string, turn: number, streamSid: string): Promise<CallRecord | undefined>;
+  /** Records when the turn's audio finished playing (the first end mark wins). */
+  markPlayed(callId: string, turn: number, now: number): Promise<void>;
   getTurn(callId: string, turn: number): Promise<TurnRecord | undefined>;
   listTurns(callId: string): Promise<TurnRecord[]>;
   /** Calls streaming right now, across the table, after adding delta (+1 at start, −1 at the end of a started call). */
