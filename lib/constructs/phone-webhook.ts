@@ -5,7 +5,7 @@
  * the WebSocket stage's URL (VOICE_STREAM_URL). Neither route has an API Gateway authorizer: each says why below.
  */
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type CfnRoute, type CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
@@ -57,10 +57,7 @@ export class PhoneWebhook extends Construct {
     });
     const cfnStage = stage.node.defaultChild as CfnStage;
     cfnStage.addPropertyOverride('StageName', '$default');
-    for (const [routeKey, limits] of Object.entries(props.routeThrottle ?? {})) {
-      if (!HTTP_ROUTES.some((r) => `${r.method} ${r.path}` === routeKey)) throw new Error(`routeThrottle: no HTTP route ${routeKey}`);
-      cfnStage.addPropertyOverride(`RouteSettings.${routeKey}`, { ThrottlingRateLimit: limits.rateLimit, ThrottlingBurstLimit: limits.burstLimit });
-    }
+    const routes = new Map<string, CfnRoute>();
     for (const route of HTTP_ROUTES) {
       const fn = props.functions.get(route.name);
       if (!fn) throw new Error(`no function for HTTP route ${route.method} ${route.path}`);
@@ -73,6 +70,16 @@ export class PhoneWebhook extends Construct {
       const reason = WHY_NO_AUTHORIZER[route.name];
       if (!reason) throw new Error(`HTTP route ${route.method} ${route.path}: say in WHY_NO_AUTHORIZER why it has no authorizer`);
       Validations.of(added!).acknowledge({ id: 'AwsSolutions-APIG4', reason });
+      routes.set(`${route.method} ${route.path}`, added!.node.defaultChild as CfnRoute);
+    }
+    for (const [routeKey, limits] of Object.entries(props.routeThrottle ?? {})) {
+      const route = routes.get(routeKey);
+      if (!route) throw new Error(`routeThrottle: no HTTP route ${routeKey}`);
+      cfnStage.addPropertyOverride(`RouteSettings.${routeKey}`, { ThrottlingRateLimit: limits.rateLimit, ThrottlingBurstLimit: limits.burstLimit });
+      // API Gateway refuses route settings for a route it does not know yet ("Unable to find Route by key … within the
+      // provided RouteSettings"), and nothing else orders the stage after the route: CloudFormation could create the
+      // stage first on the first deploy.
+      cfnStage.addResourceDependency(route);
     }
   }
 

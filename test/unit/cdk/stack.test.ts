@@ -123,6 +123,31 @@ describe('WebSocket API', () => {
   });
 });
 
+describe('the first deploy', () => {
+  // API Gateway refuses a stage whose RouteSettings name a route it does not know yet ("Unable to find Route by key …
+  // within the provided RouteSettings"): on a first deploy CloudFormation creates resources in parallel unless one
+  // depends on the other, so every stage must depend on each route its settings name (on both APIs).
+  it.each([
+    ['dev', dev],
+    ['prod', prod],
+  ])('%s: every stage depends on the routes its route settings name', (_env, template) => {
+    const routes = resources(template, 'AWS::ApiGatewayV2::Route');
+    const stages = resources(template, 'AWS::ApiGatewayV2::Stage');
+    expect(stages.length).toBe(2);
+    let named = 0;
+    for (const [stageId, stage] of stages) {
+      const apiIds = referencedIds(stage.Properties.ApiId);
+      for (const routeKey of Object.keys(stage.Properties.RouteSettings ?? {})) {
+        named++;
+        const route = routes.find(([, r]) => r.Properties.RouteKey === routeKey && referencedIds(r.Properties.ApiId).some((id) => apiIds.includes(id)));
+        expect({ stageId, routeKey, route: route?.[0] }).toEqual({ stageId, routeKey, route: expect.any(String) });
+        expect({ stageId, routeKey, dependsOn: stage.DependsOn ?? [] }).toEqual({ stageId, routeKey, dependsOn: expect.arrayContaining([route![0]]) });
+      }
+    }
+    expect(named).toBeGreaterThan(0); // the HTTP API throttles the token route on its own
+  });
+});
+
 describe('HTTP routes and the browser page', () => {
   const [httpApiId] = resources(dev, 'AWS::ApiGatewayV2::Api').find(([, a]) => a.Properties.ProtocolType === 'HTTP')!;
 
