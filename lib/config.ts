@@ -146,3 +146,40 @@ export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = 
     manageApiGatewayLogRole: true,
   },
 };
+
+/** What `-c key=value` may change for one deploy (bin/app.ts): settings that depend on the target account. */
+export interface DeployOverrides {
+  readonly config: EnvironmentConfig;
+  /** The account's unreserved Lambda concurrency, when the deployer states it (`npm run preflight` prints it). */
+  readonly accountConcurrency?: number;
+}
+
+/**
+ * `alarmEmail=…`; `provisioned=off` (no provisioned concurrency: an account whose quota has none to give);
+ * `manageApiGatewayLogRole=false` (the account already has API Gateway's CloudWatch Logs role); `accountConcurrency=N`.
+ * Anything else under those keys is refused, naming the key.
+ */
+export function withDeployOverrides(base: EnvironmentConfig, context: (key: string) => unknown): DeployOverrides {
+  let config = base;
+  const text = (key: string): string | undefined => {
+    const value = context(key);
+    return value === undefined || value === null || value === '' ? undefined : String(value);
+  };
+  const alarmEmail = text('alarmEmail');
+  if (alarmEmail) config = { ...config, alarmEmail };
+  const provisioned = text('provisioned');
+  if (provisioned !== undefined) {
+    if (provisioned !== 'off') throw new Error(`-c provisioned=${provisioned}: only "off" is understood (the amounts live in lib/config.ts)`);
+    config = { ...config, hotPath: { provisioned: 0, maxProvisioned: 0, utilizationTarget: config.hotPath.utilizationTarget } };
+  }
+  const logRole = text('manageApiGatewayLogRole');
+  if (logRole !== undefined) {
+    if (logRole !== 'true' && logRole !== 'false') throw new Error(`-c manageApiGatewayLogRole=${logRole}: true or false`);
+    config = { ...config, manageApiGatewayLogRole: logRole === 'true' };
+  }
+  const concurrency = text('accountConcurrency');
+  if (concurrency === undefined) return { config };
+  const n = Number(concurrency);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`-c accountConcurrency=${concurrency}: a whole number (the account's unreserved Lambda concurrency)`);
+  return { config, accountConcurrency: n };
+}

@@ -2,7 +2,9 @@
  * The voice agent in one environment: the call table, the app secret, one function per route-table entry, the
  * WebSocket API in front of them, and the latency budget watched by a dashboard and alarms.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { ALL_FUNCTIONS } from '../functions/routes';
+import { accountNeeds, checkAccount } from './account-needs';
 import type { Construct } from 'constructs';
 import { AppSecret } from './constructs/app-secret';
 import { CallTable } from './constructs/call-table';
@@ -17,6 +19,12 @@ import type { EnvName } from './environments';
 export interface VoiceAgentStackProps extends StackProps {
   readonly envName: EnvName;
   readonly config: EnvironmentConfig;
+  /**
+   * The target account's unreserved Lambda concurrency (`npm run preflight` prints it; `-c accountConcurrency=…`):
+   * when given, a stack whose provisioned concurrency cannot fit fails the synth with what to do, instead of
+   * CloudFormation rolling back halfway through the deploy (lib/account-needs.ts).
+   */
+  readonly accountConcurrency?: number;
 }
 
 export class VoiceAgentStack extends Stack {
@@ -31,6 +39,17 @@ export class VoiceAgentStack extends Stack {
   constructor(scope: Construct, id: string, props: VoiceAgentStackProps) {
     super(scope, id, props);
     const { config, envName } = props;
+    const needs = accountNeeds(config, ALL_FUNCTIONS.filter((f) => f.hotPath).length);
+    if (props.accountConcurrency !== undefined) {
+      const verdict = checkAccount(needs, { unreserved: props.accountConcurrency }, envName);
+      if (verdict.blocking) throw new Error(verdict.blocking);
+      if (verdict.warning) Annotations.of(this).addWarningV2('voice-agent:account-concurrency', verdict.warning);
+    } else if (needs.provisionedAtDeploy > 0) {
+      Annotations.of(this).addInfo(
+        `Provisioned concurrency needs ${needs.concurrencyForDeploy} of the account's unreserved Lambda concurrency to deploy and ${needs.concurrencyForPeak} at its peak ` +
+          '(new accounts have 10): `npm run preflight -- --env ' + envName + '` checks the account.',
+      );
+    }
 
     this.callTable = new CallTable(this, 'CallTable', config.table);
     this.appSecret = new AppSecret(this, 'AppSecret', { secretName: `voice-agent/${envName}`, retain: config.table.retain });

@@ -113,11 +113,14 @@ export class RouteFunctions extends Construct {
    * schedule raises the floor before the morning's calls instead of after their cold starts.
    */
   private provision(spec: FunctionSpec, fn: NodejsFunction, hot: HotPathConcurrency): Alias {
+    // Without provisioned concurrency (`provisioned: 0`, an account whose quota has none to give) the alias stays, so
+    // switching it on later changes no integration.
     const alias = new Alias(this, `${spec.name}-live`, {
       aliasName: 'live',
       version: fn.currentVersion,
-      provisionedConcurrentExecutions: hot.provisioned,
+      ...(hot.provisioned > 0 ? { provisionedConcurrentExecutions: hot.provisioned } : {}),
     });
+    if (hot.provisioned === 0) return alias;
     const scaling = alias.addAutoScaling({ minCapacity: hot.provisioned, maxCapacity: hot.maxProvisioned });
     scaling.scaleOnUtilization({ utilizationTarget: hot.utilizationTarget });
     const hours = hot.businessHours;

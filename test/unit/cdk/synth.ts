@@ -16,9 +16,9 @@ export type Resource = { Type: string; Properties: Record<string, any>; Deletion
 
 const stacks = new WeakMap<Template, VoiceAgentStack>();
 
-export function synth(envName: EnvName, config: Partial<EnvironmentConfig> = {}): Template {
+export function synth(envName: EnvName, config: Partial<EnvironmentConfig> = {}, accountConcurrency?: number): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new VoiceAgentStack(app, stackName(envName), { envName, config: { ...ENVIRONMENT_CONFIG[envName], ...config } });
+  const stack = new VoiceAgentStack(app, stackName(envName), { envName, config: { ...ENVIRONMENT_CONFIG[envName], ...config }, accountConcurrency });
   const template = Template.fromStack(stack);
   stacks.set(template, stack);
   return template;
