@@ -17,8 +17,13 @@ export interface Permissions {
   readonly table: readonly TableAction[];
   /** execute-api:ManageConnections on this API: posts to / closes the caller's connection. */
   readonly manageConnections: boolean;
-  /** secretsmanager:GetSecretValue on the app secret (caller token, vendor API keys). */
+  /** secretsmanager:GetSecretValue on the app secret (caller token, vendor API keys, Twilio credentials). */
   readonly appSecret: boolean;
+  /**
+   * Hears and speaks: uses the speech providers (Deepgram, ElevenLabs; keys from the app secret, so it needs
+   * `appSecret`), which are chosen for it (SPEECH_PROVIDERS) and warmed at init.
+   */
+  readonly speech: boolean;
 }
 
 export interface FunctionSpec {
@@ -43,7 +48,7 @@ const fn = (name: string, hotPath: boolean, permissions: Permissions, timeoutSec
   permissions,
 });
 
-const NONE: Permissions = { table: [], manageConnections: false, appSecret: false };
+const NONE: Permissions = { table: [], manageConnections: false, appSecret: false, speech: false };
 /** Reads and conditional updates of the call item: state transitions that never write audio or turns. */
 const UPDATE_CALL: Permissions = { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] };
 /** Speaks the greeting (turn 1): writes the turn, speaks back, needs the vendor keys; no caller audio to read. */
@@ -51,12 +56,14 @@ const GREET: Permissions = {
   table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   manageConnections: true,
   appSecret: true,
+  speech: true,
 };
 /** Runs turns: stores frames and turns, queries audio, speaks back, and needs the vendor keys. */
 const RUN_TURNS: Permissions = {
   table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
   manageConnections: true,
   appSecret: true,
+  speech: true,
 };
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -64,8 +71,9 @@ export const ROUTES: readonly RouteSpec[] = [
   { routeKey: 'start', ...fn('start', true, GREET) },
   { routeKey: 'media', ...fn('media', true, RUN_TURNS) },
   { routeKey: 'dtmf', ...fn('dtmf', true, RUN_TURNS) },
-  // The final mark of a goodbye turn sends the hangup event and closes the connection.
-  { routeKey: 'mark', ...fn('mark', true, { ...UPDATE_CALL, manageConnections: true }, 10, 512) },
+  // The final mark of a goodbye turn sends the hangup event and closes the connection; of a transfer on a phone
+  // call, it asks Twilio (credentials in the app secret) to redirect the call to the transfer number.
+  { routeKey: 'mark', ...fn('mark', true, { ...UPDATE_CALL, manageConnections: true, appSecret: true }, 10, 512) },
   { routeKey: 'stop', ...fn('stop', false, UPDATE_CALL, 10, 512) },
   { routeKey: '$disconnect', ...fn('disconnect', false, UPDATE_CALL, 10, 512) },
   // Validates and refuses: touches nothing.
@@ -93,6 +101,8 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
   { method: 'POST', path: '/twilio/voice', ...fn('twilio-voice', false, { ...NONE, appSecret: true }, 10, 256) },
   // The browser page's short-lived caller token (keyed with the app secret's token; never returns that token).
   { method: 'POST', path: '/browser/token', ...fn('browser-token', false, { ...NONE, appSecret: true }, 10, 256) },
+  // The agent calls someone: Twilio's REST API places a call whose TwiML connects it to the WebSocket API.
+  { method: 'POST', path: '/calls', ...fn('outbound-call', false, { ...NONE, appSecret: true }, 15, 256) },
 ];
 
 export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...ROUTES, AUTHORIZER, ...HTTP_ROUTES];

@@ -46,6 +46,32 @@ export interface AlarmThresholds {
   readonly datapointsToAlarm: number;
 }
 
+/**
+ * The WebSocket stage behind your own domain name (a Regional API Gateway domain name and an API mapping): callers,
+ * and Twilio's <Stream url>, use `wss://<domainName>/<basePath>`. The ACM certificate must cover the name and live in
+ * the stack's region; the DNS record (a CNAME to the `CustomDomainTarget` output) is yours to create. API Gateway
+ * cannot put a WebSocket API on the same domain name as an HTTP API: the Twilio webhook keeps its own URL.
+ */
+export interface CustomDomain {
+  readonly domainName: string;
+  readonly certificateArn: string;
+  /** The API mapping's path (one level: letters, digits and $-_.+!*'()); none maps the stage at the domain's root. */
+  readonly basePath?: string;
+}
+
+/** Refuses a custom domain API Gateway would refuse at deploy time. */
+export function checkCustomDomain(domain: CustomDomain): void {
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domain.domainName)) {
+    throw new Error(`customDomain.domainName ${domain.domainName}: a lower-case DNS name such as voice.example.com`);
+  }
+  if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(domain.certificateArn)) {
+    throw new Error(`customDomain.certificateArn ${domain.certificateArn}: an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)`);
+  }
+  if (domain.basePath !== undefined && !/^[A-Za-z0-9$\-_.+!*'()]{1,300}$/.test(domain.basePath)) {
+    throw new Error(`customDomain.basePath ${domain.basePath}: one level of letters, digits and $-_.+!*'() (API Gateway's API mapping rules)`);
+  }
+}
+
 export interface EnvironmentConfig {
   /** The per-turn latency budget the dashboard draws and the latency alarm defaults to (ms). */
   readonly latencyBudgetMs: number;
@@ -71,6 +97,8 @@ export interface EnvironmentConfig {
    * logging requires). Switch off when the account already has one.
    */
   readonly manageApiGatewayLogRole: boolean;
+  /** Serve the WebSocket stage at your own domain name (none: API Gateway's execute-api address). */
+  readonly customDomain?: CustomDomain;
 }
 
 /** The seed study's target for a turn (docs/ARCHITECTURE.md). */

@@ -73,17 +73,20 @@ export class VoiceAgentStack extends Stack {
       logRetention: config.logs.retention,
       retainLogs: config.logs.retain,
       manageAccountLogRole: config.manageApiGatewayLogRole,
+      customDomain: config.customDomain,
     });
+    // The authorizer checks a Twilio signature against the URL Twilio was given (functions/shared/twilio.ts).
+    this.functions.authorizer.addEnvironment('VOICE_STREAM_URL', this.webSocket.publicUrl);
     this.functions.allowConnections({ endpoint: this.webSocket.connectionsEndpoint, stageArn: this.webSocket.stageArn, stageArnForNag: this.webSocket.stageArnForNag });
 
     this.phone = new PhoneWebhook(this, 'Phone', {
       functions: this.functions.byName,
-      streamUrl: this.webSocket.url,
+      streamUrl: this.webSocket.publicUrl,
       // One request per incoming call: a few a second is a busy line; anything far beyond it is not Twilio.
       throttle: { rateLimit: 20, burstLimit: 50 },
       // The browser token endpoint is open: one token per Call pressed. Its own, lower limit keeps a flood of token
       // requests from taking the phone line's share of the stage.
-      routeThrottle: { 'POST /browser/token': { rateLimit: 5, burstLimit: 10 } },
+      routeThrottle: { 'POST /browser/token': { rateLimit: 5, burstLimit: 10 }, 'POST /calls': { rateLimit: 1, burstLimit: 5 } },
       logRetention: config.logs.retention,
       retainLogs: config.logs.retain,
     });
@@ -102,7 +105,14 @@ export class VoiceAgentStack extends Stack {
       alarmEmail: config.alarmEmail,
     });
 
-    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.url, description: 'wss:// URL callers connect to (add ?token=<voiceAgentToken>)' });
+    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.publicUrl, description: 'wss:// URL callers connect to (add ?token=<voiceAgentToken>)' });
+    if (this.webSocket.domain) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        value: this.webSocket.domain.regionalDomainName,
+        description: `DNS: a CNAME from ${config.customDomain!.domainName} to this name (Regional API Gateway domain)`,
+      });
+      new CfnOutput(this, 'StageUrl', { value: this.webSocket.url, description: "The stage's own execute-api URL (still served)" });
+    }
     new CfnOutput(this, 'TwilioWebhookUrl', {
       value: `${this.phone.url}/twilio/voice`,
       description: "Twilio number → Voice → 'A call comes in' → Webhook, HTTP POST (set twilioAuthToken in the app secret)",

@@ -22,6 +22,11 @@ async function main() {
     echoLogs: process.env.ECHO_LOGS === '1',
     placement,
     twilioAuthToken: process.env.TWILIO_AUTH_TOKEN || undefined,
+    twilio: {
+      accountSid: process.env.TWILIO_ACCOUNT_SID || undefined,
+      transferNumber: process.env.TRANSFER_NUMBER || undefined,
+      phoneNumber: process.env.TWILIO_PHONE_NUMBER || undefined,
+    },
   });
   const started = Date.now();
   await stack.start();
@@ -32,7 +37,10 @@ async function main() {
   );
   console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
   console.log(`or talk to it in a browser: ${stack.pageUrl()} (press Call; the page asks for a 5-minute token itself)`);
-  if (process.env.TWILIO_AUTH_TOKEN) console.log(`Twilio voice webhook: http://127.0.0.1:${stack.port}/twilio/voice (signed with TWILIO_AUTH_TOKEN)`);
+  if (process.env.TWILIO_AUTH_TOKEN) {
+    console.log(`Twilio voice webhook: http://127.0.0.1:${stack.port}/twilio/voice (signed with TWILIO_AUTH_TOKEN)`);
+    console.log(`Twilio's REST API (transfers, outbound calls) is a local stand-in at ${stack.twilioRest!.url}: it records requests; no phone rings`);
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -14,8 +14,9 @@ import { ACCOUNT_ID, functionCredentials, localIam } from './iam';
 import { LogSink } from './observability/log-sink';
 import { scanOwnLogs, stackSecrets, type LogScanReport } from './observability/log-scan';
 import { LambdaRuntime } from './runtime/runtime';
-import type { DelayHandle, FunctionConfig, InvocationDelay, Invoker, Placement } from './runtime/types';
+import type { DelayHandle, FunctionConfig, InvocationDelay, InvocationThrottle, Invoker, Placement, ThrottleHandle } from './runtime/types';
 import { SecretsManagerServer } from './secrets/secrets-manager-server';
+import { TwilioRestServer } from './vendors/twilio-rest-server';
 import type { Fault, Vendor, VendorFaultRates } from './vendors/behaviour';
 
 // Lambda runs nodejs22.x; this machine has Node 20, for which the AWS SDK would print a deprecation warning.
@@ -65,6 +66,12 @@ export interface LocalStackOptions {
   readonly skipBuild?: boolean;
   /** The Twilio account's auth token (npm start: TWILIO_AUTH_TOKEN): signs the voice webhook and stream upgrades. */
   readonly twilioAuthToken?: string;
+  /**
+   * With `twilioAuthToken`: Twilio's REST API is the local stand-in (local/vendors/twilio-rest-server.ts, `twilioRest`)
+   * for this account (generated when not given); `transferNumber` and `phoneNumber` go into the app secret as
+   * `transferNumber` and `twilioPhoneNumber` (none: the line cannot transfer / place calls, as on AWS).
+   */
+  readonly twilio?: { readonly accountSid?: string; readonly transferNumber?: string; readonly phoneNumber?: string };
   readonly gatewayLimits?: ConstructorParameters<typeof WebSocketGateway>[0]['limits'];
   /**
    * Random faults in the vendor stand-ins (providers seed or zero): e.g. `{ rate: 0.01 }` fails 1 % of each vendor's
@@ -72,6 +79,12 @@ export interface LocalStackOptions {
    * for `vendors` (default both). Injected faults are counted in `vendorFaultStats()`.
    */
   readonly vendorFaults?: VendorFaultRates;
+  /**
+   * A custom domain mapped to the stage (lib/config.ts `customDomain`): callers whose Host is `domainName` reach the
+   * stage at `/<basePath>`, and the phone line's TwiML (and the authorizer's Twilio check) use
+   * `ws://<domainName>/<basePath>` as the stream URL (`publicUrl`), as the deployed stack uses its wss:// one.
+   */
+  readonly customDomain?: { readonly domainName: string; readonly basePath?: string };
 }
 
 /** How DynamoDB fails (local/dynamo/faults.cjs): 400 throttling, 500/503, or the connection reset. */
@@ -105,6 +118,10 @@ export class LocalStack {
   readonly token: string;
   readonly logs: LogSink;
   url = '';
+  /** Twilio's REST API (calls: transfers, outbound), the stand-in, when the stack has a Twilio auth token. */
+  twilioRest?: TwilioRestServer;
+  /** The stream URL callers are given (the phone line's TwiML): the custom domain's when there is one, else `url`. */
+  publicUrl = '';
   port = 0;
   dynamoEndpoint = '';
   runtime?: LambdaRuntime;
@@ -157,10 +174,19 @@ export class LocalStack {
     // The callers' token reaches the functions only through the secret, as on AWS (never as an env var).
     this.secrets = new SecretsManagerServer({ isAllowed: iam.isAllowed });
     const secretsEndpoint = await this.secrets.start();
-    this.appSecretArn = this.secrets.putSecret(
-      APP_SECRET_NAME,
-      JSON.stringify((this.appSecret = { voiceAgentToken: this.token, ...vendors.keys, ...(o.twilioAuthToken ? { twilioAuthToken: o.twilioAuthToken } : {}) })),
-    );
+    const twilio: Record<string, string> = {};
+    if (o.twilioAuthToken) {
+      const accountSid = o.twilio?.accountSid ?? 'AC' + randomBytes(16).toString('hex');
+      this.twilioRest = new TwilioRestServer({ accountSid, authToken: o.twilioAuthToken, numbers: o.twilio?.phoneNumber ? [o.twilio.phoneNumber] : [] });
+      await this.twilioRest.start();
+      Object.assign(twilio, {
+        twilioAuthToken: o.twilioAuthToken,
+        twilioAccountSid: accountSid,
+        ...(o.twilio?.transferNumber ? { transferNumber: o.twilio.transferNumber } : {}),
+        ...(o.twilio?.phoneNumber ? { twilioPhoneNumber: o.twilio.phoneNumber } : {}),
+      });
+    }
+    this.appSecretArn = this.secrets.putSecret(APP_SECRET_NAME, JSON.stringify((this.appSecret = { voiceAgentToken: this.token, ...vendors.keys, ...twilio })));
 
     // The gateway needs an invoker before the runtime exists (the runtime needs the gateway's port): late-bound.
     const invoker: Invoker = { invoke: (name, event) => this.runtime!.invoke(name, event) };
@@ -177,10 +203,12 @@ export class LocalStack {
       httpRoutes: HTTP_ROUTES.map((r) => ({ method: r.method, path: r.path, functionName: r.name })),
       // The browser page, on the same origin as the token endpoint it calls (on AWS: an S3 bucket, lib/constructs/web-client.ts).
       staticRoot: path.join(ROOT, 'web'),
+      customDomain: o.customDomain,
     });
     const { url, port } = await this.gateway.start();
     this.url = url;
     this.port = port;
+    this.publicUrl = o.customDomain ? `ws://${o.customDomain.domainName}${o.customDomain.basePath ? `/${o.customDomain.basePath}` : ''}` : url;
 
     const env: Record<string, string> = {
       DYNAMODB_ENDPOINT: this.dynamoEndpoint,
@@ -210,9 +238,12 @@ export class LocalStack {
         ...(fn.permissions.manageConnections ? { CONNECTIONS_ENDPOINT: `http://127.0.0.1:${port}/${STAGE}` } : {}),
         // Likewise only the functions that may read the secret are told which it is.
         ...(fn.permissions.appSecret ? { APP_SECRET_ID: this.appSecretArn } : {}),
+        // Twilio's REST API is the stand-in here (functions/adapters/twilio-calls.ts); on AWS, api.twilio.com.
+        ...(fn.permissions.appSecret && this.twilioRest ? { TWILIO_API_URL: this.twilioRest.url } : {}),
         // The HTTP routes point callers at this stage: the phone line's TwiML, the browser token's `url` (lib: the
-        // WebSocket stage's wss:// URL).
-        ...(HTTP_ROUTES.some((r) => r.name === fn.name) ? { VOICE_STREAM_URL: url } : {}),
+        // WebSocket stage's wss:// URL, or its custom domain's).
+        // The authorizer checks Twilio's signature against it when a caller came through its host.
+        ...(HTTP_ROUTES.some((r) => r.name === fn.name) || fn.name === AUTHORIZER.name ? { VOICE_STREAM_URL: this.publicUrl } : {}),
       },
     }));
     this.runtime = new LambdaRuntime({
@@ -303,6 +334,16 @@ export class LocalStack {
     return this.runtime.delayInvocations(delay);
   }
 
+  /**
+   * Fault injection: refuses matching invocations of a function as Lambda refuses one over its concurrency
+   * (`Throttled`): the event is lost and the gateway answers the caller `{"message": "Internal server error", …}`, as
+   * API Gateway does. See local/runtime/types.ts (InvocationThrottle).
+   */
+  throttleInvocations(throttle: InvocationThrottle): ThrottleHandle {
+    if (!this.runtime) throw new Error('the stack is not started');
+    return this.runtime.throttleInvocations(throttle);
+  }
+
   /** The stack's helper processes (dynamodb, speech, vendors) and their pids: where tools/cpu-breakdown.ts reads CPU. */
   childProcesses(): { name: string; pid: number }[] {
     return this.children.flatMap((c) => (c.process.pid !== undefined ? [{ name: c.name, pid: c.process.pid }] : []));
@@ -322,6 +363,7 @@ export class LocalStack {
     await this.gateway?.stop().catch(() => undefined);
     await this.runtime?.stop().catch(() => undefined);
     await this.secrets?.stop();
+    await this.twilioRest?.stop().catch(() => undefined);
     await Promise.all(this.children.map((c) => c.stop()));
     this.children = [];
     await this.logs.close();

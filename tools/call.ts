@@ -2,6 +2,10 @@
  * `npm run call -- --say "what are your opening hours" [--say …] [--wav FILE] [--out agent.wav]`
  * Synthesizes the caller's words offline (Flite), streams them like a phone (20 ms frames, real time), and
  * prints what the agent heard, what it answered, and the latency from end of speech to first agent audio.
+ *
+ * `npm run call -- --dial +14155550123 [--url …] [--api https://…]`: the agent calls a phone instead (the stack's
+ * `POST /calls`, authenticated with the token of --url; on AWS --api is the HTTP API, the TwilioWebhookUrl output
+ * without /twilio/voice). Prints the call SID Twilio gave it.
  */
 import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -25,8 +29,11 @@ async function main() {
     .option('--voice <voice>', 'caller voice: rms, slt, awb, kal16', 'rms')
     .option('--out <file>', 'where to write the agent audio', 'agent.wav')
     .option('--timeout <ms>', 'longest wait for one turn', '30000')
+    .option('--dial <number>', 'have the agent call this phone number (E.164) through the stack\'s Twilio account instead')
+    .option('--api <url>', 'the HTTP API for --dial (default: the --url host over http(s))')
     .parse();
-  const opts = program.opts<{ url?: string; say: string[]; wav: string[]; dtmf?: string; format: string; voice: string; out: string; timeout: string }>();
+  const opts = program.opts<{ url?: string; say: string[]; wav: string[]; dtmf?: string; format: string; voice: string; out: string; timeout: string; dial?: string; api?: string }>();
+  if (opts.dial) return dial(opts.dial, opts.url ?? defaultUrl(), opts.api);
 
   const url = opts.url ?? defaultUrl();
   const format: AudioFormat = opts.format === 'pcm16' ? { encoding: 'pcm16', sampleRate: 16000 } : { encoding: 'mulaw', sampleRate: 8000 };
@@ -130,3 +137,28 @@ main().catch((err) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });
+
+/** `--dial`: asks the stack to place a call (POST /calls) and prints what it answered. */
+async function dial(to: string, url: string, api: string | undefined): Promise<void> {
+  const ws = new URL(url);
+  const token = ws.searchParams.get('token');
+  if (!token) {
+    console.error('--dial needs the long-lived token: a --url with ?token=<voiceAgentToken>');
+    process.exit(2);
+  }
+  const base = api ?? `${ws.protocol === 'wss:' ? 'https:' : 'http:'}//${ws.host}`;
+  const res = await fetch(`${base.replace(/\/$/, '')}/calls`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ to }),
+  }).catch((err: Error) => {
+    console.error(`could not reach ${base}: ${err.message}`);
+    process.exit(2);
+  });
+  const body = (await res.json().catch(() => ({}))) as { callSid?: string; status?: string; message?: string; twilioCode?: number };
+  if (res.status !== 201) {
+    console.error(`not placed: HTTP ${res.status}: ${body.message ?? ''}${body.twilioCode !== undefined ? ` (Twilio code ${body.twilioCode})` : ''}`);
+    process.exit(1);
+  }
+  console.log(`placed: ${body.callSid} (${body.status}); the agent greets whoever answers`);
+}

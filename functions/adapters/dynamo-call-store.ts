@@ -327,6 +327,22 @@ export class DynamoCallStore implements CallStore {
     return out?.Attributes ? toCall(out.Attributes) : undefined;
   }
 
+  async takePendingAction(callId: string, turn: number): Promise<boolean> {
+    const out = await this.conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.call(callId),
+          UpdateExpression: 'REMOVE pendingAction',
+          ConditionExpression: 'pendingAction.#turn = :turn',
+          ExpressionAttributeNames: { '#turn': 'turn' },
+          ExpressionAttributeValues: { ':turn': turn },
+        }),
+      ),
+    );
+    return out !== undefined;
+  }
+
   async markPlayed(callId: string, turn: number, now: number): Promise<void> {
     await this.conditional(
       this.doc.send(

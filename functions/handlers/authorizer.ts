@@ -8,13 +8,10 @@
  * All compared in constant time; the secret is cached per warm environment (functions/shared/secrets.ts). Anything
  * else — missing, forged, a Twilio signature when no Twilio token is configured — is denied (API Gateway: 403).
  */
-import { timingSafeEqual } from 'node:crypto';
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { logger, metrics, telemetry, tracer } from '../shared/observability';
-import { looksLikeCallerToken, verifyCallerToken } from '../shared/caller-tokens';
+import { logger, telemetry } from '../shared/observability';
+import { withPowertools } from '../shared/powertools';
+import { looksLikeCallerToken, sameSecret, verifyCallerToken } from '../shared/caller-tokens';
 import { appSecrets, type AppSecrets } from '../shared/secrets';
 import { connectUrl, header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid } from '../shared/twilio';
 import { CONNECT_FORMAT_PARAMETER, isConnectFormat, type ConnectFormat } from '../domain/protocol';
@@ -35,12 +32,6 @@ function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string,
   };
 }
 
-function tokenMatches(presented: string, expected: string): boolean {
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
   const presented = event.queryStringParameters?.token;
   const declared = event.queryStringParameters?.[CONNECT_FORMAT_PARAMETER];
@@ -55,12 +46,12 @@ const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGa
     telemetry.count('AppSecretErrors');
     return policy('Deny', event.methodArn, 'anonymous');
   }
-  if (presented && tokenMatches(presented, secrets.voiceAgentToken)) return policy('Allow', event.methodArn, 'caller', 'token', format);
+  if (presented && sameSecret(presented, secrets.voiceAgentToken)) return policy('Allow', event.methodArn, 'caller', 'token', format);
   // Checked only after the long-lived token failed: a browser token never equals it, and this costs two HMACs.
   const browser = presented && looksLikeCallerToken(presented) ? verifyCallerToken(presented, secrets.voiceAgentToken) : undefined;
   if (browser?.valid) return policy('Allow', event.methodArn, 'browser', 'browser-token', format);
   if (signature && secrets.twilioAuthToken) {
-    const url = connectUrl(event as Parameters<typeof connectUrl>[0]);
+    const url = connectUrl(event as Parameters<typeof connectUrl>[0], process.env.VOICE_STREAM_URL);
     if (twilioSignatureValid(secrets.twilioAuthToken, signature, url)) return policy('Allow', event.methodArn, 'twilio', 'twilio-signature', 'mulaw');
   }
   // The reason, never the token: an expired browser token is worth telling apart from a forged one when debugging.
@@ -70,7 +61,4 @@ const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGa
   return policy('Deny', event.methodArn, 'anonymous');
 };
 
-export const handler = middy(authorize)
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use({ after: async () => { if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics(); } });
+export const handler = withPowertools(authorize);

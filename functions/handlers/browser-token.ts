@@ -9,13 +9,11 @@
  * from another origin (the S3 bucket, a file, a dev server) can read it; the page sends a CORS "simple" request (a
  * POST without body or custom headers), so no preflight route is needed.
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { issueCallerToken } from '../shared/caller-tokens';
-import { logger, metrics, telemetry, tracer } from '../shared/observability';
+import { logger, telemetry } from '../shared/observability';
+import { withPowertools } from '../shared/powertools';
 import { appSecrets } from '../shared/secrets';
 
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
@@ -52,11 +50,4 @@ const issue = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
   return json(200, { token, expiresAt, url: env.data.VOICE_STREAM_URL });
 };
 
-export const handler = middy(issue)
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use({
-    after: async () => {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    },
-  });
+export const handler = withPowertools(issue);

@@ -5,13 +5,11 @@
  * the caller, the number called and the call id as `<Parameter>`s (they arrive in the stream's `start` message).
  * Twilio's upgrade to that stream is signed too; the authorizer checks it.
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse';
 import { z } from 'zod';
-import { logger, metrics, telemetry, tracer } from '../shared/observability';
+import { logger, telemetry } from '../shared/observability';
+import { withPowertools } from '../shared/powertools';
 import { appSecrets } from '../shared/secrets';
 import { header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid, webhookUrl } from '../shared/twilio';
 
@@ -73,11 +71,4 @@ const answer = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStr
   return { statusCode: 200, headers: { 'content-type': 'text/xml' }, body: twiml(env.data.VOICE_STREAM_URL, call.data) };
 };
 
-export const handler = middy(answer)
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use({
-    after: async () => {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    },
-  });
+export const handler = withPowertools(answer);

@@ -84,3 +84,10 @@ export function verifyCallerToken(presented: string, voiceAgentToken: string, op
   if (expiresAt - now > MAX_CALLER_TOKEN_LIFETIME_SECONDS) return { valid: false, reason: 'lifetime too long' };
   return { valid: true, expiresAt };
 }
+
+/** Whether a presented secret (the long-lived caller token) is the expected one, compared in constant time. */
+export function sameSecret(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -5,6 +5,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ApiGatewaySender, connectionsEndpoint } from '../adapters/connection-sender';
 import { DynamoCallStore } from '../adapters/dynamo-call-store';
+import { TwilioPhoneLine } from '../adapters/twilio-calls';
+import { appSecrets } from './secrets';
 import { CallService } from '../domain/call/call-service';
 import { MediaProcessor } from '../domain/call/media-processor';
 import type { CallStore, ConnectionSender } from '../domain/call/model';
@@ -79,7 +81,7 @@ export async function primeServices(permissions: Permissions): Promise<void> {
       ? servicesFor({ requestContext: { domainName: '', stage: '' } } as never).sender.send('__prime__', '{}')
       : undefined,
     // Functions that speak: the greeting and the fallback phrase, synthesized once, play without a round trip.
-    permissions.manageConnections && permissions.appSecret ? warmSpeech() : undefined,
+    permissions.speech ? warmSpeech() : undefined,
   ]);
 }
 
@@ -91,12 +93,14 @@ export function servicesFor(event: Pick<WebSocketEvent, 'requestContext'>): Serv
   const { config, store, stt, tts, responder } = baseServices();
   const sender = new ApiGatewaySender(endpoint);
   const now = () => Date.now();
-  const turns = new TurnRunner({ store, sender, stt, tts, responder, telemetry, config: config.turn, now });
+  // Functions that may read the app secret can reach Twilio's REST API (transfers); the others never try.
+  const phoneLine = process.env.APP_SECRET_ID ? new TwilioPhoneLine(appSecrets) : undefined;
+  const turns = new TurnRunner({ store, sender, stt, tts, responder, telemetry, config: config.turn, now, phoneLine });
   services = {
     config,
     store,
     sender,
-    calls: new CallService(store, sender, turns, responder, telemetry, now),
+    calls: new CallService(store, sender, turns, responder, telemetry, now, phoneLine),
     media: new MediaProcessor(store, sender, turns, telemetry, config.media, now),
   };
   perEndpoint.set(endpoint, services);

@@ -3,13 +3,11 @@
  * metrics flushed only when there are any), input errors logged and counted, and nothing thrown back to the
  * gateway — a bad message must never end a call or crash an environment.
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { CONNECT_FORMATS, isConnectFormat, ProtocolError } from '../domain/protocol';
 import type { AudioFormat } from '../domain/speech';
-import { logger, metrics, telemetry, tracer } from './observability';
+import { logger, metrics, telemetry } from './observability';
+import { withPowertools } from './powertools';
 import { ConnectionRateLimiter, rateLimitFromEnv } from './rate-limit';
 
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -51,14 +49,6 @@ export interface RouteOptions {
    */
   readonly closeConnection?: (event: WebSocketEvent) => Promise<void>;
 }
-
-/** Metrics are flushed only when the invocation recorded any: an empty flush per frame would be a log line per frame. */
-const flushMetricsWhenAny = (): middy.MiddlewareObj => {
-  const flush = async () => {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  };
-  return { after: flush, onError: flush };
-};
 
 export function routeHandler(
   route: string,
@@ -111,9 +101,5 @@ export function routeHandler(
       return { statusCode: 500 };
     }
   };
-  const handler = middy(base);
-  // With tracing off (the local stack) the tracer's middleware would only ask isTracingEnabled() in each phase: every
-  // middleware costs middy two awaits per invocation, so it is left out rather than run to do nothing.
-  if (tracer.isTracingEnabled()) handler.use(captureLambdaHandler(tracer, { captureResponse: false }));
-  return handler.use(injectLambdaContext(logger, { resetKeys: true })).use(flushMetricsWhenAny());
+  return withPowertools(base);
 }

@@ -23,6 +23,12 @@ const AppSecretsSchema = z.object({
   elevenLabsApiKey: optionalKey,
   /** The Twilio account's auth token: signs the voice webhook and the Media Streams upgrade. Unset: no phone line. */
   twilioAuthToken: optionalKey,
+  /** The Twilio account (AC…): with the auth token, what the REST API (transfer, outbound calls) authenticates as. */
+  twilioAccountSid: optionalKey.pipe(z.string().regex(/^AC[0-9a-f]{32}$/i, 'not a Twilio account SID (AC + 32 hex digits)').optional()),
+  /** Where a caller asking for a person is transferred (E.164). Unset: the agent says it cannot transfer. */
+  transferNumber: optionalKey.pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, 'not an E.164 number (+ and 7 to 15 digits)').optional()),
+  /** The Twilio number outbound calls come from (E.164, one of the account's numbers). Unset: no outbound calls. */
+  twilioPhoneNumber: optionalKey.pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, 'not an E.164 number (+ and 7 to 15 digits)').optional()),
 });
 
 export type AppSecrets = z.output<typeof AppSecretsSchema>;

@@ -20,19 +20,27 @@ export function twilioSignatureValid(authToken: string, signature: string | unde
 
 /**
  * The URL a WebSocket caller connected to, as Twilio signed it: scheme (wss behind API Gateway's TLS, ws locally,
- * from X-Forwarded-Proto), host, `/stage`, and the query string as it arrived.
+ * from X-Forwarded-Proto), host, path, and the query string as it arrived. The path is `/stage` on API Gateway's own
+ * endpoint; behind a custom domain it is the API mapping's path, which the event does not carry: `publicUrl` (the
+ * stream URL the phone line's TwiML hands Twilio, VOICE_STREAM_URL) gives it whenever the caller came through its host.
  */
-export function connectUrl(event: {
-  headers?: Record<string, string | undefined> | null;
-  queryStringParameters?: Record<string, string | undefined> | null;
-  requestContext: { domainName?: string; stage: string };
-}): string {
+export function connectUrl(
+  event: {
+    headers?: Record<string, string | undefined> | null;
+    queryStringParameters?: Record<string, string | undefined> | null;
+    requestContext: { domainName?: string; stage: string };
+  },
+  publicUrl?: string,
+): string {
   const proto = header(event.headers, 'x-forwarded-proto') === 'http' ? 'ws' : 'wss';
   const host = header(event.headers, 'host') ?? event.requestContext.domainName ?? '';
   const query = new URLSearchParams(
     Object.entries(event.queryStringParameters ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v] as [string, string]])),
   ).toString();
-  return `${proto}://${host}/${event.requestContext.stage}${query ? `?${query}` : ''}`;
+  // The published URL's path exactly as written (Twilio signs the text it was given), when the caller used its host.
+  const published = publicUrl?.match(/^wss?:\/\/([^/?#]+)([^?#]*)/i);
+  const path = published && published[1]!.toLowerCase() === host.toLowerCase() ? published[2]! : `/${event.requestContext.stage}`;
+  return `${proto}://${host}${path}${query ? `?${query}` : ''}`;
 }
 
 /** The URL an HTTP API (payload 2.0) request was made to: what Twilio signed for the voice webhook. */

@@ -19,10 +19,12 @@ export class AppSecret extends Construct {
     super(scope, id);
     this.secret = new Secret(this, 'Secret', {
       secretName: props.secretName,
-      description: 'Voice agent: caller token (voiceAgentToken) and vendor keys (deepgramApiKey, elevenLabsApiKey, twilioAuthToken)',
+      description: 'Voice agent: caller token (voiceAgentToken), vendor keys (deepgramApiKey, elevenLabsApiKey, twilioAuthToken, twilioAccountSid) and phone numbers (transferNumber, twilioPhoneNumber)',
       // The token is generated at deploy time, so no value ever passes through the template or a shell history.
       // Vendor keys start empty and are set with `aws secretsmanager put-secret-value` (README, Deploying).
       generateSecretString: {
+        // The optional phone settings (twilioAccountSid, transferNumber, twilioPhoneNumber) are not in the template:
+        // changing GenerateSecretString on a deployed secret would generate its value again.
         secretStringTemplate: JSON.stringify({ deepgramApiKey: '', elevenLabsApiKey: '', twilioAuthToken: '' }),
         generateStringKey: 'voiceAgentToken',
         excludePunctuation: true,

@@ -121,15 +121,16 @@ export class LatencyMonitoring extends Construct {
       usingMetrics: { completed: app('TurnsCompleted', 'Sum'), failed: app('TurnsFailed', 'Sum') },
       period: PERIOD,
     });
-    const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number) => {
+    const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number, once = false) => {
       const a = new Alarm(this, alarmId, {
         alarmName: `voice-agent-${props.envName}-${alarmId}`,
         alarmDescription: description,
         metric,
         threshold,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: t.evaluationPeriods,
-        datapointsToAlarm: t.datapointsToAlarm,
+        // `once`: a single bad minute is an incident (a caller dropped instead of handed to a person).
+        evaluationPeriods: once ? 1 : t.evaluationPeriods,
+        datapointsToAlarm: once ? 1 : t.datapointsToAlarm,
         // No calls, no data: quiet hours are not an incident.
         treatMissingData: TreatMissingData.NOT_BREACHING,
       });
@@ -169,9 +170,16 @@ export class LatencyMonitoring extends Construct {
       ),
       alarm(
         'HttpRouteErrors',
-        'Lambda errors or throttles of the HTTP routes: the Twilio webhook (calls to the number go unanswered) or the browser token endpoint.',
+        'Lambda errors or throttles of the HTTP routes: the Twilio webhook (calls to the number go unanswered), the browser token endpoint or the outbound call endpoint.',
         sumOf('HTTP route errors', [...lambda('Errors', 'Sum', isHttp), ...lambda('Throttles', 'Sum', isHttp)]),
         t.functionErrorsPerMinute,
+      ),
+      alarm(
+        'PhoneLineFailures',
+        'Twilio refused or could not be reached: a caller asking for a person was dropped (TransferFailures), or an outbound call was not placed (OutboundCallsFailed). Check the Twilio account, its credentials and the numbers in the app secret.',
+        sumOf('phone line failures', [app('TransferFailures', 'Sum'), app('OutboundCallsFailed', 'Sum')]),
+        0,
+        true,
       ),
       alarm(
         'ProvisionedSpillover',
@@ -253,6 +261,13 @@ export class LatencyMonitoring extends Construct {
           app('CallsOffered', 'Sum', {}, 'phone calls offered (Twilio webhook)'),
           app('BrowserTokensIssued', 'Sum', {}, 'browser tokens issued (POST /browser/token)'),
           app('AppSecretErrors', 'Sum', {}, 'app secret unreadable'),
+        ],
+        right: [
+          app('Transfers', 'Sum', {}, 'transfers to a person'),
+          app('TransferFailures', 'Sum', {}, 'transfers Twilio refused'),
+          app('OutboundCallsPlaced', 'Sum', {}, 'outbound calls placed'),
+          app('OutboundCallsRefused', 'Sum', {}, 'outbound calls refused (token, number)'),
+          app('OutboundCallsFailed', 'Sum', {}, 'outbound calls Twilio refused'),
         ],
         width: 9,
         height: 5,

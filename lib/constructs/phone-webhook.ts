@@ -1,8 +1,9 @@
 /**
  * The HTTP front doors (functions/routes.ts HTTP_ROUTES), one HTTP API: `POST /twilio/voice`, which Twilio calls when
- * the number rings (its function answers with TwiML pointing the call at the WebSocket stage), and
- * `POST /browser/token`, where the browser page gets a short-lived caller token. Every function behind it is told
- * the WebSocket stage's URL (VOICE_STREAM_URL). Neither route has an API Gateway authorizer: each says why below.
+ * the number rings (its function answers with TwiML pointing the call at the WebSocket stage), `POST /browser/token`,
+ * where the browser page gets a short-lived caller token, and `POST /calls`, where the owner of the line has the
+ * agent call someone. Every function behind it is told the stream URL callers are given (VOICE_STREAM_URL). No route
+ * has an API Gateway authorizer: each says why below.
  */
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type CfnRoute, type CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -34,6 +35,9 @@ const WHY_NO_AUTHORIZER: Readonly<Record<string, string>> = {
   'browser-token':
     'Open on purpose: the demo line\'s browser page has no credential to present. It hands out only 5-minute caller tokens ' +
     '(never the long-lived one), and its stage route is throttled.',
+  'outbound-call':
+    'Authenticated in the function: Authorization: Bearer <voiceAgentToken>, compared in constant time with the app secret ' +
+    '(the same check the WebSocket authorizer makes); its stage route is throttled to a few calls a second.',
 };
 
 export class PhoneWebhook extends Construct {
@@ -41,7 +45,7 @@ export class PhoneWebhook extends Construct {
 
   constructor(scope: Construct, id: string, props: PhoneWebhookProps) {
     super(scope, id);
-    this.api = new HttpApi(this, 'Api', { description: 'Twilio voice webhook and browser token endpoint of the voice agent', createDefaultStage: false });
+    this.api = new HttpApi(this, 'Api', { description: 'Twilio voice webhook, browser token and outbound call endpoints of the voice agent', createDefaultStage: false });
     const logs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

@@ -176,7 +176,7 @@ export class RouteFunctions extends Construct {
         ...(table.length > 0 ? { CALLS_TABLE: props.table.tableName } : {}),
         ...(appSecret ? { APP_SECRET_ID: props.appSecret.secretArn } : {}),
         // Functions that speak hear through Deepgram and speak through ElevenLabs (keys from the app secret).
-        ...(appSecret && spec.permissions.manageConnections ? { SPEECH_PROVIDERS: 'vendors' } : {}),
+        ...(spec.permissions.speech ? { SPEECH_PROVIDERS: 'vendors' } : {}),
         [ENVIRONMENT_VARIABLE]: props.envName,
         POWERTOOLS_SERVICE_NAME: 'voice-agent',
         // sourceMap: true does not set this by itself.

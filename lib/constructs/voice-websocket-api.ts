@@ -7,6 +7,7 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import {
   CfnStage,
+  DomainName,
   LogGroupLogDestination,
   WebSocketApi,
   WebSocketStage,
@@ -14,11 +15,13 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../functions/routes';
+import { checkCustomDomain, type CustomDomain } from '../config';
 
 export interface VoiceWebSocketApiProps {
   /** Stage name (the environment). */
@@ -33,6 +36,8 @@ export interface VoiceWebSocketApiProps {
   readonly retainLogs: boolean;
   /** Create and set the account's API Gateway CloudWatch Logs role (required before a WebSocket stage may log). */
   readonly manageAccountLogRole: boolean;
+  /** Serve the stage at this domain name too (lib/config.ts CustomDomain). */
+  readonly customDomain?: CustomDomain;
 }
 
 /** One JSON line per connect, message and disconnect. No message bodies: they carry caller audio. */
@@ -56,6 +61,9 @@ export class VoiceWebSocketApi extends Construct {
   readonly api: WebSocketApi;
   readonly stage: WebSocketStage;
   readonly accessLogs: LogGroup;
+  /** The custom domain name, when there is one. */
+  readonly domain?: DomainName;
+  private readonly customDomain?: CustomDomain;
 
   constructor(scope: Construct, id: string, props: VoiceWebSocketApiProps) {
     super(scope, id);
@@ -91,9 +99,18 @@ export class VoiceWebSocketApi extends Construct {
       retention: props.logRetention,
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    this.customDomain = props.customDomain;
+    if (props.customDomain) {
+      checkCustomDomain(props.customDomain);
+      this.domain = new DomainName(this, 'Domain', {
+        domainName: props.customDomain.domainName,
+        certificate: Certificate.fromCertificateArn(this, 'Certificate', props.customDomain.certificateArn),
+      });
+    }
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: props.stageName,
+      ...(this.domain ? { domainMapping: { domainName: this.domain, mappingKey: props.customDomain!.basePath } } : {}),
       autoDeploy: true,
       throttle: props.throttle,
       detailedMetricsEnabled: props.detailedRouteMetrics,
@@ -128,6 +145,15 @@ export class VoiceWebSocketApi extends Construct {
   /** wss://{api}.execute-api.{region}.amazonaws.com/{stage} */
   get url(): string {
     return this.stage.url;
+  }
+
+  /**
+   * The URL callers are given (the phone line's TwiML, the browser token): `wss://{domain}/{basePath}` behind a custom
+   * domain, else the stage's own URL.
+   */
+  get publicUrl(): string {
+    const d = this.customDomain;
+    return d ? `wss://${d.domainName}${d.basePath ? `/${d.basePath}` : ''}` : this.url;
   }
 
   /** https://{api}.execute-api.{region}.amazonaws.com/{stage}: the @connections management endpoint. */

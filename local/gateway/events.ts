@@ -129,6 +129,8 @@ export interface ConnectionInfo {
   readonly connectedAt: number;
   readonly identity: WebSocketIdentity;
   authorizer?: AuthorizerContext;
+  /** The custom domain name the client connected through, if it did (its events' requestContext.domainName). */
+  readonly domainName?: string;
 }
 
 /** Per-stage constants every event repeats. */

@@ -83,6 +83,12 @@ export interface WebSocketGatewayOptions {
    * (`Too Many Requests`, in the shape of the gateway's other error messages). Undefined = not throttled.
    */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * A custom domain name mapped to this stage (API Gateway's DomainName + ApiMapping): an upgrade whose Host is the
+   * domain reaches the stage at `/<basePath>` (at `/` without one) instead of `/<stage>`, and its connection's events
+   * carry the domain as `requestContext.domainName`, as on AWS. The stage's own path keeps working on any Host.
+   */
+  readonly customDomain?: { readonly domainName: string; readonly basePath?: string };
 }
 
 /** Why a connection closed (keys of `stats().closesByReason`). */
@@ -175,6 +181,7 @@ export class WebSocketGateway {
   private readonly connectFunction: string | undefined;
   private readonly disconnectFunction: string | undefined;
   private readonly stageInfo: StageInfo;
+  private readonly customDomain?: { readonly domainName: string; readonly basePath?: string };
   private readonly bucket: TokenBucket;
   private readonly stageThrottle: TokenBucket | undefined;
 
@@ -213,6 +220,10 @@ export class WebSocketGateway {
     if (options.staticRoot) this.staticWeb = new StaticWeb(options.staticRoot);
     this.limits = resolveLimits(options.limits);
     this.stageName = options.stage ?? 'local';
+    this.customDomain = options.customDomain;
+    if (this.customDomain?.basePath !== undefined && !/^[A-Za-z0-9$\-_.+!*'()]+$/.test(this.customDomain.basePath)) {
+      throw new Error(`invalid API mapping path: ${this.customDomain.basePath} (letters, digits and $-_.+!*'() only)`);
+    }
     if (!/^[A-Za-z0-9_-]+$/.test(this.stageName)) throw new Error(`invalid stage name: ${this.stageName}`);
     this.host = options.host ?? '127.0.0.1';
     this.requestedPort = options.port ?? 0;
@@ -415,18 +426,26 @@ export class WebSocketGateway {
     }
   }
 
+  /** The stage as a connection's events describe it: through a custom domain, that domain is the domainName. */
+  private stageFor(info: ConnectionInfo): StageInfo {
+    return info.domainName ? { ...this.stageInfo, domainName: info.domainName } : this.stageInfo;
+  }
+
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     const now = Date.now();
     const h = parseHandshake(req, this.port, now);
     if (this.stopping) return this.reject(socket, 503);
-    if (h.path !== `/${this.stageName}` && h.path !== `/${this.stageName}/`) return this.reject(socket, 404);
+    const domain = this.customDomain && hostnameOf(h.headers) === this.customDomain.domainName ? this.customDomain : undefined;
+    const stagePath = domain ? `/${domain.basePath ?? ''}`.replace(/\/$/, '') : `/${this.stageName}`;
+    if (h.path !== stagePath && h.path !== `${stagePath}/`) return this.reject(socket, 404);
     if (!this.bucket.tryTake()) return this.reject(socket, 429);
 
     const info: ConnectionInfo = {
       connectionId: newGatewayId(),
       connectedAt: now,
       identity: { sourceIp: h.sourceIp, ...(h.userAgent !== undefined ? { userAgent: h.userAgent } : {}) },
+      ...(domain ? { domainName: domain.domainName } : {}),
     };
     const requestId = newGatewayId();
 
@@ -436,7 +455,7 @@ export class WebSocketGateway {
         return this.reject(socket, 401);
       }
       const arn = methodArn(this.region, this.accountId, this.stageInfo.apiId, this.stageName, '$connect');
-      const ctx = requestContext(this.stageInfo, info, '$connect', 'CONNECT', now, requestId);
+      const ctx = requestContext(this.stageFor(info), info, '$connect', 'CONNECT', now, requestId);
       const started = Date.now();
       const outcome = await this.invokeBounded(
         this.authorizer.functionName,
@@ -480,7 +499,7 @@ export class WebSocketGateway {
     requestId: string,
     integrationLatency: number | undefined,
   ): ConnectEvent {
-    const ctx = requestContext(this.stageInfo, info, '$connect', 'CONNECT', now, requestId);
+    const ctx = requestContext(this.stageFor(info), info, '$connect', 'CONNECT', now, requestId);
     if (info.authorizer) {
       const withLatency: AuthorizerContext = { ...info.authorizer, integrationLatency: integrationLatency ?? 0 };
       ctx.authorizer = withLatency;
@@ -577,7 +596,7 @@ export class WebSocketGateway {
       this.sendToClient(conn, gatewayErrorMessage('Forbidden', conn.connectionId, newGatewayId()));
       return;
     }
-    const event = messageEvent(this.stageInfo, conn, routeKey, body, isBinary, now);
+    const event = messageEvent(this.stageFor(conn), conn, routeKey, body, isBinary, now);
     const pending: PendingIntegration = {
       conn,
       requestId: event.requestContext.requestId,
@@ -655,7 +674,7 @@ export class WebSocketGateway {
     if (this.disconnectFunction === undefined) return;
     // Best effort, after the socket is gone; the result is ignored.
     const reason = conn.closeCode === 1000 && conn.closeReason === '' ? CLIENT_CLOSE_REASONS[1000]! : conn.closeReason;
-    const event = disconnectEvent(this.stageInfo, conn, conn.closeCode, reason, Date.now());
+    const event = disconnectEvent(this.stageFor(conn), conn, conn.closeCode, reason, Date.now());
     this.counters.disconnectInvocations++;
     const p = this.invokeBounded(this.disconnectFunction, event);
     this.pendingDisconnects.add(p);
@@ -712,4 +731,10 @@ function rejectUpgrade(socket: Duplex, status: number, body?: string): void {
       '\r\n' +
       text,
   );
+}
+
+/** The host name (no port) the client asked for, from its Host header. */
+function hostnameOf(headers: Readonly<Record<string, string>>): string | undefined {
+  const host = Object.entries(headers).find(([k]) => k.toLowerCase() === 'host')?.[1];
+  return host?.replace(/:\d+$/, '').toLowerCase();
 }

@@ -23,10 +23,12 @@ import {
   type FunctionConfig,
   type FunctionStats,
   type InvocationDelay,
+  type InvocationThrottle,
   type InvokeResult,
   type Invoker,
   type Placement,
   type RuntimeOptions,
+  type ThrottleHandle,
 } from './types';
 
 const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
@@ -91,6 +93,13 @@ interface DelayRule {
   readonly settledWaiters: (() => void)[];
 }
 
+interface ThrottleRule {
+  readonly match: ((event: unknown) => boolean) | undefined;
+  /** Refusals left (Infinity without a count). */
+  left: number;
+  throttled: number;
+}
+
 interface FunctionState {
   readonly config: FunctionConfig;
   readonly handlerExport: string;
@@ -109,6 +118,8 @@ interface FunctionState {
   readonly throttled: InvokeResult;
   /** Active delay rules (fault injection: delayInvocations). */
   delays: DelayRule[];
+  /** Active throttle rules (fault injection: throttleInvocations). */
+  throttles: ThrottleRule[];
   /**
    * Invocations in their environments, in dispatch order — deadline order too, every invocation of a function having
    * the same timeout — watched by one timer (`timeoutTimer`, armed for the oldest) instead of a timer per invocation.
@@ -116,6 +127,15 @@ interface FunctionState {
    */
   readonly running: { env: Environment; pending: Pending }[];
   timeoutTimer: NodeJS.Timeout | undefined;
+}
+
+/** Whether a fault-injection rule applies to an event: no match applies to all; a match that throws, to none. */
+function ruleMatches(match: ((event: unknown) => boolean) | undefined, event: unknown): boolean {
+  try {
+    return match === undefined || match(event) === true;
+  } catch {
+    return false;
+  }
 }
 
 function kill(worker: Worker): void {
@@ -217,6 +237,10 @@ export class LambdaRuntime implements Invoker {
       fn.stats.throttles++;
       return Promise.resolve(fn.throttled);
     }
+    if (fn.throttles.length > 0 && this.throttleRuleFor(fn, event)) {
+      fn.stats.throttles++;
+      return Promise.resolve(fn.throttled);
+    }
     fn.busy++;
     if (fn.reserved === undefined) this.unreservedBusy++;
     fn.stats.invocations++;
@@ -288,16 +312,41 @@ export class LambdaRuntime implements Invoker {
     };
   }
 
+  /**
+   * Fault injection: refuses the invocations of `functionName` whose event matches, as Lambda refuses one over its
+   * concurrency (`Throttled`, counted in the function's throttles); the event never reaches an environment.
+   */
+  throttleInvocations(throttle: InvocationThrottle): ThrottleHandle {
+    const fn = this.functions.get(throttle.functionName);
+    if (!fn) throw new Error(`no function ${throttle.functionName}`);
+    if (throttle.count !== undefined && !(Number.isInteger(throttle.count) && throttle.count > 0)) throw new RangeError(`count must be a positive integer, got ${throttle.count}`);
+    const rule: ThrottleRule = { match: throttle.match, left: throttle.count ?? Number.POSITIVE_INFINITY, throttled: 0 };
+    fn.throttles.push(rule);
+    return {
+      get throttled() {
+        return rule.throttled;
+      },
+      stop: () => {
+        const i = fn.throttles.indexOf(rule);
+        if (i !== -1) fn.throttles.splice(i, 1);
+      },
+    };
+  }
+
+  private throttleRuleFor(fn: FunctionState, event: unknown): ThrottleRule | undefined {
+    for (const rule of fn.throttles) {
+      if (!ruleMatches(rule.match, event)) continue;
+      rule.throttled++;
+      if (--rule.left <= 0) fn.throttles.splice(fn.throttles.indexOf(rule), 1);
+      return rule;
+    }
+    return undefined;
+  }
+
   private delayRuleFor(fn: FunctionState, event: unknown): DelayRule | undefined {
     for (const rule of fn.delays) {
       if (rule.stopped || rule.left <= 0) continue;
-      let matched: boolean;
-      try {
-        matched = rule.match === undefined || rule.match(event) === true;
-      } catch {
-        matched = false;
-      }
-      if (!matched) continue;
+      if (!ruleMatches(rule.match, event)) continue;
       rule.left--;
       if (rule.left <= 0) {
         rule.stopped = true;
@@ -475,6 +524,7 @@ export class LambdaRuntime implements Invoker {
       busy: 0,
       envSeq: 0,
       delays: [],
+      throttles: [],
       running: [],
       timeoutTimer: undefined,
       throttled: Object.freeze({ ok: false, errorType: 'Throttled', errorMessage: `Rate Exceeded. (Reason: ${reason})` }),

@@ -108,6 +108,25 @@ export interface DelayHandle {
   settled(): Promise<void>;
 }
 
+/**
+ * Fault injection: matching invocations are refused as Lambda refuses one over its concurrency (`Throttled`, counted
+ * in `throttles`): the function never sees the event, and the gateway answers the client as API Gateway does.
+ */
+export interface InvocationThrottle {
+  readonly functionName: string;
+  /** Which invocations to refuse (default: every one). A match that throws refuses nothing. */
+  readonly match?: (event: unknown) => boolean;
+  /** Refuse at most this many, then stop matching (default: until `stop()`). */
+  readonly count?: number;
+}
+
+export interface ThrottleHandle {
+  /** Invocations refused so far. */
+  readonly throttled: number;
+  /** Refuses no further invocations. */
+  stop(): void;
+}
+
 export interface FunctionStats {
   invocations: number;
   /** Sum of invocation durations rounded up to 1 ms each, as Lambda bills them. */

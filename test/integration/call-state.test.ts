@@ -6,6 +6,7 @@ import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
 import { fromPcm16, silence } from '../../functions/domain/audio';
 import { CallService } from '../../functions/domain/call/call-service';
 import { DEFAULT_MEDIA_CONFIG, MediaProcessor, type MediaConfig, type MediaContext } from '../../functions/domain/call/media-processor';
+import type { PhoneLine } from '../../functions/domain/call/model';
 import { DEFAULT_TURN_CONFIG, TurnRunner } from '../../functions/domain/call/turn-runner';
 import { parseMessage, ProtocolError, StartMessage, type MediaMessage } from '../../functions/domain/protocol';
 import { frontDeskResponder } from '../../functions/domain/responder';
@@ -25,15 +26,15 @@ beforeAll(async () => {
 });
 afterAll(async () => table.close());
 
-function world(config: MediaConfig = CONFIG) {
+function world(config: MediaConfig = CONFIG, phoneLine?: PhoneLine) {
   const store = new DynamoCallStore(table.tableName, table.client);
   const sender = new RecordingSender();
   const stt = new LengthSpeechToText();
   const tts = new ToneTextToSpeech();
   const telemetry = new MemoryTelemetry();
   const now = () => Date.now();
-  const turns = new TurnRunner({ store, sender, stt, tts, responder: frontDeskResponder, telemetry, config: DEFAULT_TURN_CONFIG, now });
-  const calls = new CallService(store, sender, turns, frontDeskResponder, telemetry, now);
+  const turns = new TurnRunner({ store, sender, stt, tts, responder: frontDeskResponder, telemetry, config: DEFAULT_TURN_CONFIG, now, phoneLine });
+  const calls = new CallService(store, sender, turns, frontDeskResponder, telemetry, now, phoneLine);
   /** An "execution environment": its own warm cache. */
   const environment = () => new MediaProcessor(store, sender, turns, telemetry, config, now);
   return { store, sender, stt, tts, telemetry, calls, environment };
@@ -563,6 +564,67 @@ describe('the end of a turn', () => {
     expect((await w.store.getTurn(callId, 2))?.timings.playedAt).toBeDefined();
     await expect(w.calls.mark(callId, { event: 'mark', sequenceNumber: 6, streamSid: 'MZother', mark: { name: 't1-end' } })).rejects.toThrow('streamSid does not match the call');
     expect((await w.store.getTurn(callId, 1))?.timings.playedAt).toBeUndefined();
+  });
+});
+
+describe('transfer to a person (a phone call)', () => {
+  /** The phone network as the domain sees it (its Twilio adapter has its own contract test against the stand-in). */
+  class Line implements PhoneLine {
+    readonly transfers: string[] = [];
+    constructor(
+      readonly can: boolean,
+      readonly fails = false,
+    ) {}
+    async canTransfer() {
+      return this.can;
+    }
+    async transfer(callSid: string) {
+      this.transfers.push(callSid);
+      if (this.fails) throw new Error('Twilio refused: 404 (code 20404)');
+    }
+  }
+  const pressZero = (w: ReturnType<typeof world>, callId: string, streamSid: string) =>
+    w.calls.dtmf(callId, { event: 'dtmf', sequenceNumber: 3, streamSid, dtmf: { digit: '0' } } as never, Date.now());
+  const endMark = (w: ReturnType<typeof world>, callId: string, streamSid: string, turn: number, seq: number) =>
+    w.calls.mark(callId, { event: 'mark', sequenceNumber: seq, streamSid, mark: { name: `t${turn}-end` } });
+
+  it('once the "connecting you" line has played, hands the call over once (a duplicated end mark too) and ends it', async () => {
+    const line = new Line(true);
+    const w = world(CONFIG, line);
+    const { callId, streamSid } = await startedCall(w);
+    await pressZero(w, callId, streamSid);
+    expect((await w.store.getTurn(callId, 2))?.reply).toMatch(/connect you with a member of our team/);
+    expect(line.transfers).toEqual([]); // not while the line is still playing
+    await Promise.all([endMark(w, callId, streamSid, 2, 4), endMark(w, callId, streamSid, 2, 5)]);
+    const call = await w.store.getCall(callId);
+    expect(line.transfers).toEqual([call!.callSid]);
+    expect(call).toMatchObject({ status: 'ended', endReason: 'transfer' });
+    expect(w.sender.closed).toEqual([call!.connectionId]);
+    expect(w.telemetry.counts.get('Transfers')).toBe(1);
+  });
+
+  it('when Twilio refuses, counts it and ends the call cleanly', async () => {
+    const w = world(CONFIG, new Line(true, true));
+    const { callId, streamSid } = await startedCall(w);
+    await pressZero(w, callId, streamSid);
+    await endMark(w, callId, streamSid, 2, 4);
+    expect(await w.store.getCall(callId)).toMatchObject({ status: 'ended', endReason: 'transfer-failed' });
+    expect(w.telemetry.counts.get('TransferFailures')).toBe(1);
+    expect(w.sender.closed).toHaveLength(1);
+  });
+
+  it('on a line that cannot transfer, the agent says so and the call goes on', async () => {
+    const line = new Line(false);
+    const w = world(CONFIG, line);
+    const { callId, streamSid } = await startedCall(w);
+    await pressZero(w, callId, streamSid);
+    expect(await w.store.getTurn(callId, 2)).toMatchObject({ intent: 'transfer', reply: expect.stringMatching(/can't connect you/) });
+    await endMark(w, callId, streamSid, 2, 4);
+    const call = await w.store.getCall(callId);
+    expect(call).toMatchObject({ status: 'streaming' });
+    expect(call?.pendingAction).toBeUndefined();
+    expect(line.transfers).toEqual([]);
+    expect(w.sender.closed).toEqual([]);
   });
 });
 

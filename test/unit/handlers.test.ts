@@ -3,8 +3,10 @@ import type { Context } from 'aws-lambda';
 import authorizerEvent from '../../events/authorizer.json';
 import browserTokenEvent from '../../events/browser-token.json';
 import fallbackEvent from '../../events/fallback.json';
+import outboundCallEvent from '../../events/outbound-call.json';
 import { issueCallerToken, verifyCallerToken } from '../../functions/shared/caller-tokens';
 import { SecretsManagerServer } from '../../local/secrets/secrets-manager-server';
+import { TwilioRestServer } from '../../local/vendors/twilio-rest-server';
 
 // Set before the handlers (and their Powertools instances) load: output then goes through the global console.
 process.env.POWERTOOLS_DEV = 'true';
@@ -130,35 +132,43 @@ describe('$default', () => {
   });
 });
 
-/** The browser page's token endpoint (POST /browser/token), with the app secret from the local Secrets Manager. */
-describe('browser-token', () => {
-  const SECRET = 'voice-agent/browser-test';
-  const STREAM = 'wss://abcdef1234.execute-api.us-east-1.amazonaws.com/dev';
+/**
+ * A Lambda environment whose app secret `secretId` lives in a local Secrets Manager (returned, to put the secret in),
+ * with `extra` settings; restored after the describe block.
+ */
+function appSecretEnvironment(secretId: string, accessKeyId: string, extra: () => Record<string, string> | Promise<Record<string, string>>) {
   const secrets = new SecretsManagerServer();
   const saved = { ...process.env };
-  const invoke = async () => {
-    const { handler } = await import('../../functions/handlers/browser-token');
-    return handler(browserTokenEvent as never, context);
-  };
-  const lines = () => out.map((l) => JSON.parse(l) as Record<string, unknown>);
-
   beforeAll(async () => {
     // The app secret reader is a per-environment singleton: this environment's is built from the settings below.
     jest.resetModules();
     Object.assign(process.env, {
-      APP_SECRET_ID: SECRET,
+      APP_SECRET_ID: secretId,
       SECRETS_MANAGER_ENDPOINT: await secrets.start(),
       SECRETS_MAX_AGE_SECONDS: '0',
       AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDBROWSERTOKEN',
+      AWS_ACCESS_KEY_ID: accessKeyId,
       AWS_SECRET_ACCESS_KEY: 'local',
-      VOICE_STREAM_URL: STREAM,
+      ...(await extra()),
     });
   });
   afterAll(async () => {
     process.env = saved;
     await secrets.stop();
   });
+  return secrets;
+}
+
+/** The browser page's token endpoint (POST /browser/token), with the app secret from the local Secrets Manager. */
+describe('browser-token', () => {
+  const SECRET = 'voice-agent/browser-test';
+  const STREAM = 'wss://abcdef1234.execute-api.us-east-1.amazonaws.com/dev';
+  const secrets = appSecretEnvironment(SECRET, 'AKIDBROWSERTOKEN', () => ({ VOICE_STREAM_URL: STREAM }));
+  const invoke = async () => {
+    const { handler } = await import('../../functions/handlers/browser-token');
+    return handler(browserTokenEvent as never, context);
+  };
+  const lines = () => out.map((l) => JSON.parse(l) as Record<string, unknown>);
   beforeEach(capture);
 
   it('answers a 5-minute token under the secret\'s token, the stage URL, CORS and no-store; never the long-lived token', async () => {
@@ -191,5 +201,83 @@ describe('browser-token', () => {
     } finally {
       process.env.VOICE_STREAM_URL = STREAM;
     }
+  });
+});
+
+/** `POST /calls`: the agent calls someone, through Twilio's REST API (the local stand-in). */
+describe('outbound-call', () => {
+  const SECRET = 'voice-agent/outbound-test';
+  const STREAM = 'wss://voice.example.com/agent';
+  const FROM = '+12015550100';
+  const accountSid = 'AC' + 'a1'.repeat(16);
+  const authToken = 'b2'.repeat(16);
+  const twilio = new TwilioRestServer({ accountSid, authToken, numbers: [FROM] });
+  const secrets = appSecretEnvironment(SECRET, 'AKIDOUTBOUND', async () => ({ VOICE_STREAM_URL: STREAM, TWILIO_API_URL: await twilio.start() }));
+  const configured = { voiceAgentToken: 'EXAMPLE-TOKEN', twilioAccountSid: accountSid, twilioAuthToken: authToken, twilioPhoneNumber: FROM };
+  const invoke = async (change: { to?: unknown; authorization?: string | null; body?: string } = {}) => {
+    const { handler } = await import('../../functions/handlers/outbound-call');
+    const event = structuredClone(outboundCallEvent) as { headers: Record<string, string>; body: string };
+    if (change.authorization === null) delete event.headers.authorization;
+    else if (change.authorization !== undefined) event.headers.authorization = change.authorization;
+    if (change.to !== undefined) event.body = JSON.stringify({ to: change.to });
+    if (change.body !== undefined) event.body = change.body;
+    return handler(event as never, context);
+  };
+  const lines = () => out.map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  afterAll(async () => twilio.stop());
+  beforeEach(() => {
+    capture();
+    secrets.putSecret(SECRET, JSON.stringify(configured));
+  });
+
+  it('places the call from the line\'s number with TwiML that streams to the agent, and logs no number', async () => {
+    const before = twilio.requests.length;
+    const res = await invoke();
+    expect(res.statusCode).toBe(201);
+    const body = JSON.parse(res.body!) as { callSid: string; status: string };
+    expect(body).toEqual({ callSid: expect.stringMatching(/^CA[0-9a-f]{32}$/), status: 'queued' });
+    const created = twilio.requests.slice(before);
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ method: 'POST', path: `/2010-04-01/Accounts/${accountSid}/Calls.json`, status: 201, params: { To: '+12015550123', From: FROM } });
+    expect(created[0]!.params.Twiml).toContain(`<Connect><Stream url="${STREAM}">`);
+    expect(lines().find((l) => l.message === 'outbound call placed')).toMatchObject({ callSid: body.callSid });
+    expect(lines().find((l) => l._aws)).toMatchObject({ OutboundCallsPlaced: 1 });
+    const logged = out.join('\n');
+    for (const secret of ['+12015550123', FROM, authToken, 'EXAMPLE-TOKEN']) expect(logged).not.toContain(secret);
+  });
+
+  it.each([
+    ['no Authorization header', { authorization: null }, 401, /Bearer <voiceAgentToken> required/],
+    ['the wrong token', { authorization: 'Bearer NOT-THE-TOKEN' }, 401, /Bearer <voiceAgentToken> required/],
+    ['a short-lived browser token scheme', { authorization: 'Basic RVhBTVBMRS1UT0tFTg==' }, 401, /Bearer/],
+    ['a body that is not JSON', { body: 'to=+12015550123' }, 400, /body: \{"to"/],
+    ['extra fields', { body: JSON.stringify({ to: '+12015550123', from: '+12015550199' }) }, 400, /body: \{"to"/],
+    ['a number without its country code', { to: '2015550123' }, 400, /an E.164 number is expected/],
+    ['a number that cannot exist', { to: '+12011230123' }, 400, /not a valid number/],
+    ['a premium-rate number', { to: '+19002345678' }, 400, /premium-rate number: not dialled/],
+  ])('refuses %s (%#) and dials nothing', async (_what, change, status, message) => {
+    const before = twilio.requests.length;
+    const res = await invoke(change as never);
+    expect(res.statusCode).toBe(status);
+    expect((JSON.parse(res.body!) as { message: string }).message).toMatch(message);
+    expect(twilio.requests.length).toBe(before);
+    expect(lines().find((l) => l._aws)).toMatchObject({ OutboundCallsRefused: 1 });
+  });
+
+  it('answers 503 without a Twilio account or a number to call from, and 502 with Twilio\'s code when Twilio refuses', async () => {
+    for (const missing of ['twilioAccountSid', 'twilioPhoneNumber'] as const) {
+      const { [missing]: _dropped, ...rest } = configured;
+      secrets.putSecret(SECRET, JSON.stringify(rest));
+      const res = await invoke();
+      expect(res.statusCode).toBe(503);
+      expect(res.body).toContain('outbound calls not configured');
+    }
+    // A number Twilio does not let this account call from.
+    secrets.putSecret(SECRET, JSON.stringify({ ...configured, twilioPhoneNumber: '+12015550177' }));
+    const refused = await invoke();
+    expect(refused.statusCode).toBe(502);
+    expect(JSON.parse(refused.body!)).toEqual({ message: 'Twilio did not place the call', twilioCode: 21210, twilioStatus: 400 });
+    expect(out.join('\n')).not.toContain(authToken);
   });
 });

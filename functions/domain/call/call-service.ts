@@ -2,7 +2,7 @@
 import type { AudioFormat } from '../speech';
 import { connectFormatOf, EVENTS_OPT_IN_PARAMETER, formatOf, markName, outbound, ProtocolError, type DtmfMessage, type MarkMessage, type StartMessage, type StopMessage } from '../protocol';
 import type { Responder } from '../responder/responder';
-import type { CallRecord, CallStore, ConnectionSender, Telemetry } from './model';
+import type { CallRecord, CallStore, ConnectionSender, PhoneLine, Telemetry } from './model';
 import type { TurnRunner } from './turn-runner';
 
 export class CallService {
@@ -13,6 +13,8 @@ export class CallService {
     private readonly responder: Responder,
     private readonly telemetry: Telemetry,
     private readonly now: () => number,
+    /** The phone network behind Twilio calls (transfers to a person); none: the client is told instead. */
+    private readonly phoneLine?: PhoneLine,
   ) {}
 
   /** `$connect` (after the authorizer allowed it): the call exists from now on, in state `connected`. */
@@ -75,13 +77,28 @@ export class CallService {
     const call = (await this.store.endOfTurnPlayed(callId, mark.turn, message.streamSid)) ?? (await this.streamingCall(callId, message.streamSid, 'mark'));
     await this.store.markPlayed(callId, mark.turn, this.now());
     const pending = call.pendingAction;
-    if (pending && pending.turn === mark.turn) {
+    if (!pending || pending.turn !== mark.turn) return;
+    // A duplicated end mark sees the same pending action: exactly one of them acts on it.
+    if (!(await this.store.takePendingAction(callId, pending.turn))) return;
+    let reason: string = pending.action;
+    if (pending.action === 'transfer' && call.callSid && this.phoneLine) {
+      // The "connecting you" line has played: Twilio redirects the live call to <Dial> the person and ends our stream.
+      try {
+        await this.phoneLine.transfer(call.callSid);
+        this.telemetry.count('Transfers');
+        this.telemetry.info('call transferred to a person');
+      } catch (err) {
+        reason = 'transfer-failed';
+        this.telemetry.count('TransferFailures');
+        this.telemetry.error('transfer failed: ending the call', { error: (err as Error).message });
+      }
+    } else {
       this.telemetry.info('ending the call after the final reply played', { action: pending.action });
-      if (call.events) await this.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', pending.action, { turn: mark.turn }));
-      const before = await this.store.endCall(callId, pending.action, this.now());
-      await this.ended(before);
-      await this.sender.close(call.connectionId);
     }
+    if (call.events) await this.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', pending.action, { turn: mark.turn, ...(reason !== pending.action ? { failed: true } : {}) }));
+    const before = await this.store.endCall(callId, reason, this.now());
+    await this.ended(before);
+    await this.sender.close(call.connectionId);
   }
 
   /** `stop`: the caller's side ended the stream. */

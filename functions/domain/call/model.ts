@@ -105,6 +105,16 @@ export interface StartFields {
   readonly startedAt: number;
 }
 
+/**
+ * The phone network behind a Twilio call (functions/adapters/twilio-calls.ts: TwilioPhoneLine): handing the caller to a person.
+ */
+export interface PhoneLine {
+  /** Whether phone calls can be transferred: a number to transfer to, and the credentials to ask Twilio. */
+  canTransfer(): Promise<boolean>;
+  /** Redirects the live call to the transfer number (Twilio ends the stream). Rejects when it cannot. */
+  transfer(callSid: string): Promise<void>;
+}
+
 /** Persistence of call state. Every method that changes state is a conditional write: safe under races. */
 export interface CallStore {
   /** False when the call already exists. */
@@ -151,6 +161,8 @@ export interface CallStore {
    * caller barged in, a newer turn speaks, or the mark is bad input): one conditional write either way.
    */
   endOfTurnPlayed(callId: string, turn: number, streamSid: string): Promise<CallRecord | undefined>;
+  /** Takes the call's pending action (hang up, transfer) of `turn`: true for exactly one caller. */
+  takePendingAction(callId: string, turn: number): Promise<boolean>;
   /** Records when the turn's audio finished playing (the first end mark wins). */
   markPlayed(callId: string, turn: number, now: number): Promise<void>;
   getTurn(callId: string, turn: number): Promise<TurnRecord | undefined>;
@@ -182,6 +194,11 @@ export type MetricName =
   | 'InvalidMessages'
   | 'CallsStarted'
   | 'CallsEnded'
+  | 'Transfers'
+  | 'OutboundCallsPlaced'
+  | 'OutboundCallsRefused'
+  | 'OutboundCallsFailed'
+  | 'TransferFailures'
   | 'TurnsCompleted'
   | 'TurnsFailed'
   | 'TurnsSuperseded'

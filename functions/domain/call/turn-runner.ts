@@ -6,7 +6,7 @@ import { bytesForMs, durationMs } from '../audio';
 import { markName, outbound, type ExtraEventType } from '../protocol';
 import type { DialogState, Reply, Responder } from '../responder/responder';
 import { SpeechProviderError, type AudioFormat, type SpeechToText, type TextToSpeech } from '../speech';
-import type { CallRecord, CallStore, ConnectionSender, Telemetry, TurnKind, TurnRecord, TurnStatus, TurnTimings } from './model';
+import type { CallRecord, CallStore, ConnectionSender, PhoneLine, Telemetry, TurnKind, TurnRecord, TurnStatus, TurnTimings } from './model';
 
 export interface TurnRunnerConfig {
   readonly sttTimeoutMs: number;
@@ -77,6 +77,8 @@ export interface TurnDeps {
   readonly telemetry: Telemetry;
   readonly config: TurnRunnerConfig;
   readonly now: () => number;
+  /** The phone network behind Twilio calls (transfers); none: a phone call cannot be transferred. */
+  readonly phoneLine?: PhoneLine;
 }
 
 type SpeakOutcome = { status: TurnStatus | 'redo'; audioMs: number };
@@ -116,7 +118,7 @@ export class TurnRunner {
     const base = { transcript, dialogTurn: call.dialogTurn, sttMs, discard: () => undefined };
     if (transcript === '' || signal.aborted) return base;
     const replyStarted = now();
-    const reply = await this.deps.responder.respond({ text: transcript }, dialog);
+    const reply = await this.deps.responder.respond({ text: transcript, canTransfer: await this.canTransfer(call) }, dialog);
     const responderMs = now() - replyStarted;
     const text = splitSentences(reply.text)[0]!;
     const ttsStarted = now();
@@ -265,7 +267,10 @@ export class TurnRunner {
         out.reply =
           input.kind === 'greeting'
             ? this.deps.responder.greet(dialog)
-            : await this.deps.responder.respond(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: out.transcript }, dialog);
+            : await this.deps.responder.respond(
+                { ...(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: out.transcript }), canTransfer: await this.canTransfer(call) },
+                dialog,
+              );
         timings.replyAt = now();
         providerMs.responder = timings.replyAt - started;
         telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
@@ -420,6 +425,19 @@ export class TurnRunner {
       await post(outbound.mark(streamSid, markName.end(turn))).catch(() => false);
       return { status: 'failed', audioMs: durationMs(sentBytes, format) };
     }
+  }
+
+  /**
+   * Whether the caller can be handed to a person: on a phone call, when the line has a number and credentials for it
+   * (cached with the app secret: no request on the hot path); undefined for other callers (the client is told).
+   */
+  private async canTransfer(call: CallRecord): Promise<boolean | undefined> {
+    if (!call.callSid) return undefined;
+    if (!this.deps.phoneLine) return false;
+    return this.deps.phoneLine.canTransfer().catch((err: Error) => {
+      this.deps.telemetry.warn('could not tell whether the call can be transferred: saying it cannot', { error: err.message });
+      return false;
+    });
   }
 
   /** Between sentences: has the caller barged in, a newer turn started, or the call ended? One consistent read. */

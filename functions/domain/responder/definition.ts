@@ -83,6 +83,8 @@ export interface Condition {
   readonly heardAny?: readonly string[];
   /** The day in question (heard, else the `day` slot) is a closed day (true) or an open one (false). */
   readonly dayClosed?: boolean;
+  /** The line can (true) or cannot (false) hand the caller to a person (ResponderInput.canTransfer). */
+  readonly canTransfer?: boolean;
 }
 
 /** One transition. Order of effects: `say` is rendered with the slots before the step, then `set`/`clear`,

@@ -13,7 +13,11 @@ import type { Handler, RuleDefinition, Step } from './definition';
 // ---- shared steps (plain data, reused by several states) ---------------------------------------------------------
 
 const backToMain = (...say: string[]): Step => ({ say, goto: 'main', prompt: true });
-const transfer: Step = { say: ['transfer'], action: 'transfer', goto: 'main' };
+// A line that cannot hand the caller to a person says so, and the call goes on.
+const transfer: Handler = [
+  { when: { canTransfer: false }, say: ['transfer_unavailable'], goto: 'main', prompt: true },
+  { say: ['transfer'], action: 'transfer', goto: 'main' },
+];
 const goodbye: Step = { say: ['goodbye'], action: 'hangup', goto: 'main' };
 const abandonBooking: Step = { say: ['booking_abandoned'], clear: ['day', 'time'], goto: 'main', prompt: true };
 const abandonMove: Step = { say: ['move_abandoned'], clear: ['day', 'time'], goto: 'main', prompt: true };
@@ -193,6 +197,7 @@ export const FRONT_DESK: RuleDefinition = {
     cancelled: 'Your appointment on {appt_day} at {appt_time} has been cancelled.',
     cancel_declined: "Okay, I'll keep your appointment on {appt_day} at {appt_time}.",
     transfer: "Sure, I'll connect you with a member of our team. Please hold.",
+    transfer_unavailable: "I'm sorry, I can't connect you with a member of our team on this line.",
     goodbye: 'Thanks for calling {business}. Goodbye!',
     reprompt: ["Sorry, I didn't catch that.", "Sorry, I still didn't get that."],
     main_reprompt: [

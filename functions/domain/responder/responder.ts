@@ -19,6 +19,11 @@ export interface ResponderInput {
   readonly text?: string;
   /** A DTMF key (`0`–`9`, `*`, `#`); takes precedence over `text`. */
   readonly dtmf?: string;
+  /**
+   * Whether this call can be handed to a person (a phone call, with a number to transfer to and the credentials to
+   * do it). Unknown (undefined) counts as yes: the `transfer` action then tells the client, which decides.
+   */
+  readonly canTransfer?: boolean;
 }
 
 export interface Reply {

@@ -65,6 +65,7 @@ interface Turn {
   action?: 'hangup' | 'transfer';
   readonly heard: Heard;
   readonly variant: number;
+  readonly canTransfer?: boolean;
 }
 
 export function createRuleResponder(definition: RuleDefinition, options: RuleResponderOptions = {}): Responder {
@@ -181,6 +182,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
     if (c.missing && !c.missing.every((s) => !own(turn.slots, s))) return false;
     if (c.heard && !c.heard.every((s) => turn.heard[s] !== undefined)) return false;
     if (c.heardAny && !c.heardAny.some((s) => turn.heard[s] !== undefined)) return false;
+    if (c.canTransfer !== undefined && (turn.canTransfer ?? true) !== c.canTransfer) return false;
     if (c.dayClosed !== undefined) {
       const hours = hoursOn(turn.heard.day ?? turn.slots.day);
       if (hours === undefined || (hours === null) !== c.dayClosed) return false;
@@ -314,7 +316,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
       intent = classify(stemmed, active);
     }
 
-    const turn = turnOf(state, heard);
+    const turn: Turn = { ...turnOf(state, heard), canTransfer: input.canTransfer };
     if (intent !== undefined) {
       const handler = stateDef.on && own(stateDef.on, intent) ? stateDef.on[intent] : def.global[intent];
       if (handler) runHandler(handler, turn);

@@ -133,3 +133,57 @@ describe('LambdaRuntime.delayInvocations', () => {
     }
   });
 });
+
+describe('LambdaRuntime.throttleInvocations', () => {
+  test('refuses matching invocations as Throttled without running them, up to count; stop() refuses no more', async () => {
+    const rt = runtime({ functions: [fn('clock', 'clock')] });
+    ok(await rt.invoke('clock', {}));
+    const handle = rt.throttleInvocations({ functionName: 'clock', match: isSlow, count: 2 });
+    const refused = fail(await rt.invoke('clock', { slow: true }));
+    expect(refused).toMatchObject({ errorType: 'Throttled', errorMessage: expect.stringMatching(/^Rate Exceeded\./) });
+    ok(await rt.invoke('clock', { slow: false })); // not matched: runs
+    fail(await rt.invoke('clock', { slow: true }));
+    ok(await rt.invoke('clock', { slow: true })); // count reached
+    expect(handle.throttled).toBe(2);
+    expect(rt.stats().clock).toMatchObject({ throttles: 2, invocations: 3, busy: 0 });
+
+    const open = rt.throttleInvocations({ functionName: 'clock' });
+    fail(await rt.invoke('clock', {}));
+    open.stop();
+    ok(await rt.invoke('clock', {}));
+    expect(open.throttled).toBe(1);
+    const throwing = rt.throttleInvocations({ functionName: 'clock', match: () => { throw new Error('bad matcher'); } });
+    ok(await rt.invoke('clock', {}));
+    expect(throwing.throttled).toBe(0);
+    expect(() => rt.throttleInvocations({ functionName: 'nope' })).toThrow(/no function nope/);
+    expect(() => rt.throttleInvocations({ functionName: 'clock', count: 0 })).toThrow(RangeError);
+  });
+
+  test('through the gateway: the client hears API Gateway\'s error message for the refused one, and the connection stays open', async () => {
+    const rt = runtime({ functions: [fn('media', 'clock'), fn('fallback', 'clock')] });
+    const gateway = new WebSocketGateway({
+      invoker: rt,
+      routes: [{ routeKey: '$default', functionName: 'fallback' }, { routeKey: 'media', functionName: 'media' }],
+    });
+    const { url } = await gateway.start();
+    try {
+      ok(await rt.invoke('media', {}));
+      rt.throttleInvocations({ functionName: 'media', match: (e) => JSON.parse((e as { body: string }).body).n === 1 });
+      const ws = new WebSocket(url);
+      const heard: { text: string; binary: boolean }[] = [];
+      ws.on('message', (data, binary) => heard.push({ text: data.toString(), binary }));
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      ws.send(JSON.stringify({ event: 'media', n: 1 }));
+      ws.send(JSON.stringify({ event: 'media', n: 2 }));
+      while (heard.length < 1 || rt.stats().media!.invocations < 2) await sleep(10); // the refused one is not an invocation
+      await sleep(100);
+      expect(heard).toHaveLength(1);
+      expect(heard[0]!.binary).toBe(false);
+      expect(JSON.parse(heard[0]!.text)).toEqual({ message: 'Internal server error', connectionId: expect.any(String), requestId: expect.any(String) });
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      ws.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+});

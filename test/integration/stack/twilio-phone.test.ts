@@ -7,7 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { LocalStack } from '../../../local/stack';
 import { CallerSession } from '../../../tools/caller/session';
-import { speech, startStack } from '../../support/stack';
+import { speech, startStack, until } from '../../support/stack';
 
 jest.setTimeout(120_000);
 
@@ -18,9 +18,20 @@ const sign = (url: string, params: Record<string, string> = {}, key = TWILIO_AUT
     .update(url + Object.keys(params).sort().map((k) => k + params[k]).join(''))
     .digest('base64');
 
+/** The stage is also mapped to a custom domain (lib/config.ts customDomain; the local gateway maps it as API Gateway does). */
+const CUSTOM_DOMAIN = { domainName: 'voice.example.test', basePath: 'agent' };
+/** The person a transfer dials, and the line's own number (outbound calls come from it). */
+const TRANSFER_TO = '+12015550142';
+const LINE_NUMBER = '+12015550100';
+
 let stack: LocalStack;
 beforeAll(async () => {
-  ({ stack } = await startStack('twilio-phone', { twilioAuthToken: TWILIO_AUTH_TOKEN, provisionedByFunction: { media: 3 } }));
+  ({ stack } = await startStack('twilio-phone', {
+    twilioAuthToken: TWILIO_AUTH_TOKEN,
+    twilio: { transferNumber: TRANSFER_TO, phoneNumber: LINE_NUMBER },
+    provisionedByFunction: { media: 3 },
+    customDomain: CUSTOM_DOMAIN,
+  }));
 });
 afterAll(async () => stack?.stop());
 
@@ -47,7 +58,9 @@ describe('the voice webhook', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/xml');
     const xml = await res.text();
-    expect(xml).toContain(`<Connect><Stream url="${stack.url}">`);
+    // The stream URL Twilio is given is the custom domain's, not the stage's own.
+    expect(stack.publicUrl).toBe('ws://voice.example.test/agent');
+    expect(xml).toContain(`<Connect><Stream url="${stack.publicUrl}">`);
     expect(xml).toContain(`<Parameter name="callSid" value="${call.CallSid}"/>`);
     expect(xml).toContain('<Parameter name="from" value="+15551230001"/>');
     expect(xml).toContain('<Parameter name="to" value="+15551239999"/>');
@@ -66,8 +79,9 @@ describe('the Media Stream', () => {
   const streamCaller = (headers: Record<string, string>, callSid = 'CA' + randomBytes(16).toString('hex')) =>
     new CallerSession({ url: stack.url, headers, events: true, customParameters: { callSid, from: '+15551230001', to: '+15551239999' } });
 
-  it('takes a Twilio-signed session through a multi-turn call: speech, marks, dtmf 0 for a person, stop', async () => {
+  it('takes a Twilio-signed session through a multi-turn call: speech, marks, dtmf 0 for a person: transferred', async () => {
     const caller = streamCaller({ 'X-Twilio-Signature': sign(stack.url) });
+    stack.twilioRest!.ringing(caller.callSid); // Twilio knows the call it is streaming
     await caller.connect();
     expect((await caller.waitForTurn(1))?.status).toBe('completed'); // the greeting
     await caller.waitForAgentSilence(300);
@@ -81,10 +95,38 @@ describe('the Media Stream', () => {
     await caller.waitForAgentSilence(300);
     caller.sendDtmf('0');
     const person = await caller.waitForTurn(where!.turn + 1, 20_000);
-    expect(person).toMatchObject({ status: 'completed', intent: 'transfer' });
-    await caller.hangUp();
+    expect(person).toMatchObject({ status: 'completed', intent: 'transfer', reply: expect.stringMatching(/connect you with a member of our team/) });
+    // Once the caller has heard that line (its end mark came back), the agent asks Twilio to redirect the live call
+    // to <Dial> the transfer number, and the stream ends.
+    await until(() => caller.closed, 20_000);
+    const redirect = stack.twilioRest!.requests.find((r) => r.path.endsWith(`/Calls/${caller.callSid}.json`));
+    expect(redirect).toMatchObject({ method: 'POST', status: 200 });
+    expect(redirect!.params.Twiml).toContain(`<Dial answerOnBridge="true">${TRANSFER_TO}</Dial>`);
     expect(caller.errors).toEqual([]);
     expect(caller.largestMessageBytes).toBeLessThanOrEqual(32 * 1024);
+  });
+
+  it('behind the custom domain: Twilio connects to the URL the TwiML names, signed for it, and the call starts', async () => {
+    // What Twilio does with <Stream url="ws://voice.example.test/agent">: resolves the domain (here: this machine),
+    // sends Host: voice.example.test and signs the URL as given. The authorizer must check it against that URL, not
+    // against the stage's own path.
+    const viaDomain = (signedFor: string) =>
+      new CallerSession({
+        url: `ws://127.0.0.1:${stack.port}/${CUSTOM_DOMAIN.basePath}`,
+        headers: { Host: CUSTOM_DOMAIN.domainName, 'X-Twilio-Signature': sign(signedFor) },
+        events: true,
+        customParameters: { callSid: 'CA' + randomBytes(16).toString('hex'), from: '+15551230001', to: '+15551239999' },
+      });
+    const caller = viaDomain(stack.publicUrl);
+    await caller.connect();
+    expect((await caller.waitForTurn(1))?.status).toBe('completed');
+    await caller.hangUp();
+    expect(caller.errors).toEqual([]);
+    // A signature over the stage's own URL does not cover the domain's: refused.
+    await expect(viaDomain(stack.url).connect()).rejects.toMatchObject({ statusCode: 403 });
+    // The domain serves the stage at its mapping's path only.
+    const elsewhere = new CallerSession({ url: `ws://127.0.0.1:${stack.port}/local`, headers: { Host: CUSTOM_DOMAIN.domainName, 'X-Twilio-Signature': sign(stack.publicUrl) } });
+    await expect(elsewhere.connect()).rejects.toThrow(/connect refused: HTTP 4\d\d/);
   });
 
   it('refuses unsigned and badly signed upgrades (403), so no call starts', async () => {
@@ -92,5 +134,46 @@ describe('the Media Stream', () => {
       const refused = streamCaller(headers).connect();
       await expect(refused).rejects.toMatchObject({ statusCode: 403 });
     }
+  });
+});
+
+describe('outbound calls (POST /calls)', () => {
+  // null: no Authorization header (undefined would take the default).
+  const dial = (to: string, token: string | null = stack.token) =>
+    fetch(`http://127.0.0.1:${stack.port}/calls`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ to }),
+    });
+
+  it('places a call through Twilio\'s REST API whose stream, once Twilio connects it, is greeted by the agent', async () => {
+    const res = await dial('+12015550123');
+    expect(res.status).toBe(201);
+    const { callSid } = (await res.json()) as { callSid: string };
+    const created = stack.twilioRest!.requests.find((r) => r.path.endsWith('/Calls.json') && r.status === 201)!;
+    expect(created.params).toMatchObject({ To: '+12015550123', From: LINE_NUMBER });
+    const streamUrl = /<Stream url="([^"]+)"/.exec(created.params.Twiml!)![1]!;
+    expect(streamUrl).toBe(stack.publicUrl);
+    // Twilio's side once the person picks up: it opens the stream the TwiML names, signed for that URL.
+    const callee = new CallerSession({
+      url: `ws://127.0.0.1:${stack.port}/${CUSTOM_DOMAIN.basePath}`,
+      headers: { Host: CUSTOM_DOMAIN.domainName, 'X-Twilio-Signature': sign(streamUrl) },
+      events: true,
+      customParameters: { direction: 'outbound', to: '+12015550123', from: LINE_NUMBER },
+    });
+    await callee.connect();
+    expect((await callee.waitForTurn(1))?.status).toBe('completed'); // the agent speaks first
+    await callee.hangUp();
+    expect(callSid).toMatch(/^CA[0-9a-f]{32}$/);
+  });
+
+  it('refuses without the token, and a premium-rate number, dialling nothing', async () => {
+    const before = stack.twilioRest!.requests.length;
+    expect((await dial('+12015550123', null)).status).toBe(401);
+    expect((await dial('+12015550123', 'not-the-token')).status).toBe(401);
+    const premium = await dial('+19002345678');
+    expect(premium.status).toBe(400);
+    expect(((await premium.json()) as { message: string }).message).toMatch(/premium-rate/);
+    expect(stack.twilioRest!.requests.length).toBe(before);
   });
 });

@@ -81,9 +81,13 @@ describe('alarms', () => {
       HttpRouteErrors: t.functionErrorsPerMinute,
       ProvisionedSpillover: t.spilloverPerMinute,
       DynamoThrottles: t.dynamoThrottlesPerMinute,
+      PhoneLineFailures: 0,
     };
     expect(Object.keys(alarms).sort()).toEqual(Object.keys(expected).sort());
+    // A phone-line failure is an incident in its own minute: a caller was dropped instead of handed to a person.
+    expect(alarms.PhoneLineFailures!.Properties).toMatchObject({ Threshold: 0, EvaluationPeriods: 1, DatapointsToAlarm: 1, TreatMissingData: 'notBreaching' });
     for (const [name, threshold] of Object.entries(expected)) {
+      if (name === 'PhoneLineFailures') continue;
       expect(alarms[name]!.Properties).toMatchObject({
         Threshold: threshold,
         ComparisonOperator: 'GreaterThanThreshold',

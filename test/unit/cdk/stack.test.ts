@@ -148,6 +148,48 @@ describe('the first deploy', () => {
   });
 });
 
+describe('custom domain (lib/config.ts customDomain)', () => {
+  const customDomain = { domainName: 'voice.example.com', certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', basePath: 'agent' };
+  const t = synth('dev', { customDomain });
+  const json = t.toJSON();
+
+  it('maps the WebSocket stage to the domain at the base path, with the certificate', () => {
+    const [[domainId, domain]] = resources(t, 'AWS::ApiGatewayV2::DomainName') as [[string, any]];
+    expect(domain.Properties).toMatchObject({ DomainName: 'voice.example.com', DomainNameConfigurations: [{ CertificateArn: customDomain.certificateArn, EndpointType: 'REGIONAL' }] });
+    const [[, mapping]] = resources(t, 'AWS::ApiGatewayV2::ApiMapping') as [[string, any]];
+    const [wsApiId] = resources(t, 'AWS::ApiGatewayV2::Api').find(([, a]) => a.Properties.ProtocolType === 'WEBSOCKET')!;
+    const [wsStageId, wsStage] = resources(t, 'AWS::ApiGatewayV2::Stage').find(([, st]) => referencedIds(st.Properties.ApiId).includes(wsApiId))!;
+    expect(mapping.Properties.ApiMappingKey).toBe('agent');
+    expect(referencedIds(mapping.Properties.ApiId)).toEqual([wsApiId]);
+    expect(referencedIds(mapping.Properties.DomainName)).toEqual([domainId]);
+    // The stage is named, not referenced: only DependsOn orders the mapping after it on a first deploy.
+    expect(mapping.Properties.Stage).toBe(wsStage.Properties.StageName);
+    expect(mapping.DependsOn).toEqual(expect.arrayContaining([wsStageId, domainId]));
+  });
+
+  it('gives Twilio and the authorizer the domain\'s URL, and outputs it with the DNS target', () => {
+    for (const name of [...HTTP_ROUTES.map((r) => r.name), AUTHORIZER.name]) {
+      expect(functionOf(t, name).Properties.Environment.Variables.VOICE_STREAM_URL).toBe('wss://voice.example.com/agent');
+    }
+    expect(json.Outputs.WebSocketUrl.Value).toBe('wss://voice.example.com/agent');
+    expect(referencedIds(json.Outputs.CustomDomainTarget.Value)).toHaveLength(1);
+  });
+
+  it('without one, the authorizer is told the stage\'s own URL', () => {
+    expect(JSON.stringify(functionOf(dev, AUTHORIZER.name).Properties.Environment.Variables.VOICE_STREAM_URL)).toMatch(/"wss:\/\/"/);
+    expect(resources(dev, 'AWS::ApiGatewayV2::DomainName')).toHaveLength(0);
+    expect(dev.toJSON().Outputs.CustomDomainTarget).toBeUndefined();
+  });
+
+  it.each([
+    [{ ...customDomain, domainName: 'Voice.Example.com' }, /a lower-case DNS name/],
+    [{ ...customDomain, certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' }, /an ACM certificate ARN/],
+    [{ ...customDomain, basePath: 'agent/v1' }, /one level of letters/],
+  ])('refuses %j', (bad, message) => {
+    expect(() => synth('dev', { customDomain: bad })).toThrow(message);
+  });
+});
+
 describe('HTTP routes and the browser page', () => {
   const [httpApiId] = resources(dev, 'AWS::ApiGatewayV2::Api').find(([, a]) => a.Properties.ProtocolType === 'HTTP')!;
 

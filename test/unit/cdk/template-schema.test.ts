@@ -13,6 +13,12 @@ describe('synthesized templates against CloudFormation\'s resource schemas', () 
     expect(validateTemplate(template)).toEqual([]);
   });
 
+  it('dev with a custom domain and without provisioned concurrency: no problem', () => {
+    const customDomain = { domainName: 'voice.example.com', certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c', basePath: 'agent' };
+    const hotPath = { provisioned: 0, maxProvisioned: 0, utilizationTarget: 0.7 };
+    expect(validateTemplate(synth('dev', { customDomain, hotPath }).toJSON() as CfnTemplate)).toEqual([]);
+  });
+
   it('dev, broken on purpose in three places the CDK would not break: each caught, nothing else', () => {
     const template = synth('dev').toJSON() as Record<string, any>;
     const [fnId, fn] = Object.entries<any>(template.Resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.LoggingConfig)!;

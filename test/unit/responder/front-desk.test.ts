@@ -228,6 +228,18 @@ describe('front desk: transfer, goodbye, misses', () => {
     },
   );
 
+  it('on a line that cannot transfer, says so and carries on in the main state, with nothing to do', async () => {
+    for (const [say, state] of [[{ dtmf: '0' }, undefined], ['can i speak to a person', withAppointment('monday', '10:00')]] as const) {
+      const reply = await frontDesk().respond({ ...(typeof say === 'string' ? { text: say } : say), canTransfer: false }, state ?? frontDesk().initialState());
+      expect(reply.intent).toBe('transfer');
+      expect(reply.action).toBeUndefined();
+      expect(reply.text).toMatch(/^I'm sorry, I can't connect you with a member of our team on this line\. .+/);
+      expect(reply.state).toMatchObject({ name: 'main', slots: state?.slots ?? {} });
+    }
+    // Told it can (a phone line with a transfer number), or not told (the client decides): the transfer itself.
+    for (const canTransfer of [true, undefined]) expect((await frontDesk().respond({ dtmf: '0', canTransfer }, frontDesk().initialState())).action).toBe('transfer');
+  });
+
   it('DTMF 0 transfers from any state', async () => {
     expect((await last([{ dtmf: '0' }])).action).toBe('transfer');
     expect((await last(['book an appointment', { dtmf: '0' }])).action).toBe('transfer');
