@@ -69,10 +69,14 @@ export class TwilioCalls {
     await this.call(() => this.calls(callSid).update({ twiml: response.toString() }));
   }
 
-  /** Places a call from `from` to `to` whose TwiML connects it to `streamUrl` (the agent greets first). */
-  async place(to: string, from: string, streamUrl: string): Promise<PlacedCall> {
+  /**
+   * Places a call from `from` to `to` whose TwiML connects it to `streamUrl` (the agent greets first), with
+   * `parameters` as the stream's `<Parameter>`s (they arrive in its `start` message).
+   */
+  async place(to: string, from: string, streamUrl: string, parameters: Readonly<Record<string, string>> = {}): Promise<PlacedCall> {
     const response = new VoiceResponse();
     const stream = response.connect().stream({ url: streamUrl });
+    for (const [name, value] of Object.entries(parameters)) stream.parameter({ name, value });
     stream.parameter({ name: 'direction', value: 'outbound' });
     stream.parameter({ name: 'to', value: to });
     stream.parameter({ name: 'from', value: from });

@@ -15,6 +15,7 @@ import { sameSecret } from '../shared/caller-tokens';
 import { logger, telemetry } from '../shared/observability';
 import { withPowertools } from '../shared/powertools';
 import { appSecrets } from '../shared/secrets';
+import { issueStreamTicket, STREAM_TICKET_PARAMETER } from '../shared/stream-tickets';
 import { header } from '../shared/twilio';
 
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
@@ -82,7 +83,9 @@ const place = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
     return json(503, { message: 'outbound calls not configured: set twilioAccountSid, twilioAuthToken and twilioPhoneNumber in the app secret' });
   }
   try {
-    const placed = await new TwilioCalls({ accountSid: twilioAccountSid, authToken: twilioAuthToken }).place(target.e164, twilioPhoneNumber, env.data.VOICE_STREAM_URL);
+    const placed = await new TwilioCalls({ accountSid: twilioAccountSid, authToken: twilioAuthToken }).place(target.e164, twilioPhoneNumber, env.data.VOICE_STREAM_URL, {
+      [STREAM_TICKET_PARAMETER]: issueStreamTicket(secrets.voiceAgentToken),
+    });
     logger.appendKeys({ callSid: placed.callSid });
     logger.info('outbound call placed', { status: placed.status });
     telemetry.count('OutboundCallsPlaced');

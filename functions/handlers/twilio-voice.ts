@@ -2,8 +2,10 @@
  * Twilio's voice webhook (`POST /twilio/voice`, an HTTP API route): a call came in to the Twilio number. Checks
  * X-Twilio-Signature over the URL and the form parameters with the account's auth token (app secret), and answers
  * with TwiML that connects the call to the WebSocket API as a bidirectional Media Stream: `<Connect><Stream>` with
- * the caller, the number called and the call id as `<Parameter>`s (they arrive in the stream's `start` message).
- * Twilio's upgrade to that stream is signed too; the authorizer checks it.
+ * the caller, the number called and the call id as `<Parameter>`s (they arrive in the stream's `start` message), and
+ * a short-lived stream ticket (functions/shared/stream-tickets.ts). Twilio's upgrade to that stream is signed too;
+ * the authorizer checks it, and the `start` handler the ticket. A replayed webhook changes nothing: it is answered
+ * again (Twilio retries webhooks too) with a fresh ticket, and nothing is stored.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse';
@@ -11,6 +13,7 @@ import { z } from 'zod';
 import { logger, telemetry } from '../shared/observability';
 import { withPowertools } from '../shared/powertools';
 import { appSecrets } from '../shared/secrets';
+import { issueStreamTicket, STREAM_TICKET_PARAMETER } from '../shared/stream-tickets';
 import { header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid, webhookUrl } from '../shared/twilio';
 
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
@@ -24,9 +27,10 @@ const VoiceRequest = z.object({
 
 const text = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { 'content-type': 'text/plain' }, body });
 
-export function twiml(streamUrl: string, call: z.output<typeof VoiceRequest>): string {
+export function twiml(streamUrl: string, call: z.output<typeof VoiceRequest>, ticket: string): string {
   const response = new VoiceResponse();
   const stream = response.connect().stream({ url: streamUrl });
+  stream.parameter({ name: STREAM_TICKET_PARAMETER, value: ticket });
   stream.parameter({ name: 'callSid', value: call.CallSid });
   stream.parameter({ name: 'from', value: call.From });
   stream.parameter({ name: 'to', value: call.To });
@@ -68,7 +72,7 @@ const answer = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStr
   logger.appendKeys({ callSid: call.data.CallSid });
   logger.info('incoming call: connecting it to the stream');
   telemetry.count('CallsOffered');
-  return { statusCode: 200, headers: { 'content-type': 'text/xml' }, body: twiml(env.data.VOICE_STREAM_URL, call.data) };
+  return { statusCode: 200, headers: { 'content-type': 'text/xml' }, body: twiml(env.data.VOICE_STREAM_URL, call.data, issueStreamTicket(secrets.voiceAgentToken)) };
 };
 
 export const handler = withPowertools(answer);

@@ -25,6 +25,13 @@ export const MAX_CALLER_TOKEN_LIFETIME_SECONDS = 3600;
 const NONCE_BYTES = 16;
 const SHAPE = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$/;
 
+/**
+ * What a token admits, each with its own key: a `caller-token` opens a connection (`?token=`, the browser page); a
+ * `stream-ticket` admits a Twilio Media Stream's `start` (a `<Parameter>` of the TwiML that connected it). Neither can
+ * stand in for the other.
+ */
+export type TokenPurpose = 'caller-token' | 'stream-ticket';
+
 export type CallerTokenRejection = 'malformed' | 'unsupported version' | 'bad signature' | 'expired' | 'lifetime too long';
 
 export type CallerTokenCheck = { readonly valid: true; readonly expiresAt: number } | { readonly valid: false; readonly reason: CallerTokenRejection };
@@ -39,9 +46,9 @@ export interface IssuedCallerToken {
  * The MAC key, derived from the app secret's token rather than the token itself: a MAC computed here can then
  * never coincide with anything else keyed with that token, now or later (domain separation).
  */
-function macKey(voiceAgentToken: string): Buffer {
+function macKey(voiceAgentToken: string, purpose: TokenPurpose): Buffer {
   if (!voiceAgentToken) throw new Error('caller tokens need a non-empty voiceAgentToken as their key');
-  return createHmac('sha256', voiceAgentToken).update('voice-agent/caller-token/v1').digest();
+  return createHmac('sha256', voiceAgentToken).update(`voice-agent/${purpose}/v1`).digest();
 }
 
 const mac = (key: Buffer, payload: string) => createHmac('sha256', key).update(payload).digest();
@@ -50,7 +57,7 @@ const nowSeconds = (nowMs: number) => Math.floor(nowMs / 1000);
 
 export function issueCallerToken(
   voiceAgentToken: string,
-  options: { readonly lifetimeSeconds?: number; readonly nowMs?: number } = {},
+  options: { readonly lifetimeSeconds?: number; readonly nowMs?: number; readonly purpose?: TokenPurpose } = {},
 ): IssuedCallerToken {
   const lifetime = options.lifetimeSeconds ?? DEFAULT_CALLER_TOKEN_LIFETIME_SECONDS;
   if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > MAX_CALLER_TOKEN_LIFETIME_SECONDS) {
@@ -58,7 +65,7 @@ export function issueCallerToken(
   }
   const expiresAt = nowSeconds(options.nowMs ?? Date.now()) + lifetime;
   const payload = `${CALLER_TOKEN_VERSION}.${expiresAt}.${randomBytes(NONCE_BYTES).toString('base64url')}`;
-  return { token: `${payload}.${mac(macKey(voiceAgentToken), payload).toString('base64url')}`, expiresAt };
+  return { token: `${payload}.${mac(macKey(voiceAgentToken, options.purpose ?? 'caller-token'), payload).toString('base64url')}`, expiresAt };
 }
 
 /** Whether the string has the shape of a caller token at all (to tell "bad browser token" from "bad token" in logs). */
@@ -68,7 +75,11 @@ export const looksLikeCallerToken = (presented: string): boolean => presented.st
  * Checks a presented token: its shape, then its MAC (constant time), then its expiry. The MAC comes before the
  * expiry so that a reason other than "bad signature" is only ever given for a token this key issued.
  */
-export function verifyCallerToken(presented: string, voiceAgentToken: string, options: { readonly nowMs?: number } = {}): CallerTokenCheck {
+export function verifyCallerToken(
+  presented: string,
+  voiceAgentToken: string,
+  options: { readonly nowMs?: number; readonly purpose?: TokenPurpose } = {},
+): CallerTokenCheck {
   const parts = presented.split('.');
   if (parts.length === 4 && parts[0] !== CALLER_TOKEN_VERSION && /^v\d+$/.test(parts[0]!)) return { valid: false, reason: 'unsupported version' };
   const shape = SHAPE.exec(presented);
@@ -77,7 +88,7 @@ export function verifyCallerToken(presented: string, voiceAgentToken: string, op
   // Compared as text, not decoded bytes: the 43rd base64url character carries 2 bits that decoding ignores, so
   // comparing bytes would accept a token whose last character was changed. Both are 43 ASCII characters (SHAPE).
   const presentedMac = Buffer.from(shape[3]!, 'ascii');
-  const expectedMac = Buffer.from(mac(macKey(voiceAgentToken), presented.slice(0, presented.lastIndexOf('.'))).toString('base64url'), 'ascii');
+  const expectedMac = Buffer.from(mac(macKey(voiceAgentToken, options.purpose ?? 'caller-token'), presented.slice(0, presented.lastIndexOf('.'))).toString('base64url'), 'ascii');
   if (presentedMac.length !== expectedMac.length || !timingSafeEqual(presentedMac, expectedMac)) return { valid: false, reason: 'bad signature' };
   const now = nowSeconds(options.nowMs ?? Date.now());
   if (expiresAt <= now) return { valid: false, reason: 'expired' };

@@ -34,6 +34,8 @@ export interface RouteContext {
   readonly connectedAt?: number;
   /** The audio format the connection declared at connect (`?format=`, or Twilio's μ-law), carried by the authorizer. */
   readonly declaredFormat?: AudioFormat;
+  /** How the authorizer let the connection in (functions/handlers/authorizer.ts): `twilio-signature` for a phone call. */
+  readonly authenticatedBy?: string;
 }
 
 let coldStart = true;
@@ -88,6 +90,7 @@ export function routeHandler(
         startedAt,
         connectedAt: event.requestContext.connectedAt,
         declaredFormat: isConnectFormat(declared) ? CONNECT_FORMATS[declared] : undefined,
+        authenticatedBy: typeof event.requestContext.authorizer?.authenticatedBy === 'string' ? event.requestContext.authorizer.authenticatedBy : undefined,
       };
       return (await work(event, ctx)) ?? { statusCode: 200 };
     } catch (err) {

@@ -258,6 +258,7 @@ export class LatencyMonitoring extends Construct {
           app('CallerGone', 'Sum', {}, 'caller gone mid-turn'),
           app('ConnectsRefused', 'Sum', {}, 'connects refused (bad token or Twilio signature)'),
           app('WebhooksRefused', 'Sum', {}, 'voice webhooks refused (bad signature)'),
+          app('StreamsRefused', 'Sum', {}, 'Twilio streams refused (no valid stream ticket)'),
           app('CallsOffered', 'Sum', {}, 'phone calls offered (Twilio webhook)'),
           app('BrowserTokensIssued', 'Sum', {}, 'browser tokens issued (POST /browser/token)'),
           app('AppSecretErrors', 'Sum', {}, 'app secret unreadable'),

@@ -374,23 +374,25 @@ export function readLogScanFile(file: string): LogScanFile | undefined {
 }
 
 /**
- * What a stack's app secret holds, plus what is derived from it: the caller-token HMAC key
- * (functions/shared/caller-tokens.ts `macKey`) in every encoding a log could print it in.
+ * What a stack's app secret holds, plus what is derived from it: the HMAC keys of caller tokens and stream tickets
+ * (functions/shared/caller-tokens.ts `macKey`) in every encoding a log could print them in.
  */
 export function stackSecrets(appSecret: Readonly<Record<string, string | undefined>>): KnownSecret[] {
   const out: KnownSecret[] = [];
   for (const [name, value] of Object.entries(appSecret)) if (value) out.push({ name, value });
   const token = appSecret.voiceAgentToken;
   if (token) {
-    const key = callerTokenMacKey(token);
-    for (const enc of ['hex', 'base64', 'base64url'] as const) out.push({ name: `callerTokenHmacKey (${enc})`, value: key.toString(enc) });
+    for (const purpose of ['caller-token', 'stream-ticket'] as const) {
+      const key = callerTokenMacKey(token, purpose);
+      for (const enc of ['hex', 'base64', 'base64url'] as const) out.push({ name: `${purpose} HMAC key (${enc})`, value: key.toString(enc) });
+    }
   }
   return out;
 }
 
 /** Same derivation as caller-tokens.ts (the unit test checks a token issued there verifies with this key). */
-export const callerTokenMacKey = (voiceAgentToken: string): Buffer =>
-  createHmac('sha256', voiceAgentToken).update('voice-agent/caller-token/v1').digest();
+export const callerTokenMacKey = (voiceAgentToken: string, purpose: 'caller-token' | 'stream-ticket' = 'caller-token'): Buffer =>
+  createHmac('sha256', voiceAgentToken).update(`voice-agent/${purpose}/v1`).digest();
 
 /** Function log files (LogSink's `<function>.log`) under a directory tree. */
 export function findLogFiles(root: string, isLogFile: (name: string) => boolean): string[] {

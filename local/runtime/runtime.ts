@@ -493,6 +493,9 @@ export class LambdaRuntime implements Invoker {
       _HANDLER: `index.${handlerExport}`,
       AWS_LAMBDA_LOG_GROUP_NAME: logGroupName,
       LAMBDA_TASK_ROOT: dirname(config.bundlePath),
+      // The functions deploy on nodejs22.x (AWS_EXECUTION_ENV above); the AWS SDK's warning that Node 20 loses
+      // support in 2027 is about this host, not the function, and would be an ERROR line in every environment's log.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
     const reserved = config.reservedConcurrency;
     const reason = reserved !== undefined ? 'ReservedFunctionConcurrentInvocationLimitExceeded' : 'ConcurrentInvocationLimitExceeded';

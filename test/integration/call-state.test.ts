@@ -41,7 +41,8 @@ function world(config: MediaConfig = CONFIG, phoneLine?: PhoneLine) {
 }
 
 let callNo = 0;
-async function startedCall(w: ReturnType<typeof world>) {
+/** A started call; `phoneCall`: a Twilio stream (signed and ticketed), whose callSid a transfer may redirect. */
+async function startedCall(w: ReturnType<typeof world>, phoneCall = false) {
   const callId = `call-${++callNo}-${Date.now()}`;
   const streamSid = `MZ${callNo}`;
   await w.calls.connect(callId, `conn-${callNo}`);
@@ -49,7 +50,7 @@ async function startedCall(w: ReturnType<typeof world>) {
     StartMessage,
     JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid, start: { streamSid, callSid: `CA${callNo}`, customParameters: { voiceAgentEvents: 'true' } } }),
   );
-  await w.calls.start(callId, start, Date.now());
+  await w.calls.start(callId, start, Date.now(), { phoneCall });
   return { callId, streamSid };
 }
 
@@ -122,9 +123,9 @@ describe('call lifecycle', () => {
       StartMessage,
       JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZdeclared', start: { streamSid: 'MZdeclared', mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } } }),
     );
-    await expect(w.calls.start('declared', pcm, Date.now(), TELEPHONY_FORMAT)).rejects.toThrow('start.mediaFormat does not match the format declared at connect (mulaw)');
+    await expect(w.calls.start('declared', pcm, Date.now(), { declaredFormat: TELEPHONY_FORMAT })).rejects.toThrow('start.mediaFormat does not match the format declared at connect (mulaw)');
     const mulaw = parseMessage(StartMessage, JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZdeclared', start: { streamSid: 'MZdeclared' } }));
-    await w.calls.start('declared', mulaw, Date.now(), TELEPHONY_FORMAT);
+    await w.calls.start('declared', mulaw, Date.now(), { declaredFormat: TELEPHONY_FORMAT });
     // The refusing environment kept nothing of the not-yet-started call: its next frame is taken.
     await expect(env.process({ ...connection, callId: 'declared', receivedAt: Date.now() }, frames[11]!)).resolves.toBe('handled');
     // A fresh environment whose first frame is a tick reads nothing but the tick: one request.
@@ -591,7 +592,7 @@ describe('transfer to a person (a phone call)', () => {
   it('once the "connecting you" line has played, hands the call over once (a duplicated end mark too) and ends it', async () => {
     const line = new Line(true);
     const w = world(CONFIG, line);
-    const { callId, streamSid } = await startedCall(w);
+    const { callId, streamSid } = await startedCall(w, true);
     await pressZero(w, callId, streamSid);
     expect((await w.store.getTurn(callId, 2))?.reply).toMatch(/connect you with a member of our team/);
     expect(line.transfers).toEqual([]); // not while the line is still playing
@@ -605,7 +606,7 @@ describe('transfer to a person (a phone call)', () => {
 
   it('when Twilio refuses, counts it and ends the call cleanly', async () => {
     const w = world(CONFIG, new Line(true, true));
-    const { callId, streamSid } = await startedCall(w);
+    const { callId, streamSid } = await startedCall(w, true);
     await pressZero(w, callId, streamSid);
     await endMark(w, callId, streamSid, 2, 4);
     expect(await w.store.getCall(callId)).toMatchObject({ status: 'ended', endReason: 'transfer-failed' });
@@ -613,10 +614,23 @@ describe('transfer to a person (a phone call)', () => {
     expect(w.sender.closed).toHaveLength(1);
   });
 
+  it('a caller that is not a Twilio stream names any callSid it likes: it is not kept, nothing is redirected', async () => {
+    const line = new Line(true);
+    const w = world(CONFIG, line);
+    const { callId, streamSid } = await startedCall(w, false);
+    expect((await w.store.getCall(callId))?.callSid).toBeUndefined();
+    await pressZero(w, callId, streamSid);
+    await endMark(w, callId, streamSid, 2, 4);
+    expect(line.transfers).toEqual([]);
+    // The client is told instead (it asked for events), and the call ends as the agent said.
+    expect(w.sender.events('voiceagent.transfer')).toHaveLength(1);
+    expect(await w.store.getCall(callId)).toMatchObject({ status: 'ended', endReason: 'transfer' });
+  });
+
   it('on a line that cannot transfer, the agent says so and the call goes on', async () => {
     const line = new Line(false);
     const w = world(CONFIG, line);
-    const { callId, streamSid } = await startedCall(w);
+    const { callId, streamSid } = await startedCall(w, true);
     await pressZero(w, callId, streamSid);
     expect(await w.store.getTurn(callId, 2)).toMatchObject({ intent: 'transfer', reply: expect.stringMatching(/can't connect you/) });
     await endMark(w, callId, streamSid, 2, 4);

@@ -182,6 +182,15 @@ describe('the authorizer bundle', () => {
   let rt: LambdaRuntime | undefined;
   afterEach(async () => rt?.stop());
   const logs: string[] = [];
+  /**
+   * Expects the environment's log lines to match, waiting for them: a worker's output reaches the runtime on its own
+   * stream, which may deliver after the invocation's result (as CloudWatch Logs does after a Lambda returns).
+   */
+  const expectLogs = async (pattern: RegExp, timeoutMs = 5_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(logs.join('\n')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(logs.join('\n')).toMatch(pattern);
+  };
 
   const start = async (secretId: string, provisionedConcurrency: number) => {
     logs.length = 0;
@@ -214,6 +223,7 @@ describe('the authorizer bundle', () => {
     expect(await authorize(TOKEN)).toEqual({ effect: 'Allow', initDurationMs: undefined });
     expect(await authorize('wrong')).toMatchObject({ effect: 'Deny' });
     expect(requests()).toBe(1);
+    await expectLogs(/connect refused/);
     expect(logs.join('\n')).not.toContain(TOKEN);
   });
 
@@ -246,8 +256,8 @@ describe('the authorizer bundle', () => {
     expect(await connect({ 'X-Twilio-Signature': 'not-base64-at-all' })).toEqual(['Deny', 'none']);
     expect(await connect({})).toEqual(['Deny', 'none']);
     expect(await connect({}, { token: TOKEN })).toEqual(['Allow', 'token']);
+    await expectLogs(/bad Twilio signature/);
     expect(logs.join('\n')).not.toContain(twilioAuthToken);
-    expect(logs.join('\n')).toMatch(/bad Twilio signature/);
   });
 
   it('admits a browser token issued under the secret\'s token until it expires; tampered, expired or foreign ones are refused', async () => {
@@ -266,7 +276,7 @@ describe('the authorizer bundle', () => {
     expect(await connect(issueCallerToken(TOKEN, { nowMs: Date.now() - 5 * 60_000 - 1000 }).token)).toEqual(['Deny', 'none']);
     // Issued under another environment's token, or under this one's before it was rotated.
     expect(await connect(issueCallerToken('tok-of-another-environment').token)).toEqual(['Deny', 'none']);
-    expect(logs.join('\n')).toMatch(/browser token bad signature[\s\S]*browser token expired[\s\S]*browser token bad signature/);
+    await expectLogs(/browser token bad signature[\s\S]*browser token expired[\s\S]*browser token bad signature/);
     expect(logs.join('\n')).not.toContain(fresh);
     expect(logs.join('\n')).not.toContain(TOKEN);
   });
@@ -282,15 +292,15 @@ describe('the authorizer bundle', () => {
       requestContext: { ...authorizerEvent.requestContext, domainName: host, stage: 'prod' },
     });
     expect(r.ok && (r.payload as { policyDocument: { Statement: { Effect: string }[] } }).policyDocument.Statement[0]!.Effect).toBe('Deny');
-    expect(logs.join('\n')).toMatch(/no Twilio auth token configured/);
+    await expectLogs(/no Twilio auth token configured/);
   });
 
   it('still initializes when the secret cannot be read, and refuses callers with the reason logged', async () => {
     await start('bundle/missing', 1); // rejects if init failed
     expect(requests()).toBe(1);
     expect(await authorize(TOKEN)).toMatchObject({ effect: 'Deny' });
-    expect(logs.join('\n')).toMatch(/app secret not read during init[\s\S]*app secret unavailable: refusing the caller/);
-    expect(logs.join('\n')).toMatch(/"AppSecretErrors"/);
+    await expectLogs(/app secret not read during init[\s\S]*app secret unavailable: refusing the caller/);
+    await expectLogs(/"AppSecretErrors"/);
     // A secret created afterwards is picked up without a new environment: failures are not cached.
     server.putSecret('bundle/missing', JSON.stringify({ voiceAgentToken: TOKEN }));
     expect(await authorize(TOKEN)).toMatchObject({ effect: 'Allow' });

@@ -10,6 +10,7 @@ import {
   looksLikeCallerToken,
   verifyCallerToken,
 } from '../../functions/shared/caller-tokens';
+import { issueStreamTicket, STREAM_TICKET_LIFETIME_SECONDS, STREAM_TICKET_PARAMETER, streamTicketRefusal } from '../../functions/shared/stream-tickets';
 
 const KEY = 'the-long-lived-voice-agent-token';
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
@@ -88,5 +89,34 @@ describe('caller tokens', () => {
     expect(verifyCallerToken('v2.1795000000.AAAAAAAAAAAAAAAAAAAAAA.' + 'A'.repeat(43), KEY)).toEqual({ valid: false, reason: 'unsupported version' });
     expect(looksLikeCallerToken(issueCallerToken(KEY).token)).toBe(true);
     expect(looksLikeCallerToken('tok-3f9a1c7e55d2b804')).toBe(false);
+  });
+});
+
+/** Stream tickets (functions/shared/stream-tickets.ts): caller tokens under their own key, for a Twilio stream's start. */
+describe('stream tickets', () => {
+  const ticketOf = (payload: string) => {
+    const derived = createHmac('sha256', KEY).update('voice-agent/stream-ticket/v1').digest();
+    return `${payload}.${createHmac('sha256', derived).update(payload).digest('base64url')}`;
+  };
+
+  it('admit a start for two minutes, under their own key: a caller token is no ticket and a ticket no caller token', () => {
+    const ticket = issueStreamTicket(KEY, NOW);
+    const expiry = Number(ticket.split('.')[1]);
+    expect(expiry).toBe(NOW / 1000 + STREAM_TICKET_LIFETIME_SECONDS);
+    expect(ticketOf(ticket.slice(0, ticket.lastIndexOf('.')))).toBe(ticket);
+    expect(streamTicketRefusal({ [STREAM_TICKET_PARAMETER]: ticket }, KEY, NOW)).toBeUndefined();
+    expect(streamTicketRefusal({ [STREAM_TICKET_PARAMETER]: ticket }, KEY, NOW + 119_000)).toBeUndefined();
+    expect(streamTicketRefusal({ [STREAM_TICKET_PARAMETER]: ticket }, KEY, NOW + 120_000)).toBe('expired');
+    expect(streamTicketRefusal({ [STREAM_TICKET_PARAMETER]: ticket }, 'another-key', NOW)).toBe('bad signature');
+    // Purposes do not mix: the open browser-token route must not hand out stream tickets, nor a ticket open a call.
+    expect(streamTicketRefusal({ [STREAM_TICKET_PARAMETER]: issueCallerToken(KEY, at(0)).token }, KEY, NOW)).toBe('bad signature');
+    expect(verifyCallerToken(ticket, KEY, at(0))).toEqual({ valid: false, reason: 'bad signature' });
+  });
+
+  it('refuse a start without one, or with something that is not one', () => {
+    expect(streamTicketRefusal(undefined, KEY, NOW)).toBe('missing');
+    expect(streamTicketRefusal({ callSid: 'CA1' }, KEY, NOW)).toBe('missing');
+    expect(streamTicketRefusal({ [STREAM_TICKET_PARAMETER]: '' }, KEY, NOW)).toBe('missing');
+    expect(streamTicketRefusal({ [STREAM_TICKET_PARAMETER]: 'let-me-in' }, KEY, NOW)).toBe('malformed');
   });
 });

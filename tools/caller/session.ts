@@ -35,6 +35,8 @@ export interface CallerOptions {
   readonly customParameters?: Record<string, string>;
   /** Extra headers on the upgrade request (Twilio's X-Twilio-Signature). */
   readonly headers?: Record<string, string>;
+  /** The call SID `start` names (Twilio's: the call the stream belongs to); a random one by default. */
+  readonly callSid?: string;
 }
 
 interface QueuedAudio {
@@ -49,7 +51,7 @@ export class CallerSession {
   readonly format: AudioFormat;
   readonly frameMs: number;
   readonly streamSid = sid('MZ');
-  readonly callSid = sid('CA');
+  readonly callSid: string;
   readonly turns = new Map<number, TurnReport>();
   readonly received: Uint8Array[] = [];
   readonly errors: string[] = [];
@@ -75,6 +77,7 @@ export class CallerSession {
 
   constructor(private readonly options: CallerOptions) {
     this.format = options.format ?? { encoding: 'mulaw', sampleRate: 8000 };
+    this.callSid = options.callSid ?? sid('CA');
     this.frameMs = options.frameMs ?? 20;
   }
 

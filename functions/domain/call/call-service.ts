@@ -23,8 +23,18 @@ export class CallService {
     if (!created) this.telemetry.warn('connect for a call that already exists');
   }
 
-  /** `start`: the stream's metadata and audio format; then the greeting is turn 1. */
-  async start(callId: string, message: StartMessage, receivedAt: number, declaredFormat?: AudioFormat): Promise<void> {
+  /**
+   * `start`: the stream's metadata and audio format; then the greeting is turn 1. `declaredFormat`: what the connection
+   * declared at connect. `phoneCall`: the stream is Twilio's (signed and ticketed), so its call SID is a real call on
+   * the account that a transfer may redirect; any other caller's `callSid` is a label and is not kept.
+   */
+  async start(
+    callId: string,
+    message: StartMessage,
+    receivedAt: number,
+    options: { readonly declaredFormat?: AudioFormat; readonly phoneCall?: boolean } = {},
+  ): Promise<void> {
+    const { declaredFormat, phoneCall = false } = options;
     if (message.start.streamSid !== message.streamSid) throw new ProtocolError('start.streamSid does not match streamSid');
     const format = formatOf(message);
     // Frames are decoded with the format the connection declared before anything is read (media-processor.ts): the
@@ -34,7 +44,7 @@ export class CallService {
     }
     const result = await this.store.startStream(callId, {
       streamSid: message.streamSid,
-      callSid: message.start.callSid,
+      callSid: phoneCall ? message.start.callSid : undefined,
       format,
       events: message.start.customParameters?.[EVENTS_OPT_IN_PARAMETER] === 'true',
       dialog: this.responder.initialState(),
@@ -47,7 +57,7 @@ export class CallService {
     }
     this.telemetry.count('CallsStarted');
     await this.callsInProgress(+1);
-    this.telemetry.info('call started', { streamSid: message.streamSid, callSid: message.start.callSid, format, events: result.events });
+    this.telemetry.info('call started', { streamSid: message.streamSid, callSid: message.start.callSid, phoneCall, format, events: result.events });
     await this.turns.run({ kind: 'greeting', turn: result.turnCount, call: result, timings: { endpointAt: receivedAt } });
   }
 

@@ -221,6 +221,7 @@ export type MetricName =
   | 'RouteErrors'
   | 'ConnectsRefused'
   | 'WebhooksRefused'
+  | 'StreamsRefused'
   | 'CallsOffered'
   | 'BrowserTokensIssued'
   | 'AppSecretErrors'

@@ -9,15 +9,15 @@
  * our own code closing it. This proves, on the local gateway (which answers failures as API Gateway does), that a
  * throttled or crashed media invocation reaches a Twilio-signed stream only as such a text frame, and the call goes on.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { LocalStack } from '../../../local/stack';
 import { wordErrorRate } from '../../../local/speech/stt/lm';
 import { CallerSession } from '../../../tools/caller/session';
 import { recordReliability } from '../../support/reliability';
 import { speech, startStack, until } from '../../support/stack';
+import { answeredCall, twilioSignature } from '../../support/twilio';
 
 const TWILIO_AUTH_TOKEN = randomBytes(16).toString('hex');
-const sign = (url: string) => createHmac('sha1', TWILIO_AUTH_TOKEN).update(url).digest('base64');
 
 let stack: LocalStack;
 beforeAll(async () => {
@@ -28,12 +28,15 @@ afterAll(async () => stack?.stop());
 const GATEWAY_ERROR = { message: 'Internal server error', connectionId: expect.any(String), requestId: expect.any(String) };
 
 it('a throttled or crashed media invocation reaches a Twilio stream only as a text error frame; the call goes on', async () => {
+  // Twilio's side: the voice webhook answers the call, and the stream its TwiML names is opened with its parameters.
+  const answered = await answeredCall(`http://127.0.0.1:${stack.port}/twilio/voice`, TWILIO_AUTH_TOKEN);
   const caller = new CallerSession({
     url: stack.url,
-    headers: { 'X-Twilio-Signature': sign(stack.url) },
+    headers: { 'X-Twilio-Signature': twilioSignature(TWILIO_AUTH_TOKEN, stack.url) },
     // Turn reports (voiceagent.* events) so the test can follow the call; a real Twilio stream does not opt in.
     events: true,
-    customParameters: { callSid: 'CA' + randomBytes(16).toString('hex'), from: '+15551230001', to: '+15551239999' },
+    callSid: answered.call.CallSid,
+    customParameters: answered.parameters,
   });
   await caller.connect();
   expect((await caller.waitForTurn(1))?.status).toBe('completed');

@@ -4,19 +4,16 @@
  * (connected, start with the TwiML's parameters, media, marks echoed, dtmf, stop). Signatures are computed here the
  * way Twilio documents them, independently of the product's helper library.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { LocalStack } from '../../../local/stack';
 import { CallerSession } from '../../../tools/caller/session';
 import { speech, startStack, until } from '../../support/stack';
+import { answeredCall, incomingCall, streamOf, twilioSignature } from '../../support/twilio';
 
 jest.setTimeout(120_000);
 
 const TWILIO_AUTH_TOKEN = randomBytes(16).toString('hex');
-/** Twilio's request signature: base64 HMAC-SHA1 of the URL followed by each POST parameter (sorted) as name+value. */
-const sign = (url: string, params: Record<string, string> = {}, key = TWILIO_AUTH_TOKEN) =>
-  createHmac('sha1', key)
-    .update(url + Object.keys(params).sort().map((k) => k + params[k]).join(''))
-    .digest('base64');
+const sign = (url: string, params: Record<string, string> = {}, key = TWILIO_AUTH_TOKEN) => twilioSignature(key, url, params);
 
 /** The stage is also mapped to a custom domain (lib/config.ts customDomain; the local gateway maps it as API Gateway does). */
 const CUSTOM_DOMAIN = { domainName: 'voice.example.test', basePath: 'agent' };
@@ -36,14 +33,6 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 const webhookUrl = () => `http://127.0.0.1:${stack.port}/twilio/voice`;
-const incomingCall = () => ({
-  AccountSid: 'AC' + randomBytes(16).toString('hex'),
-  CallSid: 'CA' + randomBytes(16).toString('hex'),
-  From: '+15551230001',
-  To: '+15551239999',
-  CallStatus: 'ringing',
-  Direction: 'inbound',
-});
 const postWebhook = (params: Record<string, string>, signature?: string) =>
   fetch(webhookUrl(), {
     method: 'POST',
@@ -64,6 +53,21 @@ describe('the voice webhook', () => {
     expect(xml).toContain(`<Parameter name="callSid" value="${call.CallSid}"/>`);
     expect(xml).toContain('<Parameter name="from" value="+15551230001"/>');
     expect(xml).toContain('<Parameter name="to" value="+15551239999"/>');
+    expect(streamOf(xml).parameters.streamTicket).toMatch(/^v1\./);
+  });
+
+  it('answers a replayed webhook again (Twilio retries too) with a fresh ticket, and starts nothing', async () => {
+    const call = incomingCall();
+    const started = stack.logs.metric('CallsStarted').sum;
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await postWebhook(call, sign(webhookUrl(), call));
+      expect(res.status).toBe(200);
+      answers.push(streamOf(await res.text()));
+    }
+    expect(new Set(answers.map((a) => a.parameters.streamTicket)).size).toBe(3);
+    expect(answers.map((a) => a.url)).toEqual([stack.publicUrl, stack.publicUrl, stack.publicUrl]);
+    expect(stack.logs.metric('CallsStarted').sum).toBe(started);
   });
 
   it('refuses unsigned, forged and tampered requests with 403', async () => {
@@ -76,11 +80,14 @@ describe('the voice webhook', () => {
 });
 
 describe('the Media Stream', () => {
-  const streamCaller = (headers: Record<string, string>, callSid = 'CA' + randomBytes(16).toString('hex')) =>
-    new CallerSession({ url: stack.url, headers, events: true, customParameters: { callSid, from: '+15551230001', to: '+15551239999' } });
+  /** Twilio's side of an incoming call: the webhook answered, then the stream it names opened with its parameters. */
+  const streamCaller = async (headers: Record<string, string>) => {
+    const answered = await answeredCall(webhookUrl(), TWILIO_AUTH_TOKEN);
+    return new CallerSession({ url: stack.url, headers, events: true, callSid: answered.call.CallSid, customParameters: answered.parameters });
+  };
 
   it('takes a Twilio-signed session through a multi-turn call: speech, marks, dtmf 0 for a person: transferred', async () => {
-    const caller = streamCaller({ 'X-Twilio-Signature': sign(stack.url) });
+    const caller = await streamCaller({ 'X-Twilio-Signature': sign(stack.url) });
     stack.twilioRest!.ringing(caller.callSid); // Twilio knows the call it is streaming
     await caller.connect();
     expect((await caller.waitForTurn(1))?.status).toBe('completed'); // the greeting
@@ -110,12 +117,13 @@ describe('the Media Stream', () => {
     // What Twilio does with <Stream url="ws://voice.example.test/agent">: resolves the domain (here: this machine),
     // sends Host: voice.example.test and signs the URL as given. The authorizer must check it against that URL, not
     // against the stage's own path.
+    const { parameters } = await answeredCall(webhookUrl(), TWILIO_AUTH_TOKEN);
     const viaDomain = (signedFor: string) =>
       new CallerSession({
         url: `ws://127.0.0.1:${stack.port}/${CUSTOM_DOMAIN.basePath}`,
         headers: { Host: CUSTOM_DOMAIN.domainName, 'X-Twilio-Signature': sign(signedFor) },
         events: true,
-        customParameters: { callSid: 'CA' + randomBytes(16).toString('hex'), from: '+15551230001', to: '+15551239999' },
+        customParameters: parameters,
       });
     const caller = viaDomain(stack.publicUrl);
     await caller.connect();
@@ -131,9 +139,30 @@ describe('the Media Stream', () => {
 
   it('refuses unsigned and badly signed upgrades (403), so no call starts', async () => {
     for (const headers of [{} as Record<string, string>, { 'X-Twilio-Signature': sign(stack.url, {}, 'another-accounts-token') }, { 'X-Twilio-Signature': sign(`${stack.url}?x=1`) }]) {
-      const refused = streamCaller(headers).connect();
+      const refused = (await streamCaller(headers)).connect();
       await expect(refused).rejects.toMatchObject({ statusCode: 403 });
     }
+  });
+
+  it('a replayed upgrade signature alone starts nothing: a start without a valid stream ticket closes the stream', async () => {
+    // The upgrade's signature covers only the URL, the same for every call: whoever saw one can present it again.
+    const { parameters } = await answeredCall(webhookUrl(), TWILIO_AUTH_TOKEN);
+    const started = stack.logs.metric('CallsStarted').sum;
+    const refusedBefore = stack.logs.metric('StreamsRefused').sum;
+    const browserToken = ((await (await fetch(`http://127.0.0.1:${stack.port}/browser/token`, { method: 'POST' })).json()) as { token: string }).token;
+    const tickets: [string, Record<string, string>][] = [
+      ['no ticket', { from: '+15551230001' }],
+      ['a forged ticket', { ...parameters, streamTicket: parameters.streamTicket!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) }],
+      ['a browser caller token as the ticket', { ...parameters, streamTicket: browserToken }],
+    ];
+    for (const [, customParameters] of tickets) {
+      const caller = new CallerSession({ url: stack.url, headers: { 'X-Twilio-Signature': sign(stack.url) }, events: true, customParameters });
+      await caller.connect();
+      await until(() => caller.closed, 10_000);
+      expect(caller.turns.size).toBe(0);
+    }
+    await until(() => stack.logs.metric('StreamsRefused').sum - refusedBefore === tickets.length, 5_000);
+    expect(stack.logs.metric('CallsStarted').sum).toBe(started);
   });
 });
 
@@ -152,14 +181,15 @@ describe('outbound calls (POST /calls)', () => {
     const { callSid } = (await res.json()) as { callSid: string };
     const created = stack.twilioRest!.requests.find((r) => r.path.endsWith('/Calls.json') && r.status === 201)!;
     expect(created.params).toMatchObject({ To: '+12015550123', From: LINE_NUMBER });
-    const streamUrl = /<Stream url="([^"]+)"/.exec(created.params.Twiml!)![1]!;
+    const { url: streamUrl, parameters } = streamOf(created.params.Twiml!);
     expect(streamUrl).toBe(stack.publicUrl);
+    expect(parameters).toMatchObject({ direction: 'outbound', to: '+12015550123', from: LINE_NUMBER, streamTicket: expect.stringMatching(/^v1\./) });
     // Twilio's side once the person picks up: it opens the stream the TwiML names, signed for that URL.
     const callee = new CallerSession({
       url: `ws://127.0.0.1:${stack.port}/${CUSTOM_DOMAIN.basePath}`,
       headers: { Host: CUSTOM_DOMAIN.domainName, 'X-Twilio-Signature': sign(streamUrl) },
       events: true,
-      customParameters: { direction: 'outbound', to: '+12015550123', from: LINE_NUMBER },
+      customParameters: parameters,
     });
     await callee.connect();
     expect((await callee.waitForTurn(1))?.status).toBe('completed'); // the agent speaks first
