@@ -27,7 +27,10 @@ export interface Permissions {
 }
 
 export interface FunctionSpec {
-  /** Function (and bundle) name; the entry is `functions/handlers/<name>.ts`. */
+  /**
+   * Function (and bundle) name: the handler is `functions/handlers/<name>.ts`; the bundle's entry,
+   * `functions/entries/<name>.ts`, exports it and primes the environment during init (top-level await).
+   */
   readonly name: string;
   readonly memoryMb: number;
   readonly timeoutSeconds: number;

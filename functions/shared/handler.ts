@@ -69,7 +69,7 @@ export function routeHandler(
     }
     if (isMessageRoute(route)) {
       limiter ??= new ConnectionRateLimiter(rateLimitFromEnv());
-      const admission = limiter.admit(connectionId);
+      const admission = limiter.admit(connectionId, requestTimeEpoch ?? startedAt);
       if (admission.report > 0) {
         telemetry.count('MessagesRateLimited', admission.report);
         logger.warn('messages refused: over the per-connection rate limit', { refused: admission.report });

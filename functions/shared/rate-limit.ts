@@ -80,8 +80,13 @@ export class ConnectionRateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  admit(connectionId: string): Admission {
-    const t = this.now();
+  /**
+   * One message of `connectionId`, which reached the gateway at `arrivedAt` (API Gateway's requestTimeEpoch). The
+   * bucket runs on arrival times, not on when the handler got to the message: a backlog that waited for an environment
+   * (a cold start) is a caller's steady 50 frames a second all the same, and must not be refused as a flood.
+   */
+  admit(connectionId: string, arrivedAt: number = this.now()): Admission {
+    const t = arrivedAt;
     let b = this.buckets.get(connectionId);
     if (!b) {
       if (this.buckets.size >= MAX_TRACKED) this.forgetIdle(t);

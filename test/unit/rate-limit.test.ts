@@ -29,6 +29,21 @@ describe('ConnectionRateLimiter', () => {
     expect(refused).toBe(0);
   });
 
+  it("counts by arrival at the gateway: a caller's backlog that waited 4 s for a cold start is not a flood", () => {
+    const c = clock(1_000_000);
+    const limiter = new ConnectionRateLimiter(DEFAULT_RATE_LIMIT, c.now);
+    // 200 Twilio frames (4 s) queued behind a cold start, then handled back to back, all at one instant.
+    const arrivals = Array.from({ length: 200 }, (_, i) => c.now() + i * 20);
+    c.advance(4000);
+    expect(arrivals.filter((at) => !limiter.admit('caller', at).admitted)).toEqual([]);
+    // Handled as they came off the queue, the same 200 were refused past the burst: what the old clock did.
+    const byHandlingTime = new ConnectionRateLimiter(DEFAULT_RATE_LIMIT, c.now);
+    expect(arrivals.filter(() => !byHandlingTime.admit('caller').admitted)).toHaveLength(100);
+    // A real flood arrives that fast: 200 messages in the same millisecond are refused past the burst either way.
+    const flood = new ConnectionRateLimiter(DEFAULT_RATE_LIMIT, c.now);
+    expect(arrivals.filter(() => !flood.admit('flood', c.now()).admitted)).toHaveLength(100);
+  });
+
   it('admits at most burst + rate × time from one connection, whatever the arrival pattern', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 2000 }), (gaps) => {
