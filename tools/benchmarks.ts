@@ -88,6 +88,11 @@ async function main() {
   }
   writeFileSync('BENCHMARKS.md', render(dir, matrix(Boolean(o.quick))));
   console.log('BENCHMARKS.md written');
+  // A full matrix has left something of a run alive (a 2026-12-07 run kept 13 threads and a fifth of a core busy after
+  // this line, which also burdened every run after the one that leaked it): say what, then end rather than linger.
+  const open = process.getActiveResourcesInfo().filter((r) => !['TTYWrap', 'PipeWrap', 'FSReqPromise'].includes(r)); // stdio, pending fs
+  if (runs.length > 0 && open.length > 0) console.warn(`still open after the runs (a run did not stop everything it started): ${[...new Set(open)].map((r) => `${r} × ${open.filter((x) => x === r).length}`).join(', ')}`);
+  process.exit(0);
 }
 
 /** The targets against what the runs measured (every number from a report of this matrix). */

@@ -183,8 +183,7 @@ export class MediaProcessor {
     const watch = view.call.watch;
     if (watch && watch.chunk >= last.chunk && watch.untilMs > this.now()) return; // its watcher is on it
     const { endpointSilenceMs, endpointOverdueMs } = this.config;
-    if (silentMs >= endpointSilenceMs + endpointOverdueMs) this.telemetry.count('EndpointsOverdue');
-    await this.watch(ctx, view, last, ts, silentMs >= endpointSilenceMs);
+    await this.watch(ctx, view, last, ts, silentMs >= endpointSilenceMs, silentMs >= endpointSilenceMs + endpointOverdueMs);
   }
 
   /** Silence (stream time) at which a tick becomes the utterance's watcher: the preemption point, or one tick before the endpoint. */
@@ -204,7 +203,7 @@ export class MediaProcessor {
    * then waits until the endpoint is due on the wall clock — Twilio streams in real time: the frame at stream time t
    * reaches the gateway about t after this one did — and closes the utterance if the caller has not spoken since.
    */
-  private async watch(ctx: MediaContext, view: CallView, last: FrameMeta, ts: number, due: boolean): Promise<void> {
+  private async watch(ctx: MediaContext, view: CallView, last: FrameMeta, ts: number, due: boolean, overdue: boolean): Promise<void> {
     const prev = view.call.lastEndpointChunk;
     // The wall-clock instant at which the utterance will have been silent for `ms` (stream time): Twilio streams in real
     // time, so the frame at stream time t reaches the gateway about t after this one did. Frames behind this one are
@@ -216,6 +215,8 @@ export class MediaProcessor {
     // Held until well after the wake-up (an overdue tick takes over only from a watcher that died).
     const untilMs = wakeAt + this.config.endpointOverdueMs + this.config.endpointMaxLagMs;
     if (!(await this.store.claimWatch(ctx.callId, prev, last.chunk, owner, untilMs, this.now()))) return; // someone else watches
+    // Counted by the tick that takes the utterance over, once: other overdue ticks racing it lost the claim.
+    if (overdue) this.telemetry.count('EndpointsOverdue');
     let speculation: Speculation | undefined;
     if (this.preempts() && !due) {
       const preemptAt = silentFor(this.config.preemptSilenceMs);
