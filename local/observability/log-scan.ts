@@ -175,7 +175,7 @@ const XI_API_KEY = /xi-api-key["']?\s*[:=]\s*["']?([^"'\s,}]{8,})/gi;
 const DEEPGRAM_TOKEN = /\bToken\s+([A-Za-z0-9]{20,})|sec-websocket-protocol["']?\s*[:=]\s*["']?token\s*,\s*([A-Za-z0-9]{20,})/g;
 const AWS_ACCESS_KEY_ID = /(?<![A-Z0-9])(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{16}(?![A-Z0-9])/g;
 const AWS_SECRET =
-  /(?:aws_?secret_?access_?key|secret_?access_?key|aws_?session_?token|session_?token|x-amz-security-token)["']?\s*[:=]\s*["']?([A-Za-z0-9/+=%]{8,})/gi;
+  /(?:aws_?secret_?access_?key|secret_?access_?key|aws_?session_?token|session_?token|x-amz-security-token)["']?\s*[:=]\s*["']?([A-Za-z0-9/+=%_-]{8,})/gi;
 /** SigV4: `Signature=<64 hex>` in an Authorization header or a presigned URL. */
 const SIGV4_SIGNATURE = /\bSignature=([0-9a-f]{64})\b/g;
 const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/g;
@@ -198,8 +198,13 @@ function secretForms(value: string): string[] {
   return [...new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])];
 }
 
-/** Finds every match in one line. Exported for the tests; files go through `scanFile`. */
+/** Finds every match in one line, one per leak. Exported for the tests; files go through `scanFile`. */
 export function scanLine(line: string, secrets: readonly KnownSecret[] = []): Match[] {
+  return dedupe(allMatches(line, secrets));
+}
+
+/** Every match of every detector, overlapping ones included: what an excerpt must mask. */
+function allMatches(line: string, secrets: readonly KnownSecret[]): Match[] {
   const out: Match[] = [];
   const add = (kind: FindingKind, start: number, end: number, detail: string) => out.push({ kind, start, end, detail });
 
@@ -245,7 +250,7 @@ export function scanLine(line: string, secrets: readonly KnownSecret[] = []): Ma
   for (const m of regexMatches(INSPECTED_TYPED_ARRAY, line)) {
     if (Number(m[1]) >= AUDIO_ARRAY_MIN_VALUES) add('audio-bytes', m.index, m.index + m[0].length, 'inspected typed array');
   }
-  return dedupe(out);
+  return out;
 }
 
 const GENERIC: ReadonlySet<FindingKind> = new Set(['secret-field']);
@@ -262,17 +267,30 @@ function dedupe(matches: Match[]): Match[] {
   return kept.sort((a, b) => a.start - b.start);
 }
 
-/** The line around a match, every match on the line replaced: the excerpt shows where, never what. */
-export function redactedExcerpt(line: string, matches: readonly Match[], focus: Match, context = 60): string {
+/**
+ * The line around a match, every matched span replaced: the excerpt shows where, never what. `masked` holds every
+ * detector's match, overlapping ones included: the finding kept for a leak may be the tighter of two spans (an AWS
+ * session token's shape stops where a field's value goes on), and what the other one covered must not show either.
+ */
+export function redactedExcerpt(line: string, masked: readonly Match[], focus: Match, context = 60): string {
+  const spans = [...masked, focus].sort((a, b) => a.start - b.start || b.end - a.end);
   let text = '';
   let at = 0;
-  let focusAt = 0;
-  for (const m of [...matches].sort((a, b) => a.start - b.start)) {
-    if (m.start < at) continue; // overlapping spans: the earlier one already covers it
-    text += line.slice(at, m.start);
-    if (m === focus) focusAt = text.length;
-    text += `[${m.kind}: ${m.end - m.start} chars]`;
-    at = m.end;
+  let focusAt = -1;
+  for (let i = 0; i < spans.length; ) {
+    const start = spans[i]!.start;
+    let end = spans[i]!.end;
+    let j = i;
+    let holdsFocus = false;
+    for (; j < spans.length && spans[j]!.start < end; j++) {
+      end = Math.max(end, spans[j]!.end);
+      holdsFocus ||= spans[j] === focus;
+    }
+    text += line.slice(at, start);
+    if (holdsFocus && focusAt < 0) focusAt = text.length;
+    text += holdsFocus ? `[${focus.kind}: ${end - start} chars]` : `[${spans[i]!.kind}: ${end - start} chars]`;
+    at = Math.max(at, end);
+    i = j;
   }
   text += line.slice(at);
   const from = Math.max(0, focusAt - context);
@@ -296,8 +314,8 @@ export function scanFile(
   if (lines[lines.length - 1] === '') lines.pop();
   const findings: Finding[] = [];
   for (const line of lines) {
-    const matches = scanLine(line, options.secrets);
-    for (const m of matches) findings.push({ file, line: lineNo, kind: m.kind, detail: m.detail, excerpt: redactedExcerpt(line, matches, m) });
+    const all = allMatches(line, options.secrets ?? []);
+    for (const m of dedupe(all)) findings.push({ file, line: lineNo, kind: m.kind, detail: m.detail, excerpt: redactedExcerpt(line, all, m) });
     lineNo++;
   }
   return { scan: { file, fromLine, lines: lines.length }, findings };
