@@ -359,13 +359,16 @@ export class LocalStack {
     return `${this.url}?token=${encodeURIComponent(this.token)}`;
   }
 
+  /** Stops every part that started, each whatever another one's stop did (a part left running outlives the stack). */
   async stop(): Promise<void> {
-    await this.gateway?.stop().catch(() => undefined);
-    await this.runtime?.stop().catch(() => undefined);
-    await this.secrets?.stop();
-    await this.twilioRest?.stop().catch(() => undefined);
-    await Promise.all(this.children.map((c) => c.stop()));
-    this.children = [];
+    const children = this.children.splice(0);
+    const stopping = (name: string, stop: () => Promise<unknown>) =>
+      stop().catch((err: unknown) => console.warn(`local stack: stopping ${name} failed: ${err instanceof Error ? err.message : String(err)}`));
+    if (this.gateway) await stopping('gateway', () => this.gateway!.stop());
+    if (this.runtime) await stopping('runtime', () => this.runtime!.stop());
+    if (this.secrets) await stopping('secrets', () => this.secrets!.stop());
+    if (this.twilioRest) await stopping('twilio-rest', () => this.twilioRest!.stop());
+    await Promise.all(children.map((c) => stopping(c.name, () => c.stop())));
     await this.logs.close();
     this.logScan = scanOwnLogs(this.logs, stackSecrets({ voiceAgentToken: this.token, twilioAuthToken: this.options.twilioAuthToken, ...this.appSecret })) ?? this.logScan;
   }

@@ -92,7 +92,8 @@ export async function measureFrameCost(opts: {
   const speechFrom = Math.round(500 / frameMs);
   const speechTo = Math.round(2000 / frameMs);
   let speechFrames = 0;
-  // An environment's first frame of the call reads it (one GetItem) unless it is a tick of a declared connection.
+  // An environment reads the call once (one GetItem): on its first frame of an undeclared connection; on a declared
+  // one, before the first speech frame between ticks it would store, unless one of its ticks read the call first.
   let firstLooks = 0;
   const looked = new Set<number>();
   const running: Promise<unknown>[] = [];
@@ -110,8 +111,11 @@ export async function measureFrameCost(opts: {
     // As the gateway delivers them: in real time, each frame in its own invocation, not waiting for the last.
     const connection = declared ? { declaredFormat: TELEPHONY_FORMAT, connectedAt } : {};
     const env = chunk % environments;
-    if (!looked.has(env) && !(declared && crossesTick(message.media.timestamp, frameMs, config.tickMs))) firstLooks++;
-    looked.add(env);
+    const tick = crossesTick(message.media.timestamp, frameMs, config.tickMs);
+    if (!looked.has(env) && (!declared || tick || isSpeech)) {
+      if (!(declared && tick)) firstLooks++;
+      looked.add(env);
+    }
     running.push(envs[env]!.process({ ...connection, callId: 'cost', receivedAt: Date.now(), startedAt: Date.now() }, message));
     const due = firstFrameAt + chunk * frameMs;
     await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));

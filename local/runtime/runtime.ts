@@ -219,7 +219,8 @@ export class LambdaRuntime implements Invoker {
       });
     const results: PromiseSettledResult<void>[] = [];
     const worker = async () => {
-      for (let fn = queue.shift(); fn; fn = queue.shift()) results.push(...(await Promise.allSettled([initOne(fn)])));
+      // A runtime stopped while it was starting creates no more environments (one created after stop() would outlive it).
+      for (let fn = queue.shift(); fn && !this.stopped; fn = queue.shift()) results.push(...(await Promise.allSettled([initOne(fn)])));
     };
     await Promise.all(Array.from({ length: Math.max(1, this.startupInits) }, worker));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

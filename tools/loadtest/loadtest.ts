@@ -168,8 +168,27 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
       vendorFaults: o.vendorFaults,
       placement: o.placement,
     });
-    await stack.start();
+    // A stack that failed halfway through its start has parts running: they must not outlive the run.
+    await stack.start().catch(async (err: unknown) => {
+      await stack!.stop();
+      throw err;
+    });
   }
+  try {
+    return await measure(o, command, { policy, format, utterances }, stack);
+  } catch (err) {
+    await stack?.stop(); // idempotent: a run that failed after stopping it stops nothing more
+    throw err;
+  }
+}
+
+/** The run itself, against a started stack (or `o.url`); stops the stack before it writes the report. */
+async function measure(
+  o: LoadtestOptions,
+  command: string,
+  { policy, format, utterances }: { policy: Policy; format: AudioFormat; utterances: Awaited<ReturnType<typeof loadUtterances>> },
+  stack: LocalStack | undefined,
+): Promise<LoadReport> {
   const url = o.url ?? stack!.callerUrl();
   const sampler = new MachineSampler().start();
   const before = stack ? await snapshot(stack) : undefined;

@@ -147,6 +147,8 @@ export class MediaProcessor {
       // while nothing has been sent, and counts it lost otherwise (TurnRunner, LateFrames).
       const frame: StoredFrame = { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt };
       if (!tick) {
+        // A frame of a call this environment has not read yet is checked against the call before it is stored.
+        if (!view.verified) await this.firstLook(ctx.callId, view, message);
         await this.store.putAudioFrame(ctx.callId, frame);
         return 'handled';
       }
@@ -386,10 +388,11 @@ export class MediaProcessor {
   private async viewFor(ctx: MediaContext, message: MediaMessage): Promise<CallView> {
     const { callId } = ctx;
     let view = this.cache.get(callId);
-    if (!view && ctx.declaredFormat && this.isTick(message, ctx.declaredFormat)) {
-      // This environment's first frame of the call is a tick, of a connection that declared its format: the tick's read
-      // is the first look. What the frame needs before it is known (format, connection, open time); the rest is read,
-      // and the frame checked against it, before anything of the frame is stored.
+    if (!view && ctx.declaredFormat) {
+      // This environment's first frame of a connection that declared its format: what the frame needs before it is
+      // known (format, connection, open time), so nothing is read yet. The call is read, and the frame checked against
+      // it, before anything of a frame is stored: by a tick's read, or by a first look before a speech frame between
+      // ticks. Silence between ticks stores nothing and reads nothing, however many environments share the call.
       view = {
         call: {
           callId,
@@ -406,16 +409,33 @@ export class MediaProcessor {
       };
       this.cache.set(callId, view);
     } else if (!view) {
-      // This environment's first frame of the call, not a tick: it reads the call first (one GetItem, once per environment
-      // and call), so that a frame that contradicts the call (its stream, its status) is refused before it has any effect.
-      const call = await this.callAfterStart(callId);
-      if (!call) throw new ProtocolError('media for an unknown call');
-      view = { call, verified: true };
+      // This environment's first frame of the call, of a connection that did not declare its format: it reads the call
+      // first (one GetItem, once per environment and call), so that a frame that contradicts the call (its stream, its
+      // status) is refused before it has any effect.
+      view = { call: (await this.callAfterStart(callId)) ?? this.unknownCall(callId), verified: true };
       this.check(view, message);
       this.cache.set(callId, view);
     }
     if (view.verified) this.check(view, message);
     return view;
+  }
+
+  /** An unverified view's first read of its call (one GetItem): the frame is checked against it. */
+  private async firstLook(callId: string, view: CallView, message: MediaMessage): Promise<void> {
+    const call = await this.callAfterStart(callId);
+    if (!call || call.status === 'connected') {
+      // Unknown, or not started yet: keep nothing, so this environment's next frame of the call is not refused on a stale view.
+      this.cache.delete(callId);
+      if (!call) this.unknownCall(callId);
+    }
+    view.call = call!;
+    view.verified = true;
+    this.check(view, message);
+  }
+
+  private unknownCall(callId: string): never {
+    this.cache.delete(callId);
+    throw new ProtocolError('media for an unknown call');
   }
 
   private crossesTick(ts: number, frameMs: number): boolean {
