@@ -75,7 +75,7 @@ export function checkCustomDomain(domain: CustomDomain): void {
 export interface EnvironmentConfig {
   /** The per-turn latency budget the dashboard draws and the latency alarm defaults to (ms). */
   readonly latencyBudgetMs: number;
-  /** Memory (MB) per function name, where it differs from the route table's default (functions/routes.ts). */
+  /** Memory (MB) per function name, where it differs from the route table's default (functions/contracts/routes.ts). */
   readonly memoryMb: Readonly<Partial<Record<string, number>>>;
   readonly hotPath: HotPathConcurrency;
   /** Stage-wide API Gateway throttling: steady messages/s and burst. Twilio sends 50 messages/s per call. */

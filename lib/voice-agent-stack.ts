@@ -3,7 +3,7 @@
  * WebSocket API in front of them, and the latency budget watched by a dashboard and alarms.
  */
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import { ALL_FUNCTIONS } from '../functions/routes';
+import { ALL_FUNCTIONS } from '../functions/contracts/routes';
 import { accountNeeds, checkAccount } from './account-needs';
 import type { Construct } from 'constructs';
 import { AppSecret } from './constructs/app-secret';
@@ -75,7 +75,7 @@ export class VoiceAgentStack extends Stack {
       manageAccountLogRole: config.manageApiGatewayLogRole,
       customDomain: config.customDomain,
     });
-    // The authorizer checks a Twilio signature against the URL Twilio was given (functions/shared/twilio.ts).
+    // The authorizer checks a Twilio signature against the URL Twilio was given (functions/access/twilio-signature.ts).
     this.functions.authorizer.addEnvironment('VOICE_STREAM_URL', this.webSocket.publicUrl);
     this.functions.allowConnections({ endpoint: this.webSocket.connectionsEndpoint, stageArn: this.webSocket.stageArn, stageArnForNag: this.webSocket.stageArnForNag });
 

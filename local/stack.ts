@@ -5,8 +5,8 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { createTableInput } from '../functions/adapters/table-schema';
-import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTES } from '../functions/routes';
+import { createTableInput } from '../functions/contracts/table-schema';
+import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTES } from '../functions/contracts/routes';
 import { buildFunctions, bundlePath } from '../scripts/build-functions';
 import { startChild, type ChildService } from './child';
 import { WebSocketGateway } from './gateway/gateway';

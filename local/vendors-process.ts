@@ -11,7 +11,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FAULTS, FaultPlan, faultRates, SEED_LATENCY, VENDORS, ZERO_LATENCY, type Fault, type Vendor, type VendorFaultRates } from './vendors/behaviour';
-import { DeepgramServer } from './vendors/deepgram-server';
+import { DeepgramServer } from './vendors/deepgram/server';
 import { ElevenLabsServer } from './vendors/elevenlabs-server';
 
 async function main() {

@@ -5,7 +5,7 @@
 import { build } from 'esbuild';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { ALL_FUNCTIONS } from '../functions/routes';
+import { ALL_FUNCTIONS } from '../functions/contracts/routes';
 
 export const DIST_DIR = path.resolve(__dirname, '..', 'dist', 'functions');
 export const bundlePath = (name: string) => path.join(DIST_DIR, name, 'index.mjs');

@@ -8,7 +8,7 @@
  * measured counts, at the load test's own spread and at the worst one.
  */
 import { Command } from 'commander';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { estimateCost, provisionedConcurrencyFor, renderCostMarkdown } from './loadtest/cost-model';
 import { FRAME_COST_HEADER, frameCostRow, measureFrameCost, type FrameCost } from './frame-cost';
@@ -140,14 +140,15 @@ function verdict(reports: Map<string, LoadReport>, runs: Run[], frameCosts: Fram
 }
 
 /** The frame-cost table: one call's DynamoDB traffic per frame, spread over more and more environments. */
-function frameCostSection(costs: FrameCost[] | undefined): string[] {
+function frameCostSection(costs: FrameCost[] | undefined, measuredOn: string | undefined): string[] {
   if (!costs || costs.length === 0) return [];
   const out = ['## What a frame costs DynamoDB, however widely Lambda spreads a call', ''];
   out.push(
     `\`npx tsx tools/frame-cost.ts --seconds ${FRAME_COST_SECONDS} --environments ${costs.map((c) => c.environments).join(',')}\`: one call (speech 1.5 s, then 2.5 s of silence while the agent answers, repeated; ` +
       'a connection that declared its format, as Twilio\'s does), its frames delivered in real time and spread round-robin over N environments — the worst placement, ' +
       'no environment sees two consecutive frames — through the same domain code the handlers run, against dynalite counting every request of the call ' +
-      '(frames, turns, marks). See `docs/ARCHITECTURE.md`, "The hot path".',
+      `(frames, turns, marks), measured ${measuredOn ?? 'on an unknown date'} (the load-test runs below may be of another day: \`--skip-frame-cost\` keeps this one). ` +
+      'See `docs/ARCHITECTURE.md`, "The hot path".',
     '',
   );
   out.push(...FRAME_COST_HEADER, ...costs.map((c) => frameCostRow(c).line), '');
@@ -193,8 +194,11 @@ function render(dir: string, runs: Run[]): string {
     return rep ? [[r.id, rep] as const] : [];
   }));
   let frameCosts: FrameCost[] | undefined;
+  let frameCostsAt: string | undefined;
   try {
-    frameCosts = JSON.parse(readFileSync(path.join(dir, 'frame-cost.json'), 'utf8')) as FrameCost[];
+    const file = path.join(dir, 'frame-cost.json');
+    frameCosts = JSON.parse(readFileSync(file, 'utf8')) as FrameCost[];
+    frameCostsAt = statSync(file).mtime.toISOString().slice(0, 10);
   } catch {
     frameCosts = undefined;
   }
@@ -243,7 +247,7 @@ function render(dir: string, runs: Run[]): string {
     ['on', 'cache-on-1'],
   ]);
   out.push(...verdict(reports, runs, frameCosts));
-  out.push(...frameCostSection(frameCosts));
+  out.push(...frameCostSection(frameCosts, frameCostsAt));
   out.push(...capacity(reports, runs));
   for (const frame of [20, 100]) {
     const best = runs

@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { ZipFile } from 'yazl';
-import { ALL_FUNCTIONS } from '../functions/routes';
+import { ALL_FUNCTIONS } from '../functions/contracts/routes';
 import { LambdaRuntime } from '../local/runtime/runtime';
 import type { FunctionConfig } from '../local/runtime/types';
 import { LocalStack } from '../local/stack';

@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WaveFile } from 'wavefile';
 import { fromPcm16, resample, toPcm16 } from '../functions/domain/audio';
-import type { AudioFormat } from '../functions/domain/speech';
+import type { AudioFormat } from '../functions/contracts/audio-format';
 import { synthesize } from '../local/speech/tts/flite';
 import { CallerSession } from './caller/session';
 

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { AUTHORIZER, ROUTES } from '../functions/routes';
+import { AUTHORIZER, ROUTES } from '../functions/contracts/routes';
 import { WebSocketGateway } from '../local/gateway/gateway';
 import type { Invoker } from '../local/runtime/types';
 

@@ -9,16 +9,18 @@
  * touches the table is the product code.
  */
 import { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { DynamoCallStore } from '../functions/adapters/dynamo-call-store';
 import { bytesForMs, durationMs, fromPcm16, silence } from '../functions/domain/audio';
-import { CallService } from '../functions/domain/call/call-service';
-import { crossesTick, DEFAULT_MEDIA_CONFIG, MediaProcessor } from '../functions/domain/call/media-processor';
+import { crossesTick, DEFAULT_MEDIA_CONFIG } from '../functions/domain/call/media-processor';
 import type { ConnectionSender, Telemetry } from '../functions/domain/call/model';
-import { DEFAULT_TURN_CONFIG, TurnRunner } from '../functions/domain/call/turn-runner';
+import { DEFAULT_TURN_CONFIG } from '../functions/domain/call/turn-runner';
+import { wireCall } from '../functions/domain/call/wiring';
 import type { MediaMessage } from '../functions/domain/protocol';
 import { frontDeskResponder } from '../functions/domain/responder';
-import { TELEPHONY_FORMAT, type SpeechToText, type TextToSpeech } from '../functions/domain/speech';
-import { DEFAULT_ENDPOINTING } from '../functions/domain/vad';
+import { TELEPHONY_FORMAT } from '../functions/contracts/audio-format';
+import { type SpeechToText, type TextToSpeech } from '../functions/domain/speech';
+import { DEFAULT_ENDPOINTING } from '../functions/contracts/turn-policy';
 import { startInProcessTable, type OperationCount } from '../local/dynamo/in-process';
 
 const quiet: Telemetry = { debug() {}, info(m) { if (process.env.FRAME_COST_DEBUG) console.log('info', m); }, warn(m) { if (process.env.FRAME_COST_DEBUG) console.log('warn', m); }, error() {}, count(m) { if (process.env.FRAME_COST_DEBUG) console.log('count', m); }, milliseconds() {}, gauge() {} };
@@ -75,10 +77,12 @@ export async function measureFrameCost(opts: {
     },
     close: async () => {},
   };
-  const turns = new TurnRunner({ store, sender: sink, stt, tts, responder: frontDeskResponder, telemetry: quiet, config: DEFAULT_TURN_CONFIG, now });
-  const calls = new CallService(store, sink, turns, frontDeskResponder, quiet, now);
   const config = { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG, preemptSilenceMs };
-  const envs = Array.from({ length: environments }, () => new MediaProcessor(store, sink, turns, quiet, config, now));
+  // Each environment wired on its own, as each Lambda environment is: its own services and warm cache.
+  const environment = () =>
+    wireCall({ store, sender: sink, stt, tts, responder: frontDeskResponder, telemetry: quiet, turnConfig: DEFAULT_TURN_CONFIG, mediaConfig: config, now });
+  const { calls } = environment();
+  const envs = Array.from({ length: environments }, () => environment().media);
   await calls.connect('cost', 'conn');
   const connectedAt = Date.now();
   await calls.start('cost', { event: 'start', sequenceNumber: 1, streamSid: 'MZcost', start: { streamSid: 'MZcost' } }, Date.now());
@@ -159,12 +163,16 @@ async function main() {
     .option('--preempt <ms>', 'preemptive generation after this much silence (0 = off)', '0')
     .option('--frame-ms <ms>', 'caller audio per message (Twilio: 20)', '20')
     .option('--undeclared', 'a connection that did not declare its audio format at connect: each environment reads the call on its first frame, tick or not')
+    .option('--json <file>', 'also write the measurements there (what `npm run benchmarks` keeps in .cache/benchmarks/frame-cost.json)')
     .parse()
-    .opts<{ seconds: string; environments: string; preempt: string; frameMs: string; undeclared?: boolean }>();
+    .opts<{ seconds: string; environments: string; preempt: string; frameMs: string; undeclared?: boolean; json?: string }>();
   console.log(FRAME_COST_HEADER.join('\n'));
   const rows: ReturnType<typeof frameCostRow>[] = [];
+  const costs: FrameCost[] = [];
   for (const n of opts.environments.split(',').map(Number)) {
     const r = await measureFrameCost({ seconds: Number(opts.seconds), environments: n, preemptSilenceMs: Number(opts.preempt), frameMs: Number(opts.frameMs), declared: !opts.undeclared });
+    costs.push(r);
+    if (opts.json) writeFileSync(opts.json, JSON.stringify(costs, null, 2));
     const row = frameCostRow(r);
     rows.push(row);
     console.log(row.line);

@@ -15,7 +15,7 @@
  */
 import { Command } from 'commander';
 import path from 'node:path';
-import { ALL_FUNCTIONS } from '../functions/routes';
+import { ALL_FUNCTIONS } from '../functions/contracts/routes';
 import {
   findLogFiles,
   findLogScanFiles,

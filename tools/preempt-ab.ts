@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { fromPcm16 } from '../functions/domain/audio';
-import type { AudioFormat } from '../functions/domain/speech';
+import type { AudioFormat } from '../functions/contracts/audio-format';
 import { LocalStack, PROVIDERS, type Providers } from '../local/stack';
 import { synthesize } from '../local/speech/tts/flite';
 import { CallerSession, type TurnReport } from './caller/session';

@@ -8,7 +8,7 @@
 import { APIGatewayClient, GetAccountCommand } from '@aws-sdk/client-api-gateway';
 import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Command } from 'commander';
-import { ALL_FUNCTIONS } from '../functions/routes';
+import { ALL_FUNCTIONS } from '../functions/contracts/routes';
 import { accountNeeds, checkAccount } from '../lib/account-needs';
 import { ENVIRONMENT_CONFIG } from '../lib/config';
 import { parseEnvName } from '../lib/environments';

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCom
 import type { CallRecord, CallState, CallStore, StartFields, TickRead, TurnRecord } from '../domain/call/model';
 import type { DialogState } from '../domain/responder/responder';
 import type { StoredFrame } from '../domain/vad';
-import { keys, RETENTION } from './table-schema';
+import { keys, RETENTION } from '../contracts/table-schema';
 
 const epochSeconds = (ms: number) => Math.floor(ms / 1000);
 

@@ -1,6 +1,6 @@
 /** Audio codecs and measurements for the two wire formats. Pure functions, no I/O. */
 import { mulaw } from 'alawmulaw';
-import type { AudioFormat } from './speech';
+import type { AudioFormat } from '../contracts/audio-format';
 
 export const FRAME_MS = 20;
 
@@ -104,4 +104,17 @@ export function sampleAligner(format: { readonly encoding: 'mulaw' | 'pcm16' }) 
       return carry !== undefined;
     },
   };
+}
+
+/**
+ * A chunk is speech when any 20 ms window of it is: clients may send chunks longer than Twilio's 20 ms, and a
+ * chunk that is mostly silence around a quiet word ending must not be dropped.
+ */
+export function isSpeech(samples: Int16Array, config: { readonly speechThresholdDbfs: number }, sampleRate = 8000): boolean {
+  const window = Math.round(sampleRate / 50);
+  if (samples.length <= window * 1.5) return levelDbfs(samples) > config.speechThresholdDbfs;
+  for (let start = 0; start < samples.length; start += window) {
+    if (levelDbfs(samples.subarray(start, Math.min(start + window, samples.length))) > config.speechThresholdDbfs) return true;
+  }
+  return false;
 }

@@ -3,7 +3,7 @@
  * Every caller — Twilio, the CLI, the browser page, the load generator — speaks it. See docs/PROTOCOL.md.
  */
 import { z } from 'zod';
-import type { AudioFormat } from './speech';
+import type { AudioFormat } from '../contracts/audio-format';
 
 /** Twilio sends counters as decimal strings; our clients may send numbers. Both mean a non-negative integer. */
 const counter = z.union([z.string().regex(/^\d{1,15}$/), z.number().int().nonnegative()]).transform(Number);
@@ -77,23 +77,6 @@ export type MediaMessage = z.infer<typeof MediaMessage>;
 export type DtmfMessage = z.infer<typeof DtmfMessage>;
 export type MarkMessage = z.infer<typeof MarkMessage>;
 export type StopMessage = z.infer<typeof StopMessage>;
-
-/** The custom parameter by which a client opts in to the extra server→client events. Twilio never sets it. */
-export const EVENTS_OPT_IN_PARAMETER = 'voiceAgentEvents';
-
-/**
- * The connect URL's query parameter by which a client declares its audio format up front (`mulaw`: 8 kHz μ-law, what
- * Twilio sends; `pcm16`: 16 kHz linear PCM). The authorizer carries it into every message of the connection, so an
- * environment can decode a call's frames before it ever reads the call. Twilio's streams are μ-law by definition.
- */
-export const CONNECT_FORMAT_PARAMETER = 'format';
-export const CONNECT_FORMATS = {
-  mulaw: { encoding: 'mulaw', sampleRate: 8000 },
-  pcm16: { encoding: 'pcm16', sampleRate: 16000 },
-} as const satisfies Record<string, AudioFormat>;
-export type ConnectFormat = keyof typeof CONNECT_FORMATS;
-export const isConnectFormat = (v: unknown): v is ConnectFormat => typeof v === 'string' && Object.hasOwn(CONNECT_FORMATS, v);
-export const connectFormatOf = (format: AudioFormat): ConnectFormat => (format.encoding === 'mulaw' ? 'mulaw' : 'pcm16');
 
 export function formatOf(start: StartMessage): AudioFormat {
   const declared = start.start.mediaFormat;

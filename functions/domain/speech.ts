@@ -2,15 +2,7 @@
  * The two speech service kinds the call pipeline depends on. Adapters (offline engines, Deepgram, ElevenLabs)
  * implement these; the domain never imports a vendor SDK.
  */
-
-/** Audio on the wire: Twilio's telephony default (μ-law 8 kHz) or linear PCM 16 kHz, mono, little-endian. */
-export interface AudioFormat {
-  readonly encoding: 'mulaw' | 'pcm16';
-  readonly sampleRate: 8000 | 16000;
-}
-
-export const TELEPHONY_FORMAT: AudioFormat = { encoding: 'mulaw', sampleRate: 8000 };
-export const WIDEBAND_FORMAT: AudioFormat = { encoding: 'pcm16', sampleRate: 16000 };
+import type { AudioFormat } from '../contracts/audio-format';
 
 export interface TranscribeOptions {
   /** Name of the dialog state the caller is answering; engines may bias recognition towards it. */
@@ -50,4 +42,10 @@ export class SpeechProviderError extends Error {
     super(message, options);
     this.name = 'SpeechProviderError';
   }
+}
+
+/** A provider failure (or any error) in one line for a log: provider, kind and message; never the request. */
+export function describeError(err: unknown): string {
+  if (err instanceof SpeechProviderError) return `${err.provider} ${err.kind}: ${err.message}`;
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -1,4 +1,4 @@
 // Lambda entry: the handler, with the environment primed during init (top-level await).
-import { primeEnvironment } from '../shared/prime';
+import { primeEnvironment } from '../wiring/prime';
 export { handler } from '../handlers/mark';
 await primeEnvironment('mark');

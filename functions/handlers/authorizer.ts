@@ -1,20 +1,20 @@
 /**
  * REQUEST authorizer on `$connect`. A caller gets in with either
  *  - `?token=` matching `voiceAgentToken` of the app secret (the CLI, the load generator), or
- *  - `?token=` holding a valid, unexpired short-lived caller token (the browser page: functions/shared/caller-tokens.ts,
+ *  - `?token=` holding a valid, unexpired short-lived caller token (the browser page: functions/access/caller-tokens.ts,
  *    issued by `POST /browser/token` and keyed with the same `voiceAgentToken`), or
  *  - an `X-Twilio-Signature` header that signs the URL it connected to with the Twilio auth token (a phone call
- *    through Twilio Media Streams; functions/shared/twilio.ts).
- * All compared in constant time; the secret is cached per warm environment (functions/shared/secrets.ts). Anything
+ *    through Twilio Media Streams; functions/access/twilio-signature.ts).
+ * All compared in constant time; the secret is cached per warm environment (functions/settings/secrets.ts). Anything
  * else — missing, forged, a Twilio signature when no Twilio token is configured — is denied (API Gateway: 403).
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { logger, telemetry } from '../shared/observability';
-import { withPowertools } from '../shared/powertools';
-import { looksLikeCallerToken, sameSecret, verifyCallerToken } from '../shared/caller-tokens';
-import { appSecrets, type AppSecrets } from '../shared/secrets';
-import { connectUrl, header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid } from '../shared/twilio';
-import { CONNECT_FORMAT_PARAMETER, isConnectFormat, type ConnectFormat } from '../domain/protocol';
+import { logger, telemetry } from '../lambda/observability';
+import { withPowertools } from '../lambda/powertools';
+import { looksLikeCallerToken, sameSecret, verifyCallerToken } from '../access/caller-tokens';
+import { appSecrets, type AppSecrets } from '../settings/secrets';
+import { connectUrl, header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid } from '../access/twilio-signature';
+import { CONNECT_FORMAT_PARAMETER, isConnectFormat, type ConnectFormat } from '../contracts/connect-parameters';
 
 type AuthenticatedBy = 'token' | 'browser-token' | 'twilio-signature' | 'none';
 

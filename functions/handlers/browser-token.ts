@@ -1,6 +1,6 @@
 /**
  * `POST /browser/token` (an HTTP API route): a short-lived caller token for the browser page (web/), so the page can
- * open the WebSocket without ever holding the long-lived `voiceAgentToken` (functions/shared/caller-tokens.ts).
+ * open the WebSocket without ever holding the long-lived `voiceAgentToken` (functions/access/caller-tokens.ts).
  * Answers `{ token, expiresAt, url }`: the token, its expiry (epoch seconds) and the WebSocket stage to connect to
  * with `?token=`.
  *
@@ -11,10 +11,10 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { issueCallerToken } from '../shared/caller-tokens';
-import { logger, telemetry } from '../shared/observability';
-import { withPowertools } from '../shared/powertools';
-import { appSecrets } from '../shared/secrets';
+import { issueCallerToken } from '../access/caller-tokens';
+import { logger, telemetry } from '../lambda/observability';
+import { withPowertools } from '../lambda/powertools';
+import { appSecrets } from '../settings/secrets';
 
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
 

@@ -1,6 +1,6 @@
 /** `$disconnect`: the socket is gone; end the call if nothing else did. */
-import { servicesFor } from '../shared/container';
-import { routeHandler } from '../shared/handler';
+import { servicesFor } from '../wiring/container';
+import { routeHandler } from '../lambda/route-handler';
 
 export const handler = routeHandler('$disconnect', async (event, ctx) => {
   const { disconnectStatusCode, disconnectReason } = event.requestContext;

@@ -1,8 +1,11 @@
 /** `dtmf`: a key press from the caller is a turn of its own. */
 import { DtmfMessage, parseMessage } from '../domain/protocol';
-import { closeCaller, servicesFor } from '../shared/container';
-import { routeHandler } from '../shared/handler';
-import '../shared/speaks';
+import { closeCaller, servicesFor, useSpeech } from '../wiring/container';
+import { routeHandler } from '../lambda/route-handler';
+import { speechServices } from '../wiring/speech-services';
+
+// This function speaks: its bundle carries the speech adapters (the functions that do not, leave them out).
+useSpeech(speechServices);
 
 export const handler = routeHandler('dtmf', async (event, ctx) => {
   const message = parseMessage(DtmfMessage, event.body, event.isBase64Encoded);

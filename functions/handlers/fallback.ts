@@ -3,7 +3,7 @@
  * binary frames, malformed JSON, unknown events.
  */
 import { ConnectedMessage, parseMessage, ProtocolError } from '../domain/protocol';
-import { routeHandler } from '../shared/handler';
+import { routeHandler } from '../lambda/route-handler';
 
 export const handler = routeHandler('$default', async (event) => {
   if (event.isBase64Encoded) throw new ProtocolError('binary frame: the protocol is JSON text');

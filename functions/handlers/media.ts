@@ -1,8 +1,11 @@
 /** `media`: one frame of caller audio — the hot path (50 invocations per second per call on Twilio's framing). */
 import { MediaMessage, parseMessage } from '../domain/protocol';
-import { closeCaller, servicesFor } from '../shared/container';
-import { routeHandler } from '../shared/handler';
-import '../shared/speaks';
+import { closeCaller, servicesFor, useSpeech } from '../wiring/container';
+import { routeHandler } from '../lambda/route-handler';
+import { speechServices } from '../wiring/speech-services';
+
+// This function speaks: its bundle carries the speech adapters (the functions that do not, leave them out).
+useSpeech(speechServices);
 
 export const handler = routeHandler('media', async (event, ctx) => {
   const message = parseMessage(MediaMessage, event.body, event.isBase64Encoded);

@@ -11,12 +11,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { TwilioCallError, TwilioCalls } from '../adapters/twilio-calls';
-import { sameSecret } from '../shared/caller-tokens';
-import { logger, telemetry } from '../shared/observability';
-import { withPowertools } from '../shared/powertools';
-import { appSecrets } from '../shared/secrets';
-import { issueStreamTicket, STREAM_TICKET_PARAMETER } from '../shared/stream-tickets';
-import { header } from '../shared/twilio';
+import { sameSecret } from '../access/caller-tokens';
+import { logger, telemetry } from '../lambda/observability';
+import { withPowertools } from '../lambda/powertools';
+import { appSecrets } from '../settings/secrets';
+import { issueStreamTicket, STREAM_TICKET_PARAMETER } from '../access/stream-tickets';
+import { header } from '../access/twilio-signature';
 
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
 const Body = z.object({ to: z.string().max(32) }).strict();

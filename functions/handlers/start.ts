@@ -1,15 +1,18 @@
 /**
  * `start`: stream metadata and media format; the agent greets the caller. A stream Twilio's signature let in is a phone
- * call only with a valid stream ticket from the TwiML that connected it (functions/shared/stream-tickets.ts): without
+ * call only with a valid stream ticket from the TwiML that connected it (functions/access/stream-tickets.ts): without
  * one the stream is refused and closed, and nothing starts.
  */
 import { parseMessage, StartMessage } from '../domain/protocol';
-import { closeCaller, servicesFor } from '../shared/container';
-import { routeHandler } from '../shared/handler';
-import { logger, telemetry } from '../shared/observability';
-import { appSecrets } from '../shared/secrets';
-import { streamTicketRefusal } from '../shared/stream-tickets';
-import '../shared/speaks';
+import { closeCaller, servicesFor, useSpeech } from '../wiring/container';
+import { routeHandler } from '../lambda/route-handler';
+import { logger, telemetry } from '../lambda/observability';
+import { appSecrets } from '../settings/secrets';
+import { streamTicketRefusal } from '../access/stream-tickets';
+import { speechServices } from '../wiring/speech-services';
+
+// This function speaks: its bundle carries the speech adapters (the functions that do not, leave them out).
+useSpeech(speechServices);
 
 export const handler = routeHandler('start', async (event, ctx) => {
   const message = parseMessage(StartMessage, event.body, event.isBase64Encoded);

@@ -3,18 +3,18 @@
  * X-Twilio-Signature over the URL and the form parameters with the account's auth token (app secret), and answers
  * with TwiML that connects the call to the WebSocket API as a bidirectional Media Stream: `<Connect><Stream>` with
  * the caller, the number called and the call id as `<Parameter>`s (they arrive in the stream's `start` message), and
- * a short-lived stream ticket (functions/shared/stream-tickets.ts). Twilio's upgrade to that stream is signed too;
+ * a short-lived stream ticket (functions/access/stream-tickets.ts). Twilio's upgrade to that stream is signed too;
  * the authorizer checks it, and the `start` handler the ticket. A replayed webhook changes nothing: it is answered
  * again (Twilio retries webhooks too) with a fresh ticket, and nothing is stored.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse';
 import { z } from 'zod';
-import { logger, telemetry } from '../shared/observability';
-import { withPowertools } from '../shared/powertools';
-import { appSecrets } from '../shared/secrets';
-import { issueStreamTicket, STREAM_TICKET_PARAMETER } from '../shared/stream-tickets';
-import { header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid, webhookUrl } from '../shared/twilio';
+import { logger, telemetry } from '../lambda/observability';
+import { withPowertools } from '../lambda/powertools';
+import { appSecrets } from '../settings/secrets';
+import { issueStreamTicket, STREAM_TICKET_PARAMETER } from '../access/stream-tickets';
+import { header, TWILIO_SIGNATURE_HEADER, twilioSignatureValid, webhookUrl } from '../access/twilio-signature';
 
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
 

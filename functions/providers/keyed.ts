@@ -1,10 +1,11 @@
 /**
  * Vendor adapters need an API key that lives in the app secret, read asynchronously and re-read every few minutes
- * (functions/shared/secrets.ts). These wrappers let the container build the speech services synchronously: each call
+ * (functions/settings/secrets.ts). These wrappers let the container build the speech services synchronously: each call
  * asks for the key (a cache hit in a warm environment) and reuses the adapter built for that key, so a rotated key
  * gets a new client and an unchanged one keeps its warm connections.
  */
-import { SpeechProviderError, type AudioFormat, type SpeechToText, type SynthesizeOptions, type TextToSpeech, type TranscribeOptions, type Transcript } from '../domain/speech';
+import { SpeechProviderError, type SpeechToText, type SynthesizeOptions, type TextToSpeech, type TranscribeOptions, type Transcript } from '../domain/speech';
+import { type AudioFormat } from '../contracts/audio-format';
 
 /** Resolves the current key, or undefined when it is not configured. */
 export type KeySource = () => Promise<string | undefined>;

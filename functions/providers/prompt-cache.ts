@@ -16,7 +16,8 @@
  * environment mid-recording, the inner adapter's timeouts fire on thaw, the recording fails and is dropped, and the
  * next request synthesizes it again.
  */
-import type { AudioFormat, SynthesizeOptions, TextToSpeech } from '../domain/speech';
+import type { AudioFormat } from '../contracts/audio-format';
+import type { SynthesizeOptions, TextToSpeech } from '../domain/speech';
 
 export interface StaticPromptCacheOptions {
   /** The static texts (e.g. the responder's `staticPrompts()` plus the fallback phrase). */

@@ -1,6 +1,6 @@
 /**
  * The app secret: one JSON secret per environment with the callers' token and the vendor API keys, read by the
- * functions at init with Powertools Parameters (functions/shared/secrets.ts) — never an environment variable.
+ * functions at init with Powertools Parameters (functions/settings/secrets.ts) — never an environment variable.
  */
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';

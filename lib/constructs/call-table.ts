@@ -1,8 +1,8 @@
-/** The one call table, from the same schema the local stack creates (functions/adapters/table-schema.ts). */
+/** The one call table, from the same schema the local stack creates (functions/contracts/table-schema.ts). */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { CALL_TABLE_SCHEMA } from '../../functions/adapters/table-schema';
+import { CALL_TABLE_SCHEMA } from '../../functions/contracts/table-schema';
 
 export interface CallTableProps {
   /** Keep the table (and its data) when the stack or resource is deleted. */

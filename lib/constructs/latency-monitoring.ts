@@ -1,7 +1,7 @@
 /**
  * The per-turn latency budget, watched: a CloudWatch dashboard (p50/p95/p99 of every stage against the budget,
  * calls in progress, errors, throttles, provisioned concurrency) and alarms on an encrypted SNS topic for the
- * on-call engineer. Metric names come from functions/shared/metrics-contract.ts, the module the functions publish with.
+ * on-call engineer. Metric names come from functions/contracts/metrics.ts, the module the functions publish with.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import {
@@ -31,9 +31,9 @@ import {
   METRICS_NAMESPACE,
   SERVICE_NAME,
   TURN_LATENCY_METRIC,
-} from '../../functions/shared/metrics-contract';
-import type { MetricName } from '../../functions/domain/call/model';
-import { HTTP_ROUTES } from '../../functions/routes';
+  type MetricName,
+} from '../../functions/contracts/metrics';
+import { HTTP_ROUTES } from '../../functions/contracts/routes';
 import type { AlarmThresholds } from '../config';
 
 export interface LatencyMonitoringProps {

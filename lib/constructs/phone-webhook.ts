@@ -1,5 +1,5 @@
 /**
- * The HTTP front doors (functions/routes.ts HTTP_ROUTES), one HTTP API: `POST /twilio/voice`, which Twilio calls when
+ * The HTTP front doors (functions/contracts/routes.ts HTTP_ROUTES), one HTTP API: `POST /twilio/voice`, which Twilio calls when
  * the number rings (its function answers with TwiML pointing the call at the WebSocket stage), `POST /browser/token`,
  * where the browser page gets a short-lived caller token, and `POST /calls`, where the owner of the line has the
  * agent call someone. Every function behind it is told the stream URL callers are given (VOICE_STREAM_URL). No route
@@ -12,7 +12,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { HTTP_ROUTES } from '../../functions/routes';
+import { HTTP_ROUTES } from '../../functions/contracts/routes';
 
 export interface PhoneWebhookProps {
   /** Function name → function (RouteFunctions.byName). */

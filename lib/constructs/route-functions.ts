@@ -4,7 +4,7 @@
  * modules so top-level await runs during init, minified, source maps, AWS SDK v3 bundled in.
  *
  * Each function has its own role holding exactly the permissions the route table declares for it
- * (functions/routes.ts) — the same declaration the local stack enforces.
+ * (functions/contracts/routes.ts) — the same declaration the local stack enforces.
  */
 import path from 'node:path';
 import { Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
@@ -16,8 +16,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ENVIRONMENT_VARIABLE } from '../../functions/shared/metrics-contract';
-import { ALL_FUNCTIONS, AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/routes';
+import { ENVIRONMENT_VARIABLE } from '../../functions/contracts/metrics';
+import { ALL_FUNCTIONS, AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/contracts/routes';
 import type { HotPathConcurrency } from '../config';
 import { ESM_REQUIRE_BANNER } from '../../scripts/build-functions';
 
@@ -49,7 +49,7 @@ export interface ConnectionsTarget {
 }
 
 export class RouteFunctions extends Construct {
-  /** Function name (functions/routes.ts) → the function. */
+  /** Function name (functions/contracts/routes.ts) → the function. */
   readonly byName: ReadonlyMap<string, NodejsFunction>;
   /** Function name → the `live` alias with provisioned concurrency, for hot-path functions: what API Gateway invokes. */
   readonly liveAliases: ReadonlyMap<string, Alias>;

@@ -20,7 +20,7 @@ import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../functions/routes';
+import { AUTHORIZER, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../functions/contracts/routes';
 import { checkCustomDomain, type CustomDomain } from '../config';
 
 export interface VoiceWebSocketApiProps {

@@ -7,7 +7,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTableInput } from '../../functions/adapters/table-schema';
+import { createTableInput } from '../../functions/contracts/table-schema';
 import { policyTable } from '../iam';
 import { enforcePolicy } from './enforce.cjs';
 

@@ -7,7 +7,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { WebSocket, WebSocketServer } from 'ws';
-import { AUTHORIZER, ROUTES, ROUTE_SELECTION_EXPRESSION } from '../../functions/routes';
+import { AUTHORIZER, ROUTES, ROUTE_SELECTION_EXPRESSION } from '../../functions/contracts/routes';
 import type { IsAllowed } from '../iam/policy.cjs';
 import type { InvokeResult, Invoker } from '../runtime/types';
 import {
@@ -54,7 +54,7 @@ export interface WebSocketGatewayOptions {
   readonly routes: readonly RouteBinding[];
   /** REQUEST authorizer on $connect; undefined = no authorizer. */
   readonly authorizer?: AuthorizerSettings;
-  /** Default `$request.body.event` (functions/routes.ts). */
+  /** Default `$request.body.event` (functions/contracts/routes.ts). */
   readonly routeSelectionExpression?: string;
   /** Default 'local'. */
   readonly stage?: string;
@@ -123,7 +123,7 @@ export interface GatewayStats {
   closesByReason: Partial<Record<CloseCause, number>>;
 }
 
-/** The project's route table (functions/routes.ts) as gateway options. */
+/** The project's route table (functions/contracts/routes.ts) as gateway options. */
 export function projectRouteOptions(): Pick<
   WebSocketGatewayOptions,
   'routes' | 'authorizer' | 'routeSelectionExpression'

@@ -1,7 +1,7 @@
 /**
  * HTTP API routes (API Gateway HTTP API, payload format 2.0, `$default` stage) served by the local gateway's HTTP
  * server next to the WebSocket API and @connections: the same event a Lambda behind an HTTP API receives, and the
- * same mapping of its result back to an HTTP response. Only what the project's HTTP routes use (functions/routes.ts).
+ * same mapping of its result back to an HTTP response. Only what the project's HTTP routes use (functions/contracts/routes.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Invoker } from '../runtime/types';

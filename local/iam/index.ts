@@ -1,11 +1,11 @@
 /**
  * Local identities: each function of the route table runs with its own access key (`local-<name>`), and its policy
- * is what functions/routes.ts declares for it — the same declaration the CDK stack turns into the function's IAM
+ * is what functions/contracts/routes.ts declares for it — the same declaration the CDK stack turns into the function's IAM
  * role (lib/constructs/route-functions.ts). The local services (dynalite, the @connections API, Secrets Manager)
  * check requests against it, so a function that reaches beyond its declaration is denied here as on AWS.
  * Signatures are not verified: the access key id is read from the SigV4 header and trusted.
  */
-import { ALL_FUNCTIONS, type FunctionSpec } from '../../functions/routes';
+import { ALL_FUNCTIONS, type FunctionSpec } from '../../functions/contracts/routes';
 import { ACCOUNT_ID, FUNCTION_KEY_PREFIX, REGION, isAllowedBy, type IsAllowed, type PolicyTable, type Statement } from './policy.cjs';
 
 export { ACCOUNT_ID, REGION, accessKeyIdOf, isAllowedBy, principalArn } from './policy.cjs';

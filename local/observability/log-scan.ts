@@ -158,7 +158,7 @@ const INDEXED_OBJECT = new RegExp(String.raw`\{\s*"0"\s*:\s*${NUMBER}(?:\s*,\s*"
 const INSPECTED_BUFFER = /<Buffer(?: [0-9a-f]{2}){16,}/g;
 const INSPECTED_TYPED_ARRAY = new RegExp(String.raw`\b(?:Uint8|Int8|Uint8Clamped|Int16|Uint16|Int32|Float32|Float64)Array\((\d+)\)`, 'g');
 
-/** `v1.<expiry>.<nonce>.<mac>` (functions/shared/caller-tokens.ts), any version. */
+/** `v1.<expiry>.<nonce>.<mac>` (functions/access/caller-tokens.ts), any version. */
 const CALLER_TOKEN = /(?<![A-Za-z0-9_.-])v\d{1,3}\.\d{1,12}\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
 /** A token in a query string, raw or inside a logged URL; `token=` alone (empty) is not a leak. */
 const TOKEN_QUERY = /[?&](?:token|access_token|api_key|apikey|key|signature|X-Amz-Security-Token|X-Amz-Signature)=([^&\s"'#\\]+)/gi;
@@ -393,7 +393,7 @@ export function readLogScanFile(file: string): LogScanFile | undefined {
 
 /**
  * What a stack's app secret holds, plus what is derived from it: the HMAC keys of caller tokens and stream tickets
- * (functions/shared/caller-tokens.ts `macKey`) in every encoding a log could print them in.
+ * (functions/access/caller-tokens.ts `macKey`) in every encoding a log could print them in.
  */
 export function stackSecrets(appSecret: Readonly<Record<string, string | undefined>>): KnownSecret[] {
   const out: KnownSecret[] = [];

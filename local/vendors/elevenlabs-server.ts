@@ -29,11 +29,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import { fromPcm16 } from '../../functions/domain/audio';
-import type { AudioFormat } from '../../functions/domain/speech';
+import type { AudioFormat } from '../../functions/contracts/audio-format';
 import { drawDelay, FaultPlan, SEED_LATENCY, type Fault, type LatencyModel } from './behaviour';
+import { listenOnLoopback } from '../listen';
 
 /** Every `output_format` the API accepts (the SDK's TextToSpeechStreamRequestOutputFormat). */
 export const ELEVENLABS_OUTPUT_FORMATS = [
@@ -158,12 +158,8 @@ export class ElevenLabsServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
-    });
+    this.baseUrl = await listenOnLoopback(server, this.options.port);
     this.server = server;
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return this.baseUrl;
   }
 

@@ -14,13 +14,13 @@
  * offline speech server, POST /v1/transcribe) or an empty transcript with confidence 0.
  */
 import { toPcm16, fromPcm16 } from '../../functions/domain/audio';
-import { DEV_CORPUS } from '../speech/bench';
+import { DEV_CORPUS } from '../../tools/bench/offline-speech';
 import { resample } from '../speech/audio';
 import { synthesize, type FliteVoice } from '../speech/tts/flite';
 
 /**
  * What the tests, the CLI examples and the benchmarks say: the speech engines' development corpus
- * (local/speech/bench.ts), the recombined sentences of the speech tests, and the stack tests' and README's lines.
+ * (tools/bench/offline-speech.ts), the recombined sentences of the speech tests, and the stack tests' and README's lines.
  */
 export const KNOWN_UTTERANCES: readonly string[] = [
   ...new Set([

@@ -4,14 +4,14 @@
  */
 import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
 import { fromPcm16, silence } from '../../functions/domain/audio';
-import { CallService } from '../../functions/domain/call/call-service';
+import { wireCall, type CallDeps } from '../../functions/domain/call/wiring';
 import { crossesTick, DEFAULT_MEDIA_CONFIG, MediaProcessor, type MediaConfig, type MediaContext } from '../../functions/domain/call/media-processor';
 import type { PhoneLine } from '../../functions/domain/call/model';
-import { DEFAULT_TURN_CONFIG, TurnRunner } from '../../functions/domain/call/turn-runner';
+import { DEFAULT_TURN_CONFIG } from '../../functions/domain/call/turn-runner';
 import { parseMessage, ProtocolError, StartMessage, type MediaMessage } from '../../functions/domain/protocol';
 import { frontDeskResponder } from '../../functions/domain/responder';
-import { TELEPHONY_FORMAT } from '../../functions/domain/speech';
-import { DEFAULT_ENDPOINTING } from '../../functions/domain/vad';
+import { TELEPHONY_FORMAT } from '../../functions/contracts/audio-format';
+import { DEFAULT_ENDPOINTING } from '../../functions/contracts/turn-policy';
 import { startTestTable, type TestTable } from '../support/dynamo';
 import { LengthSpeechToText, MemoryTelemetry, RecordingSender, ToneTextToSpeech } from '../support/fakes';
 
@@ -33,11 +33,12 @@ function world(config: MediaConfig = CONFIG, phoneLine?: PhoneLine) {
   const tts = new ToneTextToSpeech();
   const telemetry = new MemoryTelemetry();
   const now = () => Date.now();
-  const turns = new TurnRunner({ store, sender, stt, tts, responder: frontDeskResponder, telemetry, config: DEFAULT_TURN_CONFIG, now, phoneLine });
-  const calls = new CallService(store, sender, turns, frontDeskResponder, telemetry, now, phoneLine);
-  /** An "execution environment": its own warm cache. */
-  const environment = () => new MediaProcessor(store, sender, turns, telemetry, config, now);
-  return { store, sender, stt, tts, telemetry, calls, environment };
+  const wired = (deps: Partial<CallDeps> = {}) =>
+    wireCall({ store, sender, stt, tts, responder: frontDeskResponder, telemetry, turnConfig: DEFAULT_TURN_CONFIG, mediaConfig: config, now, phoneLine, ...deps });
+  const { calls, turns } = wired();
+  /** An "execution environment": its own services and warm cache. */
+  const environment = () => wired().media;
+  return { store, sender, stt, tts, telemetry, calls, turns, environment };
 }
 
 let callNo = 0;
@@ -382,8 +383,8 @@ describe('endpointing across environments', () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const turns = new TurnRunner({ store: w.store, sender: w.sender, stt: w.stt, tts: w.tts, responder: frontDeskResponder, telemetry: w.telemetry, config: DEFAULT_TURN_CONFIG, now: Date.now });
-    const stalled = new MediaProcessor(slow, w.sender, turns, w.telemetry, CONFIG, Date.now);
+    // Only this environment's frame path is slow: its turns run on the healthy store, as before.
+    const stalled = new MediaProcessor({ store: slow, sender: w.sender, turns: w.turns, telemetry: w.telemetry, config: CONFIG, now: Date.now });
     const live = w.environment();
     const { callId, streamSid } = await startedCall(w);
     // 500 ms of speech, 500 ms of silence, 500 ms of speech: two utterances.
@@ -752,8 +753,7 @@ describe('preemptive generation', () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const turns = new TurnRunner({ store: w.store, sender: w.sender, stt: w.stt, tts: w.tts, responder: frontDeskResponder, telemetry: w.telemetry, config: DEFAULT_TURN_CONFIG, now: Date.now });
-    const dead = new MediaProcessor(dying, w.sender, turns, w.telemetry, PREEMPT, Date.now);
+    const dead = new MediaProcessor({ store: dying, sender: w.sender, turns: w.turns, telemetry: w.telemetry, config: PREEMPT, now: Date.now });
     const live = w.environment();
     const { callId, streamSid } = await startedCall(w);
     const frames = stream(streamSid, layout([5, '.'], [30, 's'], [110, '.']));

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import { createTableInput } from '../../functions/adapters/table-schema';
+import { createTableInput } from '../../functions/contracts/table-schema';
 import { startChild, type ChildService } from '../../local/child';
 import { ACCOUNT_ID, functionCredentials, localIam } from '../../local/iam';
 import { startTestTable, type TestTable } from '../support/dynamo';

@@ -6,9 +6,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHmac } from 'node:crypto';
 import authorizerEvent from '../../events/authorizer.json';
-import { AUTHORIZER } from '../../functions/routes';
-import { issueCallerToken } from '../../functions/shared/caller-tokens';
-import { AppSecretError, AppSecretsReader, appSecrets } from '../../functions/shared/secrets';
+import { AUTHORIZER } from '../../functions/contracts/routes';
+import { issueCallerToken } from '../../functions/access/caller-tokens';
+import { AppSecretError, AppSecretsReader, appSecrets } from '../../functions/settings/secrets';
 import { LambdaRuntime } from '../../local/runtime/runtime';
 import { SecretsManagerServer } from '../../local/secrets/secrets-manager-server';
 import { bundlePath } from '../../scripts/build-functions';
@@ -164,7 +164,7 @@ describe('appSecrets()', () => {
     const arn = server.putSecret('app/from-env', JSON.stringify({ voiceAgentToken: TOKEN }));
     await jest.isolateModulesAsync(async () => {
       Object.assign(process.env, { APP_SECRET_ID: arn, SECRETS_MANAGER_ENDPOINT: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDLOCAL', AWS_SECRET_ACCESS_KEY: 'local' });
-      const { appSecrets: fresh } = await import('../../functions/shared/secrets');
+      const { appSecrets: fresh } = await import('../../functions/settings/secrets');
       expect((await fresh()).voiceAgentToken).toBe(TOKEN);
       expect((await fresh()).voiceAgentToken).toBe(TOKEN);
     });

@@ -1,9 +1,13 @@
 /** The turn runner's failure paths, against a real DynamoDB API (dynalite). */
 import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
-import { CallService } from '../../functions/domain/call/call-service';
-import { DEFAULT_TURN_CONFIG, splitSentences, TurnRunner, turnLatency } from '../../functions/domain/call/turn-runner';
+import { wireCall } from '../../functions/domain/call/wiring';
+import { DEFAULT_MEDIA_CONFIG } from '../../functions/domain/call/media-processor';
+import { DEFAULT_ENDPOINTING } from '../../functions/contracts/turn-policy';
+import { DEFAULT_TURN_CONFIG, TurnRunner, turnLatency } from '../../functions/domain/call/turn-runner';
+import { splitSentences } from '../../functions/domain/call/sentences';
 import { frontDeskResponder } from '../../functions/domain/responder';
-import { SpeechProviderError, TELEPHONY_FORMAT, type SpeechToText, type TextToSpeech } from '../../functions/domain/speech';
+import { SpeechProviderError, type SpeechToText, type TextToSpeech } from '../../functions/domain/speech';
+import { TELEPHONY_FORMAT } from '../../functions/contracts/audio-format';
 import { bytesForMs } from '../../functions/domain/audio';
 import { startTestTable, type TestTable } from '../support/dynamo';
 import { LengthSpeechToText, MemoryTelemetry, RecordingSender, ToneTextToSpeech } from '../support/fakes';
@@ -29,7 +33,7 @@ async function setup(options: { stt?: SpeechToText; tts?: TextToSpeech; sttTimeo
   const tts = options.tts ?? new ToneTextToSpeech();
   const runner = new TurnRunner({ store, sender, stt: options.stt ?? new LengthSpeechToText(), tts, responder: frontDeskResponder, telemetry, config, now });
   const callId = `turn-${++n}`;
-  const calls = new CallService(store, sender, new TurnRunner({ store, sender, stt: new LengthSpeechToText(), tts: new ToneTextToSpeech(), responder: frontDeskResponder, telemetry, config, now }), frontDeskResponder, telemetry, now);
+  const { calls } = wireCall({ store, sender, stt: new LengthSpeechToText(), tts: new ToneTextToSpeech(), responder: frontDeskResponder, telemetry, turnConfig: config, mediaConfig: { ...DEFAULT_ENDPOINTING, ...DEFAULT_MEDIA_CONFIG }, now });
   await calls.connect(callId, `conn-${n}`);
   await calls.start(callId, { event: 'start', sequenceNumber: 1, streamSid: `MZ${n}`, start: { streamSid: `MZ${n}` } }, Date.now());
   const claim = async () => (await store.claimEndpoint(callId, (await store.getCall(callId))!.lastEndpointChunk, 100 * (n + 1), true))!;

@@ -1,6 +1,8 @@
 /** Test doubles for the domain's ports where a test is about turn-taking logic, not speech quality. */
-import type { ConnectionSender, MetricName, Telemetry } from '../../functions/domain/call/model';
-import type { AudioFormat, SpeechToText, TextToSpeech, Transcript } from '../../functions/domain/speech';
+import type { ConnectionSender, Telemetry } from '../../functions/domain/call/model';
+import type { MetricName } from '../../functions/contracts/metrics';
+import type { AudioFormat } from '../../functions/contracts/audio-format';
+import type { SpeechToText, TextToSpeech, Transcript } from '../../functions/domain/speech';
 import { bytesForMs } from '../../functions/domain/audio';
 
 export class RecordingSender implements ConnectionSender {

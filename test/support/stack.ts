@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import path from 'node:path';
 import { DynamoCallStore } from '../../functions/adapters/dynamo-call-store';
 import { fromPcm16 } from '../../functions/domain/audio';
-import type { AudioFormat } from '../../functions/domain/speech';
+import type { AudioFormat } from '../../functions/contracts/audio-format';
 import { localClientConfig, LocalStack, TABLE_NAME, type LocalStackOptions } from '../../local/stack';
 import { synthesize } from '../../local/speech/tts/flite';
 import { CallerSession } from '../../tools/caller/session';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { bytesForMs, durationMs, fromPcm16, levelDbfs, resample, silence, toPcm16, transcode } from '../../functions/domain/audio';
-import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../functions/domain/speech';
+import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../functions/contracts/audio-format';
 
 const tone = (hz: number, ms: number, rate: number, amplitude = 8000) =>
   Int16Array.from({ length: Math.round((ms / 1000) * rate) }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate)));

@@ -1,5 +1,5 @@
 /**
- * Short-lived caller tokens (functions/shared/caller-tokens.ts): what is accepted, and each way a token is refused.
+ * Short-lived caller tokens (functions/access/caller-tokens.ts): what is accepted, and each way a token is refused.
  * The MAC is recomputed here from the documented format with node:crypto, independently of the module's helpers.
  */
 import { createHmac } from 'node:crypto';
@@ -9,8 +9,8 @@ import {
   issueCallerToken,
   looksLikeCallerToken,
   verifyCallerToken,
-} from '../../functions/shared/caller-tokens';
-import { issueStreamTicket, STREAM_TICKET_LIFETIME_SECONDS, STREAM_TICKET_PARAMETER, streamTicketRefusal } from '../../functions/shared/stream-tickets';
+} from '../../functions/access/caller-tokens';
+import { issueStreamTicket, STREAM_TICKET_LIFETIME_SECONDS, STREAM_TICKET_PARAMETER, streamTicketRefusal } from '../../functions/access/stream-tickets';
 
 const KEY = 'the-long-lived-voice-agent-token';
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
@@ -92,7 +92,7 @@ describe('caller tokens', () => {
   });
 });
 
-/** Stream tickets (functions/shared/stream-tickets.ts): caller tokens under their own key, for a Twilio stream's start. */
+/** Stream tickets (functions/access/stream-tickets.ts): caller tokens under their own key, for a Twilio stream's start. */
 describe('stream tickets', () => {
   const ticketOf = (payload: string) => {
     const derived = createHmac('sha256', KEY).update('voice-agent/stream-ticket/v1').digest();

@@ -1,5 +1,5 @@
 import { DEFAULT_MEDIA_CONFIG } from '../../functions/domain/call/media-processor';
-import { loadConfig as load } from '../../functions/shared/config';
+import { loadConfig as load } from '../../functions/settings/config';
 
 const loadConfig = (env: Record<string, string>) => load({ CALLS_TABLE: 'calls', ...env });
 

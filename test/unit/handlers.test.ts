@@ -4,7 +4,7 @@ import authorizerEvent from '../../events/authorizer.json';
 import browserTokenEvent from '../../events/browser-token.json';
 import fallbackEvent from '../../events/fallback.json';
 import outboundCallEvent from '../../events/outbound-call.json';
-import { issueCallerToken, verifyCallerToken } from '../../functions/shared/caller-tokens';
+import { issueCallerToken, verifyCallerToken } from '../../functions/access/caller-tokens';
 import { SecretsManagerServer } from '../../local/secrets/secrets-manager-server';
 import { TwilioRestServer } from '../../local/vendors/twilio-rest-server';
 

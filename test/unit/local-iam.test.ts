@@ -1,4 +1,4 @@
-import { ALL_FUNCTIONS, functionSpec, type TableAction } from '../../functions/routes';
+import { ALL_FUNCTIONS, functionSpec, type TableAction } from '../../functions/contracts/routes';
 import { accessKeyIdOf, functionAccessKeyId, functionCredentials, localIam, principalArn, tableArn } from '../../local/iam';
 
 const TABLE = 'voice-agent-calls';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { format, inspect } from 'node:util';
 import fc from 'fast-check';
 import { fromPcm16, silence } from '../../functions/domain/audio';
-import { issueCallerToken } from '../../functions/shared/caller-tokens';
+import { issueCallerToken } from '../../functions/access/caller-tokens';
 import { LogSink } from '../../local/observability/log-sink';
 import {
   AUDIO_BASE64_MIN_CHARS,
@@ -329,10 +329,10 @@ describe("the functions' logger", () => {
     const written: string[] = [];
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
     try {
-      let routeHandler!: typeof import('../../functions/shared/handler').routeHandler;
-      jest.isolateModules(() => ({ routeHandler } = require('../../functions/shared/handler')));
+      let routeHandler!: typeof import('../../functions/lambda/route-handler').routeHandler;
+      jest.isolateModules(() => ({ routeHandler } = require('../../functions/lambda/route-handler')));
       const handler = routeHandler('media', async (_event, ctx) => {
-        const { logger } = require('../../functions/shared/observability') as typeof import('../../functions/shared/observability');
+        const { logger } = require('../../functions/lambda/observability') as typeof import('../../functions/lambda/observability');
         logger.info('handled', { callId: ctx.callId });
         return { statusCode: 200 };
       });

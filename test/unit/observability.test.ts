@@ -11,7 +11,7 @@ function loadTracer(env: Partial<Record<(typeof VARS)[number], string>>): { trac
   if (namespaces) delete namespaces.AWSXRay;
   try {
     let tracer!: Tracer;
-    jest.isolateModules(() => ({ tracer } = require('../../functions/shared/observability')));
+    jest.isolateModules(() => ({ tracer } = require('../../functions/lambda/observability')));
     return {
       tracer,
       namespace: (process as unknown as { namespaces?: Record<string, unknown> }).namespaces?.AWSXRay,
@@ -45,11 +45,11 @@ describe("the functions' logger keys", () => {
     const written: string[] = [];
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
     try {
-      let routeHandler!: typeof import('../../functions/shared/handler').routeHandler;
-      let logger!: typeof import('../../functions/shared/observability').logger;
+      let routeHandler!: typeof import('../../functions/lambda/route-handler').routeHandler;
+      let logger!: typeof import('../../functions/lambda/observability').logger;
       jest.isolateModules(() => {
-        ({ routeHandler } = require('../../functions/shared/handler'));
-        ({ logger } = require('../../functions/shared/observability'));
+        ({ routeHandler } = require('../../functions/lambda/route-handler'));
+        ({ logger } = require('../../functions/lambda/observability'));
       });
       const handler = routeHandler('media', async (event) => {
         if (event.body === 'log') logger.info('handled');

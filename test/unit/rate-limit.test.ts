@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ConnectionRateLimiter, DEFAULT_RATE_LIMIT, rateLimitFromEnv } from '../../functions/shared/rate-limit';
+import { ConnectionRateLimiter, DEFAULT_RATE_LIMIT, rateLimitFromEnv } from '../../functions/access/rate-limit';
 import { LOCAL_STAGE_THROTTLE } from '../../local/stack';
 import { ENVIRONMENT_CONFIG } from '../../lib/config';
 

@@ -1,9 +1,9 @@
 /**
- * The URL a Twilio Media Stream was signed for, rebuilt by the authorizer (functions/shared/twilio.ts connectUrl):
+ * The URL a Twilio Media Stream was signed for, rebuilt by the authorizer (functions/access/twilio-signature.ts connectUrl):
  * on API Gateway's own endpoint, behind a custom domain (the API mapping's path is not in the event), and locally.
  */
 import { createHmac } from 'node:crypto';
-import { connectUrl, twilioSignatureValid } from '../../functions/shared/twilio';
+import { connectUrl, twilioSignatureValid } from '../../functions/access/twilio-signature';
 
 const event = (host: string, stage: string, query: Record<string, string> = {}, proto = 'https') => ({
   headers: { Host: host, 'X-Forwarded-Proto': proto },

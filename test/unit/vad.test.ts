@@ -1,6 +1,7 @@
-import { fromPcm16, silence } from '../../functions/domain/audio';
-import { TELEPHONY_FORMAT } from '../../functions/domain/speech';
-import { assembleUtterance, DEFAULT_ENDPOINTING, isEndpoint, isSpeech, type StoredFrame } from '../../functions/domain/vad';
+import { fromPcm16, silence, isSpeech } from '../../functions/domain/audio';
+import { TELEPHONY_FORMAT } from '../../functions/contracts/audio-format';
+import { assembleUtterance, isEndpoint, type StoredFrame } from '../../functions/domain/vad';
+import { DEFAULT_ENDPOINTING } from '../../functions/contracts/turn-policy';
 
 const tone = (ms: number, amplitude: number) =>
   Int16Array.from({ length: (ms / 1000) * 8000 }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * 300 * i) / 8000)));

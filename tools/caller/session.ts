@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { bytesForMs, durationMs, silence, toPcm16 } from '../../functions/domain/audio';
-import { CONNECT_FORMAT_PARAMETER, connectFormatOf, EVENTS_OPT_IN_PARAMETER } from '../../functions/domain/protocol';
-import type { AudioFormat } from '../../functions/domain/speech';
-import { DEFAULT_ENDPOINTING, isSpeech } from '../../functions/domain/vad';
+import { bytesForMs, durationMs, silence, toPcm16, isSpeech } from '../../functions/domain/audio';
+import { CONNECT_FORMAT_PARAMETER, connectFormatOf, EVENTS_OPT_IN_PARAMETER } from '../../functions/contracts/connect-parameters';
+import type { AudioFormat } from '../../functions/contracts/audio-format';
+import { DEFAULT_ENDPOINTING } from '../../functions/contracts/turn-policy';
 
 export interface TurnReport {
   turn: number;

@@ -3,7 +3,7 @@
  * spoken in real time (Twilio Media Streams framing, tools/caller/session.ts), sometimes barging in on the agent.
  * Everything observed goes to a Recorder; nothing here decides what the numbers mean (aggregate.ts does).
  */
-import type { AudioFormat } from '../../functions/domain/speech';
+import type { AudioFormat } from '../../functions/contracts/audio-format';
 import { CallerSession, type TurnReport } from '../caller/session';
 import type { Utterance } from './utterances';
 

@@ -5,7 +5,7 @@
  * it is given (call-runner.ts) and reports everything a Recorder sees to its parent over IPC; nothing is aggregated
  * here.
  */
-import type { AudioFormat } from '../../functions/domain/speech';
+import type { AudioFormat } from '../../functions/contracts/audio-format';
 import { runSlot, type Recorder, type TurnSample } from './call-runner';
 import { seeded } from './random';
 import { loadUtterances } from './utterances';

@@ -11,7 +11,7 @@
  */
 import { ENVIRONMENT_CONFIG } from '../../lib/config';
 import type { EnvName } from '../../lib/environments';
-import { ALL_FUNCTIONS } from '../../functions/routes';
+import { ALL_FUNCTIONS } from '../../functions/contracts/routes';
 import type { MeasuredCounts } from './report-types';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fromPcm16 } from '../../functions/domain/audio';
-import type { AudioFormat } from '../../functions/domain/speech';
+import type { AudioFormat } from '../../functions/contracts/audio-format';
 import { synthesize } from '../../local/speech/tts/flite';
 import { KNOWN_UTTERANCES } from '../../local/vendors/known-utterances';
 

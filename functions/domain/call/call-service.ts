@@ -1,21 +1,34 @@
 /** The call lifecycle routes: connect, start, dtmf, mark, stop, disconnect. Media is in media-processor.ts. */
-import type { AudioFormat } from '../speech';
-import { connectFormatOf, EVENTS_OPT_IN_PARAMETER, formatOf, markName, outbound, ProtocolError, type DtmfMessage, type MarkMessage, type StartMessage, type StopMessage } from '../protocol';
+import type { AudioFormat } from '../../contracts/audio-format';
+import { connectFormatOf, EVENTS_OPT_IN_PARAMETER } from '../../contracts/connect-parameters';
+import { formatOf, markName, outbound, ProtocolError, type DtmfMessage, type MarkMessage, type StartMessage, type StopMessage } from '../protocol';
 import type { Responder } from '../responder/responder';
 import type { CallRecord, CallStore, ConnectionSender, PhoneLine, Telemetry } from './model';
 import type { TurnRunner } from './turn-runner';
 
+export interface CallServiceDeps {
+  readonly store: CallStore;
+  readonly sender: ConnectionSender;
+  readonly turns: TurnRunner;
+  readonly responder: Responder;
+  readonly telemetry: Telemetry;
+  readonly now: () => number;
+  /** The phone network behind Twilio calls (transfers to a person); none: the client is told instead. */
+  readonly phoneLine?: PhoneLine;
+}
+
 export class CallService {
-  constructor(
-    private readonly store: CallStore,
-    private readonly sender: ConnectionSender,
-    private readonly turns: TurnRunner,
-    private readonly responder: Responder,
-    private readonly telemetry: Telemetry,
-    private readonly now: () => number,
-    /** The phone network behind Twilio calls (transfers to a person); none: the client is told instead. */
-    private readonly phoneLine?: PhoneLine,
-  ) {}
+  private readonly store: CallStore;
+  private readonly sender: ConnectionSender;
+  private readonly turns: TurnRunner;
+  private readonly responder: Responder;
+  private readonly telemetry: Telemetry;
+  private readonly now: () => number;
+  private readonly phoneLine?: PhoneLine;
+
+  constructor(deps: CallServiceDeps) {
+    ({ store: this.store, sender: this.sender, turns: this.turns, responder: this.responder, telemetry: this.telemetry, now: this.now, phoneLine: this.phoneLine } = deps);
+  }
 
   /** `$connect` (after the authorizer allowed it): the call exists from now on, in state `connected`. */
   async connect(callId: string, connectionId: string): Promise<void> {

@@ -12,13 +12,15 @@
  * No environment refreshes or polls on a clock of its own. See docs/ARCHITECTURE.md ("The hot path").
  */
 import { randomUUID } from 'node:crypto';
-import { durationMs, silence, toPcm16 } from '../audio';
+import { durationMs, silence, toPcm16, isSpeech } from '../audio';
 import { outbound, ProtocolError, type MediaMessage } from '../protocol';
-import type { AudioFormat } from '../speech';
-import { assembleUtterance, isSpeech, type EndpointingConfig, type StoredFrame } from '../vad';
+import type { AudioFormat } from '../../contracts/audio-format';
+import { assembleUtterance, type StoredFrame } from '../vad';
+import { PREEMPT_SILENCE_MS, type EndpointingConfig } from '../../contracts/turn-policy';
 import { CallViewCache, type CallView } from './call-view';
+import { Speculation } from './speculation';
 import type { CallRecord, CallState, CallStore, ConnectionSender, FrameMeta, Telemetry } from './model';
-import type { PreparedTurn, TurnRunner, UtteranceSource } from './turn-runner';
+import type { TurnRunner, UtteranceSource } from './turn-runner';
 
 export interface MediaConfig extends EndpointingConfig {
   /**
@@ -69,7 +71,7 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   endpointOverdueMs: 100,
   // Half the endpoint silence: early enough to hide most of speech-to-text and the first synthesized byte, late
   // enough that ordinary pauses inside a sentence rarely start work that is thrown away. 0 turns it off.
-  preemptSilenceMs: 200,
+  preemptSilenceMs: PREEMPT_SILENCE_MS,
   maxCallMs: 30 * 60 * 1000,
   maxAheadMs: 3000,
 };
@@ -98,22 +100,28 @@ export function crossesTick(ts: number, frameMs: number, tickMs: number): boolea
 /** Far beyond any chunk a call can reach (2 h of 20 ms frames is 360,000). */
 const LAST_CHUNK = 9_999_999_999;
 
-interface Speculation {
-  readonly frames: readonly StoredFrame[];
-  readonly preparing: Promise<PreparedTurn>;
-  readonly abort: AbortController;
+export interface MediaProcessorDeps {
+  readonly store: CallStore;
+  readonly sender: ConnectionSender;
+  readonly turns: TurnRunner;
+  readonly telemetry: Telemetry;
+  readonly config: MediaConfig;
+  readonly now: () => number;
 }
 
 export class MediaProcessor {
-  constructor(
-    private readonly store: CallStore,
-    private readonly sender: ConnectionSender,
-    private readonly turns: TurnRunner,
-    private readonly telemetry: Telemetry,
-    private readonly config: MediaConfig,
-    private readonly now: () => number,
-    private readonly cache = new CallViewCache(),
-  ) {}
+  private readonly store: CallStore;
+  private readonly sender: ConnectionSender;
+  private readonly turns: TurnRunner;
+  private readonly telemetry: Telemetry;
+  private readonly config: MediaConfig;
+  private readonly now: () => number;
+  /** What this environment learned of its calls: a warm cache, never state a correct answer depends on. */
+  private readonly cache = new CallViewCache();
+
+  constructor(deps: MediaProcessorDeps) {
+    ({ store: this.store, sender: this.sender, turns: this.turns, telemetry: this.telemetry, config: this.config, now: this.now } = deps);
+  }
 
   async process(ctx: MediaContext, message: MediaMessage): Promise<FrameOutcome> {
     const view = await this.viewFor(ctx, message);
@@ -231,24 +239,11 @@ export class MediaProcessor {
           return; // a later tick watches the utterance's new end
         }
       }
-      speculation = await this.speculate(ctx.callId, prev, last);
+      speculation = await Speculation.start({ store: this.store, turns: this.turns, telemetry: this.telemetry, config: this.config }, ctx.callId, prev, last);
     }
     const waitMs = wakeAt - this.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     await this.closeUtterance(ctx, view, prev, last, speculation);
-  }
-
-  /** Preemptive generation: reads the utterance as it stands and starts answering it. Undefined when there is nothing to answer. */
-  private async speculate(callId: string, prev: number, last: FrameMeta): Promise<Speculation | undefined> {
-    const [frames, call] = await Promise.all([this.store.framesBetween(callId, prev, last.chunk), this.callForSpeculation(callId)]);
-    if (!call) return undefined;
-    const format = call.format!;
-    const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
-    if (utterance.speechMs < this.config.minSpeechMs) return undefined;
-    const abort = new AbortController();
-    const preparing = this.turns.prepare(call, utterance.audio, abort.signal);
-    preparing.catch(() => undefined); // observed when used; never an unhandled rejection
-    return { frames, preparing, abort };
   }
 
   /**
@@ -257,13 +252,7 @@ export class MediaProcessor {
    * every frame the endpoint did, and discarded unsent otherwise.
    */
   private async closeUtterance(ctx: MediaContext, view: CallView, prev: number, last: FrameMeta, speculation: Speculation | undefined): Promise<void> {
-    const discard = () => {
-      if (!speculation) return;
-      speculation.abort.abort();
-      void speculation.preparing.then((p) => p.discard(), () => undefined);
-      this.telemetry.count('SpeculationsDiscarded');
-      speculation = undefined;
-    };
+    const discard = () => speculation?.discard();
     let stored: StoredFrame[];
     try {
       stored = await this.store.framesBetween(ctx.callId, prev, LAST_CHUNK);
@@ -298,17 +287,8 @@ export class MediaProcessor {
       this.telemetry.count('TurnsIgnored');
       return;
     }
-    let prepared: PreparedTurn | undefined;
-    if (speculation && speculation.frames.length === frames.length) {
-      try {
-        prepared = await speculation.preparing;
-        this.telemetry.count('TurnsPreempted');
-      } catch (err) {
-        this.telemetry.warn('preemptive generation failed; answering the ordinary way', { error: (err as Error).message });
-      }
-    } else {
-      discard(); // a frame of the utterance arrived after the speculation read it: answer the whole utterance
-    }
+    // Undefined when a frame of the utterance arrived after the speculation read it: the whole utterance is answered.
+    const prepared = await speculation?.deliverFor(frames);
     await this.turns.run({
       kind: 'speech',
       turn: claimed.turnCount,
@@ -467,12 +447,6 @@ export class MediaProcessor {
       call = await this.store.getCallState(callId);
     }
     return call;
-  }
-
-  /** The whole call (with its dialog state) for a speculation to answer from. */
-  private async callForSpeculation(callId: string): Promise<CallRecord | undefined> {
-    const call = await this.store.getCall(callId);
-    return call?.status === 'streaming' ? call : undefined;
   }
 
   /** Forget a call (e.g. it ended). */

@@ -1,5 +1,6 @@
 /** Call state as the domain sees it. Stored in DynamoDB by the call store adapter; plain data. */
-import type { AudioFormat } from '../speech';
+import type { AudioFormat } from '../../contracts/audio-format';
+import type { MetricName } from '../../contracts/metrics';
 import type { DialogState } from '../responder/responder';
 import type { StoredFrame } from '../vad';
 
@@ -190,44 +191,7 @@ export interface Telemetry {
   gauge(metric: MetricName, value: number): void;
 }
 
-export type MetricName =
-  | 'InvalidMessages'
-  | 'CallsStarted'
-  | 'CallsEnded'
-  | 'Transfers'
-  | 'OutboundCallsPlaced'
-  | 'OutboundCallsRefused'
-  | 'OutboundCallsFailed'
-  | 'TransferFailures'
-  | 'TurnsCompleted'
-  | 'TurnsFailed'
-  | 'TurnsSuperseded'
-  | 'TurnsIgnored'
-  | 'BargeIns'
-  | 'LateFrames'
-  | 'ProviderErrors'
-  | 'CallerGone'
-  | 'TurnLatency'
-  | 'EndpointDelay'
-  | 'SttLatency'
-  | 'ResponderLatency'
-  | 'TtsFirstByteLatency'
-  | 'SendLatency'
-  | 'SpeechFramesStored'
-  | 'LateFramesMerged'
-  | 'EndpointWatchesAbandoned'
-  | 'EndpointsOverdue'
-  | 'CallsInProgress'
-  | 'RouteErrors'
-  | 'ConnectsRefused'
-  | 'WebhooksRefused'
-  | 'StreamsRefused'
-  | 'CallsOffered'
-  | 'BrowserTokensIssued'
-  | 'AppSecretErrors'
-  | 'ProviderRetries'
-  | 'TurnsPreempted'
-  | 'SpeculationsDiscarded'
-  | 'MessagesRateLimited'
-  | 'ConnectionsClosedForFlooding'
-  | 'CallsOverMaxDuration';
+/** The call's audio format on the wire (Twilio's μ-law 8 kHz until `start` says otherwise). */
+export function audioFormatOf(call: CallRecord): AudioFormat {
+  return call.format ?? { encoding: 'mulaw', sampleRate: 8000 };
+}

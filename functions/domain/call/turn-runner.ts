@@ -2,19 +2,16 @@
  * One turn: (speech-to-text →) responder → streaming text-to-speech → agent audio out through the connection,
  * with a mark after each sentence. Runs in the invocation that claimed the turn; never throws.
  */
-import { bytesForMs, durationMs } from '../audio';
-import { markName, outbound, type ExtraEventType } from '../protocol';
+import { outbound, type ExtraEventType } from '../protocol';
 import type { DialogState, Reply, Responder } from '../responder/responder';
-import { SpeechProviderError, type AudioFormat, type SpeechToText, type TextToSpeech } from '../speech';
-import type { CallRecord, CallStore, ConnectionSender, PhoneLine, Telemetry, TurnKind, TurnRecord, TurnStatus, TurnTimings } from './model';
+import { describeError, type SpeechToText, type TextToSpeech } from '../speech';
+import { audioFormatOf, type CallRecord, type CallStore, type ConnectionSender, type PhoneLine, type Telemetry, type TurnKind, type TurnRecord, type TurnStatus, type TurnTimings } from './model';
+import { splitSentences } from './sentences';
+import { Speaker, type PreparedHead, type SpeakOutcome, type SpeakerConfig } from './speaker';
+import { prepend, withStreamTimeout, withTimeout } from './streams';
 
-export interface TurnRunnerConfig {
+export interface TurnRunnerConfig extends SpeakerConfig {
   readonly sttTimeoutMs: number;
-  readonly ttsTimeoutMs: number;
-  /** Longest audio per outbound media message (keeps each message well under API Gateway's 32 KB frame). */
-  readonly maxMessageAudioMs: number;
-  /** Said when a provider fails, so the caller hears something and the call goes on. */
-  readonly fallbackText: string;
 }
 
 export const DEFAULT_TURN_CONFIG: TurnRunnerConfig = {
@@ -64,7 +61,7 @@ export interface PreparedTurn {
   readonly sttMs: number;
   readonly responderMs?: number;
   /** The first sentence of the reply, its synthesis already open, and when its first byte arrived. */
-  readonly head?: { readonly text: string; readonly stream: AsyncIterator<Uint8Array>; readonly ttsFirstByteMs?: number };
+  readonly head?: PreparedHead;
   discard(): void;
 }
 
@@ -81,24 +78,21 @@ export interface TurnDeps {
   readonly phoneLine?: PhoneLine;
 }
 
-type SpeakOutcome = { status: TurnStatus | 'redo'; audioMs: number };
-
 /** What the caller said and what to answer; `head` is a prepared first sentence already synthesizing. */
 interface Understood {
   transcript?: string;
   reply?: Reply;
   error?: string;
   status: TurnStatus;
-  head?: PreparedTurn['head'];
+  head?: PreparedHead;
 }
 
-/** Thrown inside speak() before any audio is sent: the utterance grew (late frames), answer it again. */
-class RedoTurn extends Error {}
-/** The connection refused a post for a reason other than the caller being gone (after the SDK's own retries). */
-class SendFailed extends Error {}
-
 export class TurnRunner {
-  constructor(private readonly deps: TurnDeps) {}
+  private readonly speaker: Speaker;
+
+  constructor(private readonly deps: TurnDeps) {
+    this.speaker = new Speaker(deps);
+  }
 
   /**
    * Preemptive generation: transcribe the utterance as it stands, reply, and open the first sentence's synthesis —
@@ -109,7 +103,7 @@ export class TurnRunner {
     const dialog = call.dialog ?? this.deps.responder.initialState();
     const sttStarted = now();
     const result = await withTimeout(
-      (timeoutSignal) => this.deps.stt.transcribe(audio, formatOf(call), { context: dialog.name, signal: AbortSignal.any([signal, timeoutSignal]) }),
+      (timeoutSignal) => this.deps.stt.transcribe(audio, audioFormatOf(call), { context: dialog.name, signal: AbortSignal.any([signal, timeoutSignal]) }),
       config.sttTimeoutMs,
       this.deps.stt.name,
     );
@@ -122,7 +116,7 @@ export class TurnRunner {
     const responderMs = now() - replyStarted;
     const text = splitSentences(reply.text)[0]!;
     const ttsStarted = now();
-    const stream = withStreamTimeout((s) => this.deps.tts.synthesize(text, formatOf(call), { signal: AbortSignal.any([signal, s]) }), config.ttsTimeoutMs, this.deps.tts.name)[
+    const stream = withStreamTimeout((s) => this.deps.tts.synthesize(text, audioFormatOf(call), { signal: AbortSignal.any([signal, s]) }), config.ttsTimeoutMs, this.deps.tts.name)[
       Symbol.asyncIterator
     ]();
     // Wait for the first byte: that is the latency taken off the turn. The chunk is put back in front of the stream.
@@ -165,7 +159,7 @@ export class TurnRunner {
             })
           : undefined;
       await this.extra(call, 'reply', { turn, text: understood.reply.text, intent: understood.reply.intent });
-      spoken = await this.speak(call, turn, understood.reply.text, timings, true, understood.head, providerMs, grown && (async () => (await grown) === undefined));
+      spoken = await this.speaker.speak(call, turn, understood.reply.text, timings, true, understood.head, providerMs, grown && (async () => (await grown) === undefined));
       if (spoken.status !== 'redo') break;
       heard = (await grown)!;
       telemetry.info('speech arrived late for this turn; answering the whole utterance', { turn, speechMs: heard.speechMs });
@@ -251,7 +245,7 @@ export class TurnRunner {
       } else if (input.kind === 'speech') {
         const started = now();
         const result = await withTimeout(
-          (signal) => this.deps.stt.transcribe(audio ?? new Uint8Array(), formatOf(call), { context: dialog.name, signal }),
+          (signal) => this.deps.stt.transcribe(audio ?? new Uint8Array(), audioFormatOf(call), { context: dialog.name, signal }),
           this.deps.config.sttTimeoutMs,
           this.deps.stt.name,
         );
@@ -276,7 +270,7 @@ export class TurnRunner {
         telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
       }
     } catch (err) {
-      out.error = describe(err);
+      out.error = describeError(err);
       telemetry.count('ProviderErrors');
       telemetry.warn('turn input failed; answering with the fallback phrase', { turn, error: out.error });
       out.reply = { text: this.deps.config.fallbackText, state: dialog, intent: 'fallback' };
@@ -284,147 +278,6 @@ export class TurnRunner {
       timings.replyAt = now();
     }
     return out;
-  }
-
-  /** Streams the reply sentence by sentence; stops early on barge-in, a newer turn, or a caller who hung up. */
-  private async speak(
-    call: CallRecord,
-    turn: number,
-    text: string,
-    timings: TurnTimings,
-    fallbackAllowed = true,
-    head?: PreparedTurn['head'],
-    providerMs: { ttsFirstByte?: number } = {},
-    /** Awaited before the first audio goes out; false: the utterance grew, nothing is sent (status 'redo'). */
-    beforeFirstAudio?: () => Promise<boolean>,
-  ): Promise<SpeakOutcome> {
-    const { sender, store, tts, telemetry, now, config } = this.deps;
-    const format = formatOf(call);
-    const streamSid = call.streamSid ?? '';
-    const maxBytes = bytesForMs(config.maxMessageAudioMs, format);
-    let sentBytes = 0;
-    let segment = 0;
-
-    const post = async (data: string): Promise<boolean> => {
-      telemetry.debug('posting to the connection', { turn, bytes: data.length });
-      let result: 'ok' | 'gone';
-      try {
-        result = await sender.send(call.connectionId, data);
-      } catch (err) {
-        throw new SendFailed(describe(err));
-      }
-      if (result === 'gone') telemetry.count('CallerGone');
-      return result === 'ok';
-    };
-    const postAudio = async (audio: Uint8Array): Promise<boolean> => {
-      const first = timings.firstAudioAt === undefined;
-      if (first && beforeFirstAudio && !(await beforeFirstAudio())) throw new RedoTurn();
-      const sendStarted = now();
-      if (!(await post(outbound.media(streamSid, audio)))) return false;
-      sentBytes += audio.byteLength;
-      if (first) {
-        timings.firstAudioAt = now();
-        telemetry.milliseconds('SendLatency', timings.firstAudioAt - sendStarted);
-        await store.setAgentSpeaking(call.callId, turn, timings.firstAudioAt + 60_000);
-      }
-      timings.lastAudioAt = now();
-      return true;
-    };
-
-    try {
-      const sentences = splitSentences(text);
-      // Pipelined: the next sentence's synthesis starts while this one streams, so its first byte is there when the
-      // caller reaches it. A prefetch that is not used (barge-in, newer turn, hang-up, failure) is closed unplayed.
-      const open = (sentence: string) =>
-        prefetch(withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name)[Symbol.asyncIterator]());
-      let next: AsyncIterator<Uint8Array> | undefined;
-      try {
-        for (const [index, sentence] of sentences.entries()) {
-          if (segment > 0) {
-            const interrupted = await this.interruption(call.callId, turn);
-            if (interrupted) return { status: interrupted, audioMs: durationMs(sentBytes, format) };
-          }
-          let pending: Uint8Array = new Uint8Array(0);
-          const ttsStarted = now();
-          telemetry.debug('synthesizing', { turn, segment, characters: sentence.length });
-          const preparedHead = segment === 0 && head?.text === sentence ? head : undefined;
-          const current = preparedHead ? preparedHead.stream : (next ?? open(sentence));
-          next = index + 1 < sentences.length ? open(sentences[index + 1]!) : undefined;
-          // A stream that breaks once its sentence has begun (or a later sentence's that fails outright) is opened
-          // again once, and the audio already received of this sentence is skipped: the caller hears a short gap
-          // instead of a reply cut off. The first sentence failing before any audio falls back below instead.
-          let stream: AsyncIterator<Uint8Array> = current;
-          let received = 0;
-          let skip = 0;
-          let reopened = false;
-          for (;;) {
-            try {
-              for await (let chunk of { [Symbol.asyncIterator]: () => stream }) {
-                if (skip > 0) {
-                  const drop = Math.min(skip, chunk.byteLength);
-                  skip -= drop;
-                  chunk = chunk.subarray(drop);
-                  if (chunk.byteLength === 0) continue;
-                }
-                received += chunk.byteLength;
-                if (timings.ttsFirstByteAt === undefined) {
-                  timings.ttsFirstByteAt = now();
-                  providerMs.ttsFirstByte = preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted;
-                  telemetry.milliseconds('TtsFirstByteLatency', providerMs.ttsFirstByte);
-                }
-                pending = concat(pending, chunk);
-                // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
-                while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
-                  const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
-                  if (size === 0) break;
-                  if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-                  pending = pending.subarray(size);
-                }
-              }
-              break;
-            } catch (err) {
-              // Only the speech stream breaking is worth a second synthesis; a redo or a refused post is not.
-              if (err instanceof RedoTurn || err instanceof SendFailed) throw err;
-              const begun = received > 0 || sentBytes > 0 || segment > 0;
-              if (reopened || !begun) throw err;
-              reopened = true;
-              telemetry.count('ProviderErrors');
-              telemetry.count('ProviderRetries');
-              telemetry.warn('speech stream broke; synthesizing the sentence again from where it stopped', { turn, segment, error: describe(err) });
-              skip = received;
-              stream = open(sentence);
-            }
-          }
-          if (pending.byteLength > 0 && !(await postAudio(pending))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-          if (!(await post(outbound.mark(streamSid, markName.segment(turn, segment))))) {
-            return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-          }
-          segment++;
-        }
-      } finally {
-        void next?.return?.(undefined)?.catch(() => undefined);
-      }
-      if (!(await post(outbound.mark(streamSid, markName.end(turn))))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-      return { status: 'completed', audioMs: durationMs(sentBytes, format) };
-    } catch (err) {
-      if (err instanceof RedoTurn) return { status: 'redo', audioMs: 0 };
-      if (err instanceof SendFailed) {
-        // Not the caller hanging up and not a provider: the connection itself failed (API Gateway 5xx, throttling).
-        // The turn stops; the call goes on, and its next utterance is answered if the connection recovers.
-        telemetry.warn('could not send to the caller; the turn stops', { turn, error: err.message });
-        return { status: 'failed', audioMs: durationMs(sentBytes, format) };
-      }
-      telemetry.count('ProviderErrors');
-      if (sentBytes === 0 && segment === 0 && fallbackAllowed && text !== config.fallbackText) {
-        // Nothing played yet: the fallback phrase (cached at init, so it plays even while the provider is down).
-        telemetry.warn('speech synthesis failed; saying the fallback phrase', { turn, error: describe(err) });
-        const fallback = await this.speak(call, turn, config.fallbackText, timings, false);
-        return { status: 'failed', audioMs: fallback.audioMs };
-      }
-      telemetry.warn('speech synthesis failed mid-turn', { turn, error: describe(err) });
-      await post(outbound.mark(streamSid, markName.end(turn))).catch(() => false);
-      return { status: 'failed', audioMs: durationMs(sentBytes, format) };
-    }
   }
 
   /**
@@ -440,22 +293,13 @@ export class TurnRunner {
     });
   }
 
-  /** Between sentences: has the caller barged in, a newer turn started, or the call ended? One consistent read. */
-  private async interruption(callId: string, turn: number): Promise<TurnStatus | undefined> {
-    const call = await this.deps.store.getCall(callId);
-    if (!call || call.status === 'ended') return 'hungup';
-    if (call.turnCount > turn) return 'superseded';
-    if (call.agent?.turn !== turn) return 'barged';
-    return undefined;
-  }
-
   /** An informational event for clients that asked for them: a failure to deliver one never fails the turn. */
   private async extra(call: CallRecord, type: ExtraEventType, data: Record<string, unknown>): Promise<void> {
     if (!call.events) return;
     try {
       await this.deps.sender.send(call.connectionId, outbound.extra(call.streamSid ?? '', type, data));
     } catch (err) {
-      this.deps.telemetry.warn('could not send an event to the caller', { type, error: describe(err) });
+      this.deps.telemetry.warn('could not send an event to the caller', { type, error: describeError(err) });
     }
   }
 
@@ -491,108 +335,11 @@ export function turnLatency(record: Pick<TurnRecord, 'timings'>): number | undef
   return firstAudioAt - (speechEndAt ?? endpointAt);
 }
 
-export function splitSentences(text: string): string[] {
-  const parts = text.match(/[^.!?]+[.!?]*/g) ?? [];
-  const sentences = parts.map((s) => s.trim()).filter((s) => s.length > 0);
-  return sentences.length > 0 ? sentences : [text];
-}
 
-function formatOf(call: CallRecord): AudioFormat {
-  return call.format ?? { encoding: 'mulaw', sampleRate: 8000 };
-}
 
-const sampleBytes = (format: AudioFormat) => (format.encoding === 'mulaw' ? 1 : 2);
+
 const diff = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a - b : undefined);
 
-/** Starts pulling the first chunk now (the request goes out), and hands it over when asked for. */
-function prefetch<T>(iterator: AsyncIterator<T>): AsyncIterator<T> {
-  let first: Promise<IteratorResult<T>> | undefined = iterator.next();
-  first.catch(() => undefined); // observed when consumed; an unused prefetch must not be an unhandled rejection
-  return {
-    next: () => {
-      const r = first ?? iterator.next();
-      first = undefined;
-      return r;
-    },
-    return: async (value?: unknown) => {
-      first = undefined;
-      return (await iterator.return?.(value)) ?? { done: true, value: undefined as T };
-    },
-  };
-}
 
-/** An iterator that yields `first` (already pulled from `rest`), then the rest of `rest`. */
-function prepend<T>(first: IteratorResult<T>, rest: AsyncIterator<T>): AsyncIterator<T> & { return(value?: unknown): Promise<IteratorResult<T>> } {
-  let pending: IteratorResult<T> | undefined = first;
-  return {
-    next: async () => {
-      if (pending) {
-        const r = pending;
-        pending = undefined;
-        return r;
-      }
-      return rest.next();
-    },
-    return: async (value?: unknown) => {
-      pending = undefined;
-      await rest.return?.(value);
-      return { done: true, value: undefined as T };
-    },
-  };
-}
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.byteLength === 0) return b;
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
-}
 
-function describe(err: unknown): string {
-  if (err instanceof SpeechProviderError) return `${err.provider} ${err.kind}: ${err.message}`;
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-async function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, provider: string): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new SpeechProviderError(provider, 'timeout', `no answer within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([work(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Fails a stream that stalls: each chunk must arrive within `ms` of the previous one; the request is aborted. */
-async function* withStreamTimeout<T>(
-  open: (signal: AbortSignal) => AsyncIterable<T>,
-  ms: number,
-  provider: string,
-): AsyncGenerator<T> {
-  const controller = new AbortController();
-  const iterator = open(controller.signal)[Symbol.asyncIterator]();
-  let finished = false;
-  try {
-    while (true) {
-      const next = await withTimeout(() => iterator.next(), ms, provider);
-      if (next.done) {
-        finished = true;
-        return;
-      }
-      yield next.value;
-    }
-  } finally {
-    if (!finished) {
-      controller.abort();
-      // Not awaited: a stalled stream may never settle its pending next().
-      iterator.return?.()?.catch(() => undefined);
-    }
-  }
-}

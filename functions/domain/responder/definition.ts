@@ -165,3 +165,6 @@ export interface RuleDefinition {
     readonly escalate: Step;
   };
 }
+
+/** A handler's steps: one step, or a list of them. */
+export const stepsOf = (h: Handler): readonly Step[] => (Array.isArray(h) ? (h as readonly Step[]) : [h as Step]);

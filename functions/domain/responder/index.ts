@@ -1,10 +1,13 @@
 export type { DialogState, Reply, Responder, ResponderInput } from './responder';
 export type * from './definition';
 export { WEEKDAYS } from './definition';
-export { createRuleResponder, validateDefinition, weeklyHours, RuleDefinitionError } from './rule-responder';
+export { createRuleResponder } from './rule-responder';
+export { weeklyHours } from './rule-rendering';
+export { RuleDefinitionError, validateDefinition } from './rule-validation';
 export type { RuleResponderOptions } from './rule-responder';
 export { normalize, tokenize, digitsToWords } from './normalize';
-export { FRONT_DESK, FRONT_DESK_CORPUS, FRONT_DESK_CORPUS_BY_INTENT } from './front-desk';
+export { FRONT_DESK } from './front-desk';
+export { FRONT_DESK_CORPUS, FRONT_DESK_CORPUS_BY_INTENT } from './front-desk-corpus';
 
 import { FRONT_DESK } from './front-desk';
 import { createRuleResponder } from './rule-responder';

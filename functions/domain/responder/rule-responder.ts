@@ -2,32 +2,12 @@
  * The rule engine: interprets a declarative RuleDefinition as a Responder. Each turn is a pure function of
  * (input, state, clock): normalize → extract slots → score intents → run the matching handler's step.
  */
-import type {
-  Condition,
-  FormDefinition,
-  Handler,
-  IntentDefinition,
-  OpeningHours,
-  RuleDefinition,
-  StateDefinition,
-  Step,
-  Weekday,
-} from './definition';
-import { WEEKDAYS } from './definition';
+import { stepsOf, WEEKDAYS, type Condition, type FormDefinition, type Handler, type OpeningHours, type RuleDefinition, type StateDefinition, type Step, type Weekday } from './definition';
 import type { DialogState, Reply, Responder, ResponderInput } from './responder';
-import {
-  type CompiledDayType,
-  type CompiledTimeType,
-  clockMinutes,
-  compileDayType,
-  compileTimeType,
-  extractDay,
-  extractTime,
-  matchesAt,
-  speakClock,
-  stem,
-  tokenize,
-} from './normalize';
+import { clockMinutes, speakClock, stem, tokenize } from './normalize';
+import { capitalize, createRenderer, spanText } from './rule-rendering';
+import { createUnderstanding, type Heard } from './rule-understanding';
+import { validateDefinition } from './rule-validation';
 
 export interface RuleResponderOptions {
   /** Responder name (default `rules`). */
@@ -36,26 +16,12 @@ export interface RuleResponderOptions {
   readonly now?: () => Date;
 }
 
-/** A definition that does not hold together (unknown state, template, slot or intent). */
-export class RuleDefinitionError extends Error {
-  override readonly name = 'RuleDefinitionError';
-}
 
 const FALLBACK_INTENT = 'fallback';
 const MAX_CHAINED_STEPS = 8;
 
-const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-const steps = (h: Handler): readonly Step[] => (Array.isArray(h) ? (h as readonly Step[]) : [h as Step]);
 
-interface CompiledIntent {
-  readonly name: string;
-  readonly phrases: ReadonlyArray<readonly string[]>;
-  readonly keywords: ReadonlySet<string>;
-  readonly dtmf: ReadonlySet<string>;
-  readonly negatable: boolean;
-}
 
-type Heard = Partial<Record<string, string>>;
 
 /** Mutable working copy of one turn. */
 interface Turn {
@@ -72,114 +38,17 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
   const def = definition;
   validateDefinition(def);
   const now = options.now ?? (() => new Date());
-  let weekdayFormat: Intl.DateTimeFormat | undefined; // created on first use: costs ~1 ms
-
-  const intents: CompiledIntent[] = def.intents.map(compileIntent);
-  const negators = new Set(def.negators.flatMap((w) => tokenize(w).map(stem)));
-  const slotTypes: Array<[string, CompiledDayType | CompiledTimeType]> = Object.entries(def.slotTypes).map(
-    ([name, t]) => [name, t.kind === 'weekday' ? compileDayType(t) : compileTimeType(t)],
-  );
+  const { intents, hear, classify } = createUnderstanding(def, now);
+  const { hoursOn, render, fill } = createRenderer(def);
 
   const initialState = (): DialogState => ({ name: def.initialState, slots: {}, misses: 0 });
-
-  // ---- understanding -------------------------------------------------------------------------------------------
-
-  function today(): Weekday {
-    weekdayFormat ??= new Intl.DateTimeFormat('en-US', { weekday: 'long', timeZone: def.business.timeZone });
-    const day = weekdayFormat.format(now()).toLowerCase();
-    return (WEEKDAYS as readonly string[]).includes(day) ? (day as Weekday) : 'monday';
-  }
-
-  function hear(stemmed: readonly string[], awaiting: ReadonlySet<string>): Heard {
-    const heard: Heard = {};
-    for (const [name, type] of slotTypes) {
-      const value =
-        type.kind === 'weekday'
-          ? extractDay(stemmed, type, today)
-          : extractTime(stemmed, type, awaiting.has(name));
-      if (value !== undefined) heard[name] = value;
-    }
-    return heard;
-  }
-
-  function negated(stemmed: readonly string[], at: number): boolean {
-    for (let k = Math.max(0, at - 3); k < at; k++) if (negators.has(stemmed[k] as string)) return true;
-    return false;
-  }
-
-  function classify(stemmed: readonly string[], active: ReadonlySet<string>): string | undefined {
-    let best: { name: string; score: number } | undefined;
-    for (const intent of intents) {
-      if (!active.has(intent.name)) continue;
-      let score = 0;
-      for (const phrase of intent.phrases) {
-        for (let i = 0; i + phrase.length <= stemmed.length; i++) {
-          if (matchesAt(stemmed, phrase, i) && !(intent.negatable && negated(stemmed, i))) {
-            score += 2 * phrase.length;
-            break;
-          }
-        }
-      }
-      stemmed.forEach((tok, i) => {
-        if (intent.keywords.has(tok) && !(intent.negatable && negated(stemmed, i))) score += 1;
-      });
-      if (score > 0 && (!best || score > best.score)) best = { name: intent.name, score };
-    }
-    return best?.name;
-  }
-
-  // ---- rendering ----------------------------------------------------------------------------------------------
-
-  function hoursOn(day: string | undefined): OpeningHours | null | undefined {
-    return day !== undefined && own(def.business.hours, day) ? def.business.hours[day as Weekday] : undefined;
-  }
-
-  function render(key: string, turn: Turn, extra: Readonly<Record<string, string>> = {}): string {
-    const template = def.templates[key];
-    const text = typeof template === 'string' ? template : (template?.[turn.variant % template.length] ?? '');
-    return text.replace(/\{([a-z_]+)\}/g, (_, name: string) => variable(name, turn, extra));
-  }
-
-  function variable(name: string, turn: Turn, extra: Readonly<Record<string, string>>): string {
-    if (own(extra, name)) return extra[name] as string;
-    switch (name) {
-      case 'business':
-        return def.business.name;
-      case 'address':
-        return def.business.address;
-      case 'hours':
-        return weeklyHours(def.business.hours);
-      case 'closed_days':
-        return joinList(WEEKDAYS.filter((d) => !def.business.hours[d]).map(capitalize));
-      case 'day_hours': {
-        const h = hoursOn(turn.heard.day ?? turn.slots.day);
-        return h ? spanText(h) : '';
-      }
-    }
-    if (name.startsWith('heard_')) {
-      const type = name.slice('heard_'.length);
-      const v = turn.heard[type];
-      return v === undefined ? '' : speakValue(type, v);
-    }
-    if (own(def.slots, name) && own(turn.slots, name)) {
-      return speakValue(def.slots[name] as string, turn.slots[name] as string);
-    }
-    return '';
-  }
-
-  function speakValue(typeName: string, value: string): string {
-    const type = def.slotTypes[typeName];
-    if (type?.kind === 'clock') return speakClock(value);
-    if (type?.kind === 'weekday') return capitalize(value);
-    return value;
-  }
 
   // ---- dialog ---------------------------------------------------------------------------------------------------
 
   function holds(c: Condition | undefined, turn: Turn): boolean {
     if (!c) return true;
-    if (c.has && !c.has.every((s) => own(turn.slots, s))) return false;
-    if (c.missing && !c.missing.every((s) => !own(turn.slots, s))) return false;
+    if (c.has && !c.has.every((s) => Object.hasOwn(turn.slots, s))) return false;
+    if (c.missing && !c.missing.every((s) => !Object.hasOwn(turn.slots, s))) return false;
     if (c.heard && !c.heard.every((s) => turn.heard[s] !== undefined)) return false;
     if (c.heardAny && !c.heardAny.some((s) => turn.heard[s] !== undefined)) return false;
     if (c.canTransfer !== undefined && (turn.canTransfer ?? true) !== c.canTransfer) return false;
@@ -191,7 +60,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
   }
 
   function runHandler(handler: Handler, turn: Turn, depth = 0): void {
-    const step = steps(handler).find((s) => holds(s.when, turn));
+    const step = stepsOf(handler).find((s) => holds(s.when, turn));
     if (step) runStep(step, turn, depth);
   }
 
@@ -220,7 +89,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
       if (v !== undefined) turn.slots[slot] = v;
     }
     if (form.validate) validateHours(form.validate, turn);
-    if (form.slots.every((s) => own(turn.slots, s))) {
+    if (form.slots.every((s) => Object.hasOwn(turn.slots, s))) {
       runStep(form.complete, turn, depth + 1);
       return true;
     }
@@ -259,11 +128,11 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
     const state = def.states[turn.name] as StateDefinition;
     const form = state.form;
     if (form) {
-      const missing = form.slots.filter((s) => !own(turn.slots, s));
+      const missing = form.slots.filter((s) => !Object.hasOwn(turn.slots, s));
       const key = missing.join('+');
       if (missing.length > 0) {
-        if (own(form.ask, key)) return [render(form.ask[key] as string, turn)];
-        return missing.map((s) => (own(form.ask, s) ? render(form.ask[s] as string, turn) : '')).filter(Boolean);
+        if (Object.hasOwn(form.ask, key)) return [render(form.ask[key] as string, turn)];
+        return missing.map((s) => (Object.hasOwn(form.ask, s) ? render(form.ask[s] as string, turn) : '')).filter(Boolean);
       }
     }
     return state.prompt.map((k) => render(k, turn));
@@ -272,7 +141,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
   function awaitedTypes(state: DialogState): Set<string> {
     const form = def.states[state.name]?.form;
     const out = new Set<string>();
-    if (form) for (const s of form.slots) if (!own(state.slots, s)) out.add(def.slots[s] as string);
+    if (form) for (const s of form.slots) if (!Object.hasOwn(state.slots, s)) out.add(def.slots[s] as string);
     return out;
   }
 
@@ -318,7 +187,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
 
     const turn: Turn = { ...turnOf(state, heard), canTransfer: input.canTransfer };
     if (intent !== undefined) {
-      const handler = stateDef.on && own(stateDef.on, intent) ? stateDef.on[intent] : def.global[intent];
+      const handler = stateDef.on && Object.hasOwn(stateDef.on, intent) ? stateDef.on[intent] : def.global[intent];
       if (handler) runHandler(handler, turn);
     } else if (stateDef.onSlots && Object.keys(heard).length > 0) {
       intent = stateDef.onSlots.intent;
@@ -331,10 +200,10 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
   function sanitize(raw: unknown): DialogState {
     if (!raw || typeof raw !== 'object') return initialState();
     const r = raw as { name?: unknown; slots?: unknown; misses?: unknown };
-    const name = typeof r.name === 'string' && own(def.states, r.name) ? r.name : def.initialState;
+    const name = typeof r.name === 'string' && Object.hasOwn(def.states, r.name) ? r.name : def.initialState;
     const slots: Record<string, string> = {};
     if (r.slots && typeof r.slots === 'object') {
-      for (const [k, v] of Object.entries(r.slots)) if (own(def.slots, k) && typeof v === 'string') slots[k] = v;
+      for (const [k, v] of Object.entries(r.slots)) if (Object.hasOwn(def.slots, k) && typeof v === 'string') slots[k] = v;
     }
     const misses =
       typeof r.misses === 'number' && Number.isInteger(r.misses) && r.misses > 0 ? Math.min(r.misses, 1000) : 0;
@@ -350,7 +219,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
       for (const variant of typeof template === 'string' ? [template] : template) {
         const names = [...variant.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]!);
         if (!names.every((n) => CALL_INDEPENDENT.has(n))) continue;
-        const text = variant.replace(/\{([a-z_]+)\}/g, (_, name: string) => variable(name, turnOf(initialState(), {}), {})).trim();
+        const text = variant.replace(/\{([a-z_]+)\}/g, (_, name: string) => fill(`{${name}}`, turnOf(initialState(), {}))).trim();
         if (text) texts.add(text);
       }
     }
@@ -378,109 +247,4 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
       }
     },
   };
-}
-
-// ---- helpers ------------------------------------------------------------------------------------------------------
-
-function compileIntent(intent: IntentDefinition): CompiledIntent {
-  return {
-    name: intent.name,
-    phrases: [...new Set((intent.phrases ?? []).map((p) => tokenize(p).map(stem).join(' ')))]
-      .filter((p) => p.length > 0)
-      .map((p) => p.split(' ')),
-    keywords: new Set((intent.keywords ?? []).flatMap((k) => tokenize(k).map(stem))),
-    dtmf: new Set(intent.dtmf ?? []),
-    negatable: intent.negatable ?? true,
-  };
-}
-
-function capitalize(s: string): string {
-  return s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1);
-}
-
-function joinList(items: readonly string[]): string {
-  if (items.length <= 1) return items.join('');
-  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
-}
-
-function spanText(h: OpeningHours): string {
-  return `from ${speakClock(h.open)} to ${speakClock(h.close)}`;
-}
-
-/** "Monday to Friday from 9 AM to 5 PM and Saturday from 10 AM to 2 PM". */
-export function weeklyHours(hours: Readonly<Record<Weekday, OpeningHours | null>>): string {
-  const groups: Array<{ from: Weekday; to: Weekday; hours: OpeningHours }> = [];
-  for (const day of WEEKDAYS) {
-    const h = hours[day];
-    const last = groups[groups.length - 1];
-    const prev = WEEKDAYS[WEEKDAYS.indexOf(day) - 1];
-    if (!h) continue;
-    if (last && prev === last.to && last.hours.open === h.open && last.hours.close === h.close) last.to = day;
-    else groups.push({ from: day, to: day, hours: h });
-  }
-  return joinList(
-    groups.map((g) =>
-      g.from === g.to
-        ? `${capitalize(g.from)} ${spanText(g.hours)}`
-        : `${capitalize(g.from)} to ${capitalize(g.to)} ${spanText(g.hours)}`,
-    ),
-  );
-}
-
-/** Checks every reference in the definition; throws RuleDefinitionError on the first broken one. */
-export function validateDefinition(def: RuleDefinition): void {
-  const fail = (msg: string): never => {
-    throw new RuleDefinitionError(msg);
-  };
-  const intentNames = new Set(def.intents.map((i) => i.name));
-  if (intentNames.size !== def.intents.length) fail('duplicate intent names');
-  const template = (key: string, where: string): void => {
-    if (!own(def.templates, key)) fail(`${where}: unknown template "${key}"`);
-  };
-  const slot = (name: string, where: string): void => {
-    if (!own(def.slots, name)) fail(`${where}: unknown slot "${name}"`);
-  };
-  const checkStep = (s: Step, where: string): void => {
-    s.say?.forEach((k) => template(k, where));
-    Object.keys(s.set ?? {}).forEach((k) => slot(k, where));
-    s.clear?.forEach((k) => slot(k, where));
-    s.when?.has?.forEach((k) => slot(k, where));
-    s.when?.missing?.forEach((k) => slot(k, where));
-    for (const t of [...(s.when?.heard ?? []), ...(s.when?.heardAny ?? [])]) {
-      if (!own(def.slotTypes, t)) fail(`${where}: unknown slot type "${t}"`);
-    }
-    if (s.goto !== undefined && !own(def.states, s.goto)) fail(`${where}: unknown state "${s.goto}"`);
-  };
-  const checkHandlers = (on: Readonly<Record<string, Handler>>, where: string): void => {
-    for (const [intent, h] of Object.entries(on)) {
-      if (!intentNames.has(intent)) fail(`${where}: unknown intent "${intent}"`);
-      steps(h).forEach((s) => checkStep(s, `${where}.${intent}`));
-    }
-  };
-  for (const [name, type] of Object.entries(def.slots)) {
-    if (!own(def.slotTypes, type)) fail(`slot "${name}": unknown slot type "${type}"`);
-  }
-  if (!own(def.states, def.initialState)) fail(`unknown initial state "${def.initialState}"`);
-  def.greeting.forEach((k) => template(k, 'greeting'));
-  def.fallback.say.forEach((k) => template(k, 'fallback'));
-  if (def.fallback.say.length === 0) fail('fallback.say is empty');
-  checkStep(def.fallback.escalate, 'fallback.escalate');
-  checkHandlers(def.global, 'global');
-  for (const [name, state] of Object.entries(def.states)) {
-    state.prompt.forEach((k) => template(k, `${name}.prompt`));
-    state.reprompt?.forEach((k) => template(k, `${name}.reprompt`));
-    checkHandlers(state.on ?? {}, name);
-    if (state.onSlots) steps(state.onSlots.then).forEach((s) => checkStep(s, `${name}.onSlots`));
-    if (state.form) {
-      state.form.slots.forEach((s) => slot(s, `${name}.form`));
-      Object.values(state.form.ask).forEach((k) => template(k, `${name}.form.ask`));
-      checkStep(state.form.complete, `${name}.form.complete`);
-      const v = state.form.validate;
-      if (v) {
-        slot(v.daySlot, `${name}.form.validate`);
-        slot(v.timeSlot, `${name}.form.validate`);
-        [v.closedDay, v.outsideHours, v.outsideAllHours].forEach((k) => template(k, `${name}.form.validate`));
-      }
-    }
-  }
 }

@@ -1,5 +1,5 @@
 /** Development corpus for the offline speech tests: the sentences the bench measures. */
-export { DEV_CORPUS } from '../../../local/speech/bench';
+export { DEV_CORPUS } from '../../../tools/bench/offline-speech';
 
 /** Not in the corpus, but made of its n-grams: the domain LM must still get them right. */
 export const RECOMBINED = ['book an appointment for friday at nine thirty', 'can i move my appointment to monday at three pm'];

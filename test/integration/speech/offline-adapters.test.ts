@@ -1,9 +1,10 @@
 /** The Lambda-side adapters against the real local speech server and against misbehaving fake servers. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SpeechProviderError, TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../../functions/domain/speech';
-import { OfflineSpeechToText } from '../../../functions/providers/offline-stt';
-import { OfflineTextToSpeech } from '../../../functions/providers/offline-tts';
+import { SpeechProviderError } from '../../../functions/domain/speech';
+import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../../functions/contracts/audio-format';
+import { OfflineSpeechToText } from '../../../functions/providers/offline/stt';
+import { OfflineTextToSpeech } from '../../../functions/providers/offline/tts';
 import { startSpeechServer, type SpeechServer } from '../../../local/speech/server';
 import { DEV_CORPUS } from './corpus';
 

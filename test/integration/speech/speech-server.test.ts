@@ -3,7 +3,7 @@
  * 8 kHz μ-law. Needs Debian pocketsphinx (scripts/install-speech-deps.sh); no canned transcripts anywhere.
  */
 import { fromPcm16, levelDbfs as rmsDbfs, toPcm16 } from '../../../functions/domain/audio';
-import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../../functions/domain/speech';
+import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../../functions/contracts/audio-format';
 
 const encodeMulaw = (s: Int16Array) => fromPcm16(s, TELEPHONY_FORMAT);
 const decodeMulaw = (b: Uint8Array) => toPcm16(b, TELEPHONY_FORMAT);

@@ -8,7 +8,7 @@
  */
 import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
-import { issueCallerToken } from '../../../functions/shared/caller-tokens';
+import { issueCallerToken } from '../../../functions/access/caller-tokens';
 import { silence } from '../../../functions/domain/audio';
 import type { LocalStack } from '../../../local/stack';
 import { wordErrorRate } from '../../../local/speech/stt/lm';

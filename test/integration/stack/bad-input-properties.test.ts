@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { DynamoCallStore } from '../../../functions/adapters/dynamo-call-store';
 import { bytesForMs, silence } from '../../../functions/domain/audio';
-import { EVENTS_OPT_IN_PARAMETER } from '../../../functions/domain/protocol';
+import { EVENTS_OPT_IN_PARAMETER } from '../../../functions/contracts/connect-parameters';
 import type { LocalStack } from '../../../local/stack';
 import { wordErrorRate } from '../../../local/speech/stt/lm';
 import type { CallerSession } from '../../../tools/caller/session';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WaveFile } from 'wavefile';
-import { issueCallerToken } from '../../../functions/shared/caller-tokens';
+import { issueCallerToken } from '../../../functions/access/caller-tokens';
 import { standalonePage, STANDALONE_PAGE } from '../../../lib/constructs/web-client';
 import type { LocalStack } from '../../../local/stack';
 import { synthesize } from '../../../local/speech/tts/flite';

@@ -13,7 +13,7 @@ import {
   METRICS_NAMESPACE,
   SERVICE_NAME,
   TURN_LATENCY_METRIC,
-} from '../../../functions/shared/metrics-contract';
+} from '../../../functions/contracts/metrics';
 
 let stack: LocalStack;
 let store: DynamoCallStore;

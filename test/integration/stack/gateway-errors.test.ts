@@ -2,7 +2,7 @@
  * What a Twilio Media Stream hears when a function is throttled or its environment dies mid-invocation. API Gateway
  * answers each failed integration with one text frame, `{"message": "Internal server error", "connectionId", "requestId"}`
  * (a Lambda throttle, a crash, a function error; "Endpoint request timed out" past 29 s) and keeps the connection open;
- * a handler error never gets that far (functions/shared/handler.ts answers a status code, which a WebSocket route
+ * a handler error never gets that far (functions/lambda/route-handler.ts answers a status code, which a WebSocket route
  * without a route response does not send). To Twilio such a frame is a message outside the Media Streams protocol:
  * warning 31951, once per stream ("Stream - Protocol - Invalid Message"), the stream goes on. What would end the
  * stream is a close (the 2 h connection cap, the 10 min idle close, a frame over 32 KB), binary frames (31950), or

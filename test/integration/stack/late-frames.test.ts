@@ -5,9 +5,9 @@
  * its turn: merged into the utterance if it is stored before the endpoint is claimed, and otherwise, as long as the
  * turn has sent nothing, answered on the whole utterance.
  */
-import { bytesForMs, toPcm16 } from '../../../functions/domain/audio';
-import type { AudioFormat } from '../../../functions/domain/speech';
-import { DEFAULT_ENDPOINTING, isSpeech } from '../../../functions/domain/vad';
+import { bytesForMs, toPcm16, isSpeech } from '../../../functions/domain/audio';
+import type { AudioFormat } from '../../../functions/contracts/audio-format';
+import { DEFAULT_ENDPOINTING } from '../../../functions/contracts/turn-policy';
 import type { LocalStack } from '../../../local/stack';
 import { wordErrorRate } from '../../../local/speech/stt/lm';
 import type { DynamoCallStore } from '../../../functions/adapters/dynamo-call-store';

@@ -1,5 +1,5 @@
 /**
- * The Deepgram adapter (real @deepgram/sdk, nothing mocked) against the local Deepgram (local/vendors/deepgram-server.ts):
+ * The Deepgram adapter (real @deepgram/sdk, nothing mocked) against the local Deepgram (local/vendors/deepgram/server.ts):
  * pre-recorded and live transcription of the known utterances, auth, every fault kind in both modes, the retry budget;
  * then the local server's own protocol with raw HTTP and ws.
  */
@@ -10,18 +10,14 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { silence } from '../../../functions/domain/audio';
-import { SpeechProviderError, TELEPHONY_FORMAT, WIDEBAND_FORMAT, type AudioFormat } from '../../../functions/domain/speech';
-import {
-  DeepgramSpeechToText,
-  type DeepgramLiveTranscriber,
-  type DeepgramOptions,
-  type LiveEvent,
-  type LiveOptions,
-  type RetryInfo,
-} from '../../../functions/providers/deepgram-stt';
+import { SpeechProviderError } from '../../../functions/domain/speech';
+import { TELEPHONY_FORMAT, WIDEBAND_FORMAT, type AudioFormat } from '../../../functions/contracts/audio-format';
+import type { DeepgramOptions, RetryInfo } from '../../../functions/providers/deepgram/client';
+import type { DeepgramLiveTranscriber, LiveEvent, LiveOptions } from '../../../functions/providers/deepgram/live';
+import { DeepgramSpeechToText } from '../../../functions/providers/deepgram/prerecorded';
 import { synthesize } from '../../../local/speech/tts/flite';
 import { ZERO_LATENCY, type Fault } from '../../../local/vendors/behaviour';
-import { DeepgramServer } from '../../../local/vendors/deepgram-server';
+import { DeepgramServer } from '../../../local/vendors/deepgram/server';
 import { KnownUtteranceRecognizer } from '../../../local/vendors/known-utterances';
 
 jest.setTimeout(60_000);

@@ -3,7 +3,7 @@
  * shapes, raw audio per output_format, and what each fault looks like on the wire.
  */
 import { durationMs, levelDbfs, toPcm16 } from '../../../functions/domain/audio';
-import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../../functions/domain/speech';
+import { TELEPHONY_FORMAT, WIDEBAND_FORMAT } from '../../../functions/contracts/audio-format';
 import { ZERO_LATENCY } from '../../../local/vendors/behaviour';
 import { ElevenLabsServer, SYNTHETIC_MS_PER_CHAR, syntheticAudio } from '../../../local/vendors/elevenlabs-server';
 

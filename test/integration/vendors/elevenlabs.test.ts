@@ -4,11 +4,12 @@
  */
 import { createServer } from 'node:net';
 import { durationMs, levelDbfs, toPcm16 } from '../../../functions/domain/audio';
-import { SpeechProviderError, TELEPHONY_FORMAT, WIDEBAND_FORMAT, type AudioFormat } from '../../../functions/domain/speech';
-import { ElevenLabsTextToSpeech, type ElevenLabsRetryEvent, type ElevenLabsTtsOptions } from '../../../functions/providers/elevenlabs-tts';
-import { OfflineSpeechToText } from '../../../functions/providers/offline-stt';
+import { SpeechProviderError } from '../../../functions/domain/speech';
+import { TELEPHONY_FORMAT, WIDEBAND_FORMAT, type AudioFormat } from '../../../functions/contracts/audio-format';
+import { ElevenLabsTextToSpeech, type ElevenLabsRetryEvent, type ElevenLabsTtsOptions } from '../../../functions/providers/elevenlabs/tts';
+import { OfflineSpeechToText } from '../../../functions/providers/offline/stt';
 import { StaticPromptCache } from '../../../functions/providers/prompt-cache';
-import { splitSentences } from '../../../functions/domain/call/turn-runner';
+import { splitSentences } from '../../../functions/domain/call/sentences';
 import { startSpeechServer, type SpeechServer } from '../../../local/speech/server';
 import type { LatencyModel } from '../../../local/vendors/behaviour';
 import { ElevenLabsServer, SYNTHETIC_MS_PER_CHAR, syntheticAudio } from '../../../local/vendors/elevenlabs-server';

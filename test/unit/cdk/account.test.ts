@@ -3,7 +3,7 @@
  * refusing a stack the account cannot hold, before CloudFormation would roll it back.
  */
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { ALL_FUNCTIONS } from '../../../functions/routes';
+import { ALL_FUNCTIONS } from '../../../functions/contracts/routes';
 import { accountNeeds, checkAccount, CONCURRENCY_QUOTA_CODE } from '../../../lib/account-needs';
 import { ENVIRONMENT_CONFIG, withDeployOverrides } from '../../../lib/config';
 import { validateTemplate, type CfnTemplate } from './cfn-schema';

@@ -1,9 +1,9 @@
 /**
- * Security by construction: each function's role holds exactly what functions/routes.ts declares for it, and
+ * Security by construction: each function's role holds exactly what functions/contracts/routes.ts declares for it, and
  * cdk-nag's AwsSolutions pack finds nothing unacknowledged — with a tampered stack proving the check is live.
  */
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { ALL_FUNCTIONS, type FunctionSpec } from '../../../functions/routes';
+import { ALL_FUNCTIONS, type FunctionSpec } from '../../../functions/contracts/routes';
 import { functionOf, nagViolations, referencedIds, resources, synth, type Resource } from './synth';
 
 const dev = synth('dev');
@@ -40,7 +40,7 @@ function expectedActions(spec: FunctionSpec): string[] {
   ].sort();
 }
 
-describe('least privilege per function (functions/routes.ts permissions)', () => {
+describe('least privilege per function (functions/contracts/routes.ts permissions)', () => {
   it('gives every function a role of its own, with no managed policy', () => {
     const roles = new Set(ALL_FUNCTIONS.map((f) => roleIdOf(f.name)));
     expect(roles.size).toBe(ALL_FUNCTIONS.length);

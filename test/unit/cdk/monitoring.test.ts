@@ -4,8 +4,8 @@
  */
 import { ENVIRONMENT_CONFIG } from '../../../lib/config';
 import { ENVIRONMENTS, type EnvName } from '../../../lib/environments';
-import { ALL_FUNCTIONS, HTTP_ROUTES, ROUTES } from '../../../functions/routes';
-import { LATENCY_STAGES, METRICS_NAMESPACE, TURN_LATENCY_METRIC } from '../../../functions/shared/metrics-contract';
+import { ALL_FUNCTIONS, HTTP_ROUTES, ROUTES } from '../../../functions/contracts/routes';
+import { LATENCY_STAGES, METRICS_NAMESPACE, TURN_LATENCY_METRIC } from '../../../functions/contracts/metrics';
 import { referencedIds, resources, synth, type Resource } from './synth';
 
 const templates = Object.fromEntries(ENVIRONMENTS.map((env) => [env, synth(env)])) as Record<EnvName, ReturnType<typeof synth>>;

@@ -1,11 +1,11 @@
 /**
  * The CDK stack against the route table and lib/config.ts: routes, functions, authorizer, stage, table, secret and
- * provisioned concurrency all come from functions/routes.ts, functions/adapters/table-schema.ts and the config.
+ * provisioned concurrency all come from functions/contracts/routes.ts, functions/contracts/table-schema.ts and the config.
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENT_CONFIG } from '../../../lib/config';
-import { CALL_TABLE_SCHEMA } from '../../../functions/adapters/table-schema';
-import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/routes';
+import { CALL_TABLE_SCHEMA } from '../../../functions/contracts/table-schema';
+import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/contracts/routes';
 import { standalonePage, STANDALONE_PAGE } from '../../../lib/constructs/web-client';
 import { parseEnvName, stackName } from '../../../lib/environments';
 import { functionIdByName, functionOf, referencedIds, resources, synth } from './synth';

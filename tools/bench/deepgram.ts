@@ -1,6 +1,6 @@
 /**
  * CPU cost of the local Deepgram per recognized utterance (Linux: reads the server process's CPU from /proc).
- *   npx tsx local/vendors/deepgram-bench.ts [--calls 100] [--utterances 2] [--requests 200] [--concurrency 20]
+ *   npx tsx tools/bench/deepgram.ts [--calls 100] [--utterances 2] [--requests 200] [--concurrency 20]
  * The server runs in its own process (as local/vendors-process.ts runs it); this process plays the callers:
  * - live: `--calls` WebSocket streams at once, each saying `--utterances` known lines in 20 ms μ-law frames in real
  *   time (1 s of silence after each), then CloseStream; every final transcript is checked;
@@ -14,8 +14,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { fromPcm16, silence } from '../../functions/domain/audio';
-import { synthesize } from '../speech/tts/flite';
-import { KNOWN_UTTERANCES } from './known-utterances';
+import { synthesize } from '../../local/speech/tts/flite';
+import { KNOWN_UTTERANCES } from '../../local/vendors/known-utterances';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,8 +35,8 @@ function cpuMs(pid: number): number {
 
 async function startServer(): Promise<{ url: string; pid: number; stop: () => void }> {
   const script = `
-    const { DeepgramServer } = require(${JSON.stringify(path.join(__dirname, 'deepgram-server.ts'))});
-    const { ZERO_LATENCY } = require(${JSON.stringify(path.join(__dirname, 'behaviour.ts'))});
+    const { DeepgramServer } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'local', 'vendors', 'deepgram', 'server.ts'))});
+    const { ZERO_LATENCY } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'local', 'vendors', 'behaviour.ts'))});
     const s = new DeepgramServer({ apiKey: ${JSON.stringify(KEY)}, latency: ZERO_LATENCY, idleTimeoutMs: 60000 });
     s.start().then((url) => console.log(JSON.stringify({ url })));
     process.on('SIGINT', () => s.close().then(() => process.exit(0)));

@@ -2,13 +2,8 @@
  * SpeechToText over the local speech server's HTTP API (POST /v1/transcribe). Product code: no local/ imports.
  * Node's global fetch pools keep-alive connections per origin, so consecutive turns reuse one connection.
  */
-import {
-  SpeechProviderError,
-  type AudioFormat,
-  type SpeechToText,
-  type TranscribeOptions,
-  type Transcript,
-} from '../domain/speech';
+import { SpeechProviderError, type SpeechToText, type TranscribeOptions, type Transcript } from '../../domain/speech';
+import { type AudioFormat } from '../../contracts/audio-format';
 
 export interface OfflineSpeechOptions {
   /** e.g. http://127.0.0.1:8790 */

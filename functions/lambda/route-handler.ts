@@ -4,11 +4,12 @@
  * gateway — a bad message must never end a call or crash an environment.
  */
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
-import { CONNECT_FORMATS, isConnectFormat, ProtocolError } from '../domain/protocol';
-import type { AudioFormat } from '../domain/speech';
+import { CONNECT_FORMATS, isConnectFormat } from '../contracts/connect-parameters';
+import { ProtocolError } from '../domain/protocol';
+import type { AudioFormat } from '../contracts/audio-format';
 import { logger, metrics, telemetry } from './observability';
 import { withPowertools } from './powertools';
-import { ConnectionRateLimiter, rateLimitFromEnv } from './rate-limit';
+import { ConnectionRateLimiter, rateLimitFromEnv } from '../access/rate-limit';
 
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
   requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
@@ -47,7 +48,7 @@ let limiter: ConnectionRateLimiter | undefined;
 export interface RouteOptions {
   /**
    * Closes the caller's connection (DeleteConnection) when it keeps flooding past the rate limit. Only functions
-   * allowed to manage connections (functions/routes.ts) pass it; the others refuse the excess and nothing more.
+   * allowed to manage connections (functions/contracts/routes.ts) pass it; the others refuse the excess and nothing more.
    */
   readonly closeConnection?: (event: WebSocketEvent) => Promise<void>;
 }

@@ -23,8 +23,10 @@
  *   of an error message. The SDK's logger stays silent (its default).
  */
 import type { TextToSpeechClient } from '@elevenlabs/elevenlabs-js/api/resources/textToSpeech/client/Client.js';
-import { sampleAligner } from '../domain/audio';
-import { SpeechProviderError, type AudioFormat, type SynthesizeOptions, type TextToSpeech } from '../domain/speech';
+import { sampleAligner } from '../../domain/audio';
+import { SpeechProviderError, type SynthesizeOptions, type TextToSpeech } from '../../domain/speech';
+import { type AudioFormat } from '../../contracts/audio-format';
+import { backoffMs, isRetryableStatus, pause, retryAfterMs } from '../retry';
 
 export const ELEVENLABS_TTS_NAME = 'elevenlabs';
 export const DEFAULT_ELEVENLABS_MODEL_ID = 'eleven_flash_v2_5';
@@ -221,7 +223,7 @@ export class ElevenLabsTextToSpeech implements TextToSpeech {
         } catch {
           /* a metrics hook must not break synthesis */
         }
-        await sleep(delayMs, callerSignal);
+        await pause(delayMs, callerSignal);
       }
     }
 
@@ -265,9 +267,8 @@ export class ElevenLabsTextToSpeech implements TextToSpeech {
     }
   }
 
-  private retryDelay(attempt: number, retryAfterMs: number | undefined): number {
-    const backoff = this.retryBaseDelayMs * 2 ** attempt * (1 + Math.random() * 0.2);
-    return Math.max(backoff, retryAfterMs ?? 0);
+  private retryDelay(attempt: number, serverAskedMs: number | undefined): number {
+    return Math.max(backoffMs(attempt, this.retryBaseDelayMs, { jitter: [1, 1.2] }), serverAskedMs ?? 0);
   }
 
   private classify(
@@ -291,12 +292,12 @@ export class ElevenLabsTextToSpeech implements TextToSpeech {
       const status = err.statusCode;
       const detail = describeErrorBody(err.body);
       const message = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
-      if (status === 429 || status === 408 || status >= 500) {
+      if (isRetryableStatus(status)) {
         return {
           error: new SpeechProviderError(this.name, 'unavailable', message, { cause: e }),
           retryable: ctx.phase === 'first-byte',
           status,
-          retryAfterMs: parseRetryAfter(err.rawResponse?.headers?.get('retry-after') ?? null),
+          retryAfterMs: retryAfterMs(err.rawResponse?.headers?.get('retry-after')),
         };
       }
       // 400, 401, 403, 404 (unknown voice), 422 (validation), quota errors: asking again will not help.
@@ -336,14 +337,6 @@ function describeErrorBody(body: unknown): string {
   return '';
 }
 
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
-}
-
 function networkDetail(e: unknown): string {
   let cur: unknown = e;
   // The SDK wraps fetch's TypeError ("fetch failed"), which wraps the socket error that says what happened.
@@ -354,19 +347,4 @@ function networkDetail(e: unknown): string {
     cur = c.cause;
   }
   return e instanceof Error ? e.message : String(e);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -4,18 +4,20 @@
  * with their API keys read from the app secret. Synthesis goes through the static prompt cache, so the greeting,
  * re-prompts, goodbye and the fallback phrase play without a round trip once heard (or warmed at init).
  */
-import { TELEPHONY_FORMAT, type SpeechToText, type TextToSpeech } from '../domain/speech';
-import { splitSentences, type TurnRunnerConfig } from '../domain/call/turn-runner';
+import { TELEPHONY_FORMAT } from '../contracts/audio-format';
+import { type SpeechToText, type TextToSpeech } from '../domain/speech';
+import { type TurnRunnerConfig } from '../domain/call/turn-runner';
+import { splitSentences } from '../domain/call/sentences';
 import type { Telemetry } from '../domain/call/model';
 import type { Responder } from '../domain/responder/responder';
-import { DeepgramSpeechToText } from '../providers/deepgram-stt';
-import { ElevenLabsTextToSpeech } from '../providers/elevenlabs-tts';
+import { DeepgramSpeechToText } from '../providers/deepgram/prerecorded';
+import { ElevenLabsTextToSpeech } from '../providers/elevenlabs/tts';
 import { KeyedSpeechToText, KeyedTextToSpeech } from '../providers/keyed';
-import { OfflineSpeechToText } from '../providers/offline-stt';
-import { OfflineTextToSpeech } from '../providers/offline-tts';
+import { OfflineSpeechToText } from '../providers/offline/stt';
+import { OfflineTextToSpeech } from '../providers/offline/tts';
 import { StaticPromptCache } from '../providers/prompt-cache';
-import type { SpeechConfig } from './config';
-import { appSecrets } from './secrets';
+import type { SpeechConfig } from '../settings/config';
+import { appSecrets } from '../settings/secrets';
 
 export interface SpeechServices {
   readonly stt: SpeechToText;
@@ -24,7 +26,9 @@ export interface SpeechServices {
   warm(): Promise<void>;
 }
 
-export function speechServices(speech: SpeechConfig, turn: TurnRunnerConfig, responder: Responder, telemetry: Telemetry): SpeechServices {
+/** The speech services for this configuration: what a function that speaks passes to `useSpeech`. */
+export function speechServices(config: { readonly speech: SpeechConfig; readonly turn: TurnRunnerConfig }, responder: Responder, telemetry: Telemetry): SpeechServices {
+  const { speech, turn } = config;
   const { stt, tts } = speech.providers === 'vendors' ? vendors(speech, turn, telemetry) : offline(speech, turn);
   const cached = new StaticPromptCache(tts, {
     texts: speech.promptCache ? [...(responder.staticPrompts?.() ?? []), turn.fallbackText] : [],

@@ -6,20 +6,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ApiGatewaySender, connectionsEndpoint } from '../adapters/connection-sender';
 import { DynamoCallStore } from '../adapters/dynamo-call-store';
 import { TwilioPhoneLine } from '../adapters/twilio-calls';
-import { appSecrets } from './secrets';
-import { CallService } from '../domain/call/call-service';
-import { MediaProcessor } from '../domain/call/media-processor';
-import type { CallStore, ConnectionSender } from '../domain/call/model';
-import { TurnRunner } from '../domain/call/turn-runner';
+import { appSecrets } from '../settings/secrets';
+import type { CallService } from '../domain/call/call-service';
+import type { MediaProcessor } from '../domain/call/media-processor';
+import type { CallStore, ConnectionSender, Telemetry } from '../domain/call/model';
+import { wireCall } from '../domain/call/wiring';
 import { frontDeskResponder } from '../domain/responder';
 import type { Responder } from '../domain/responder/responder';
 import type { SpeechToText, TextToSpeech } from '../domain/speech';
-import { loadConfig, type AppConfig } from './config';
+import { loadConfig, type AppConfig } from '../settings/config';
 import type { SpeechServices } from './speech-services';
 import { SpeechProviderError } from '../domain/speech';
-import type { Permissions } from '../routes';
-import type { WebSocketEvent } from './handler';
-import { telemetry } from './observability';
+import type { Permissions } from '../contracts/routes';
+import type { WebSocketEvent } from '../lambda/route-handler';
+import { telemetry } from '../lambda/observability';
 
 export interface Services {
   readonly config: AppConfig;
@@ -34,19 +34,20 @@ let base:
   | undefined;
 const perEndpoint = new Map<string, Services>();
 
-type SpeechFactory = (config: AppConfig, responder: Responder, telemetry: typeof import('./observability').telemetry) => SpeechServices;
+type SpeechFactory = (config: AppConfig, responder: Responder, telemetry: Telemetry) => SpeechServices;
 let speechFactory: SpeechFactory | undefined;
 
 /**
- * Functions that speak (their handler modules call this) get real speech services; the others never load the
- * speech adapters and vendor SDKs (megabytes of bundle, hundreds of ms of cold start) they would never use.
+ * Functions that speak (start, media, dtmf) say so in their handler module: `useSpeech(speechServices)`, before any
+ * invocation or priming. The others never call it, so their bundles leave the speech adapters and vendor SDKs out
+ * (megabytes of bundle, hundreds of ms of cold start they would never use).
  */
 export function useSpeech(factory: SpeechFactory): void {
   speechFactory = factory;
 }
 
 const NO_SPEECH: Pick<SpeechServices, 'stt' | 'tts' | 'warm'> = (() => {
-  const refuse = () => new SpeechProviderError('none', 'unavailable', 'this function has no speech services (functions/shared/speaks.ts)');
+  const refuse = () => new SpeechProviderError('none', 'unavailable', 'this function has no speech services (its handler does not call useSpeech)');
   return {
     stt: { name: 'none', transcribe: async () => Promise.reject(refuse()) },
     tts: { name: 'none', synthesize: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(refuse()) }) }) } as never,
@@ -74,7 +75,7 @@ export async function primeServices(permissions: Permissions): Promise<void> {
   if (permissions.table.length === 0 && !permissions.manageConnections) return;
   const { store, warmSpeech } = baseServices();
   const endpoint = process.env.CONNECTIONS_ENDPOINT;
-  // Only what the function may touch (functions/routes.ts): a request it is not allowed to make would be denied.
+  // Only what the function may touch (functions/contracts/routes.ts): a request it is not allowed to make would be denied.
   await Promise.allSettled([
     permissions.table.length > 0 ? store.getCall('__prime__') : undefined,
     endpoint && permissions.manageConnections
@@ -95,14 +96,8 @@ export function servicesFor(event: Pick<WebSocketEvent, 'requestContext'>): Serv
   const now = () => Date.now();
   // Functions that may read the app secret can reach Twilio's REST API (transfers); the others never try.
   const phoneLine = process.env.APP_SECRET_ID ? new TwilioPhoneLine(appSecrets) : undefined;
-  const turns = new TurnRunner({ store, sender, stt, tts, responder, telemetry, config: config.turn, now, phoneLine });
-  services = {
-    config,
-    store,
-    sender,
-    calls: new CallService(store, sender, turns, responder, telemetry, now, phoneLine),
-    media: new MediaProcessor(store, sender, turns, telemetry, config.media, now),
-  };
+  const { calls, media } = wireCall({ store, sender, stt, tts, responder, telemetry, turnConfig: config.turn, mediaConfig: config.media, now, phoneLine });
+  services = { config, store, sender, calls, media };
   perEndpoint.set(endpoint, services);
   return services;
 }

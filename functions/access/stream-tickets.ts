@@ -6,7 +6,7 @@
  * streams as Twilio for as long as the auth token lives, and claim any call SID (which a transfer would then redirect).
  * So the TwiML that connects a call (the voice webhook, an outbound call) carries a short-lived ticket as a
  * `<Parameter>`; it arrives in the stream's `start` message, and a stream admitted by Twilio signature starts only with
- * a valid, unexpired one. Tickets are caller tokens under their own key (functions/shared/caller-tokens.ts,
+ * a valid, unexpired one. Tickets are caller tokens under their own key (functions/access/caller-tokens.ts,
  * purpose `stream-ticket`): stateless, keyed with the app secret's `voiceAgentToken`, useless as a `?token=`.
  */
 import { issueCallerToken, verifyCallerToken, type CallerTokenRejection } from './caller-tokens';

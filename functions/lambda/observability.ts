@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Telemetry } from '../domain/call/model';
-import { ENVIRONMENT_DIMENSION, ENVIRONMENT_VARIABLE, GAUGE_METRICS, METRICS_NAMESPACE, MILLISECOND_METRICS, SERVICE_NAME } from './metrics-contract';
+import { ENVIRONMENT_DIMENSION, ENVIRONMENT_VARIABLE, GAUGE_METRICS, METRICS_NAMESPACE, MILLISECOND_METRICS, SERVICE_NAME } from '../contracts/metrics';
 
 /**
  * Never logs the invocation event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry caller audio (media

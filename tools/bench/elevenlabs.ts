@@ -1,7 +1,7 @@
 /**
  * CPU cost of the local ElevenLabs server per synthesized reply (benchmark tooling).
  *
- *   npx tsx local/vendors/elevenlabs-bench.ts [--calls 100] [--seconds 10] [--format ulaw_8000|pcm_16000]
+ *   npx tsx tools/bench/elevenlabs.ts [--calls 100] [--seconds 10] [--format ulaw_8000|pcm_16000]
  *                                             [--route stream|convert] [--latency seed|zero]
  *
  * The server runs in a child process, so only its CPU is counted (process.cpuUsage over the measured window);
@@ -10,8 +10,8 @@
  * a cache hit (synthetic audio; with synthUrl the misses cost Flite in the speech server, not here).
  */
 import { fork } from 'node:child_process';
-import { ElevenLabsServer } from './elevenlabs-server';
-import { SEED_LATENCY, ZERO_LATENCY } from './behaviour';
+import { ElevenLabsServer } from '../../local/vendors/elevenlabs-server';
+import { SEED_LATENCY, ZERO_LATENCY } from '../../local/vendors/behaviour';
 
 const SENTENCES = [
   'Thanks for calling Acme Dental.',

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { DEFAULT_MEDIA_CONFIG, type MediaConfig } from '../domain/call/media-processor';
 import { DEFAULT_TURN_CONFIG, type TurnRunnerConfig } from '../domain/call/turn-runner';
-import { DEFAULT_ENDPOINTING } from '../domain/vad';
+import { DEFAULT_ENDPOINTING, preemptionDefault } from '../contracts/turn-policy';
 
 const num = (fallback: number) => z.coerce.number().finite().default(fallback);
 
@@ -41,16 +41,6 @@ const EnvSchema = z.object({
 });
 
 export type FunctionEnv = z.infer<typeof EnvSchema>;
-
-/**
- * Speculative work pays off when the providers are remote: their latency overlaps the endpoint silence, and a
- * discarded speculation costs a vendor request. The offline engines run on the same machine's CPU, where a
- * speculative decode (which the local server cannot cancel once started) delays the real ones: with it on, the
- * ten-call stack test's recognizer queue reached its 5 s timeout. So: on with the vendors, off with the engines.
- */
-export function preemptionDefault(providers: 'offline' | 'vendors'): number {
-  return providers === 'vendors' ? DEFAULT_MEDIA_CONFIG.preemptSilenceMs : 0;
-}
 
 export interface SpeechConfig {
   readonly providers: 'offline' | 'vendors';

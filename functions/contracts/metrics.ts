@@ -3,7 +3,50 @@
  * dimensions `service` + `environment`. Both sides import this module, so a renamed metric breaks a test, not the
  * dashboard in silence.
  */
-import type { MetricName } from '../domain/call/model';
+
+
+/** Every metric the functions publish. */
+export type MetricName =
+  | 'InvalidMessages'
+  | 'CallsStarted'
+  | 'CallsEnded'
+  | 'Transfers'
+  | 'OutboundCallsPlaced'
+  | 'OutboundCallsRefused'
+  | 'OutboundCallsFailed'
+  | 'TransferFailures'
+  | 'TurnsCompleted'
+  | 'TurnsFailed'
+  | 'TurnsSuperseded'
+  | 'TurnsIgnored'
+  | 'BargeIns'
+  | 'LateFrames'
+  | 'ProviderErrors'
+  | 'CallerGone'
+  | 'TurnLatency'
+  | 'EndpointDelay'
+  | 'SttLatency'
+  | 'ResponderLatency'
+  | 'TtsFirstByteLatency'
+  | 'SendLatency'
+  | 'SpeechFramesStored'
+  | 'LateFramesMerged'
+  | 'EndpointWatchesAbandoned'
+  | 'EndpointsOverdue'
+  | 'CallsInProgress'
+  | 'RouteErrors'
+  | 'ConnectsRefused'
+  | 'WebhooksRefused'
+  | 'StreamsRefused'
+  | 'CallsOffered'
+  | 'BrowserTokensIssued'
+  | 'AppSecretErrors'
+  | 'ProviderRetries'
+  | 'TurnsPreempted'
+  | 'SpeculationsDiscarded'
+  | 'MessagesRateLimited'
+  | 'ConnectionsClosedForFlooding'
+  | 'CallsOverMaxDuration';
 
 export const METRICS_NAMESPACE = 'VoiceAgent';
 export const SERVICE_NAME = 'voice-agent';

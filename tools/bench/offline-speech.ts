@@ -1,15 +1,15 @@
 /**
  * Per-utterance synthesis and decode times of the offline speech engines.
- *   npx tsx local/speech/bench.ts [--rounds N]
+ *   npx tsx tools/bench/offline-speech.ts [--rounds N]
  * Synthesizes each development sentence with flite (rms) and decodes it with a one-process pocketsphinx pool in each
  * mode (auto = domain LM + off-domain check, domain only, full en-us LM only), at 16 kHz PCM16 and 8 kHz μ-law.
  */
 import { fromPcm16 } from '../../functions/domain/audio';
-import { TELEPHONY_FORMAT } from '../../functions/domain/speech';
-import { toPcm16k } from './audio';
-import { wordErrorRate } from './stt/lm';
-import { PocketsphinxRecognizer, type DecodeMode } from './stt/pocketsphinx';
-import { loadFliteModule, synthesize } from './tts/flite';
+import { TELEPHONY_FORMAT } from '../../functions/contracts/audio-format';
+import { toPcm16k } from '../../local/speech/audio';
+import { wordErrorRate } from '../../local/speech/stt/lm';
+import { PocketsphinxRecognizer, type DecodeMode } from '../../local/speech/stt/pocketsphinx';
+import { loadFliteModule, synthesize } from '../../local/speech/tts/flite';
 
 /** Twelve front-desk sentences the speech engines are developed and measured on (tests use them too). */
 export const DEV_CORPUS = [

@@ -1,7 +1,7 @@
 /**
  * The one Powertools middleware chain every Lambda handler runs in (middy): the tracer (only when tracing is on),
  * the logger's Lambda context with keys reset per invocation, and metrics flushed only when the invocation recorded
- * any. WebSocket routes add their own work around it (functions/shared/handler.ts); the authorizer and the HTTP
+ * any. WebSocket routes add their own work around it (functions/lambda/route-handler.ts); the authorizer and the HTTP
  * routes use it as is.
  */
 import middy from '@middy/core';

@@ -1,11 +1,11 @@
 /**
  * Init-time read of the app secret for the functions the route table lets read it (`permissions.appSecret`), when
- * APP_SECRET_ID is set: the first invocation then finds it cached (functions/shared/secrets.ts). A module of its own,
+ * APP_SECRET_ID is set: the first invocation then finds it cached (functions/settings/secrets.ts). A module of its own,
  * light on purpose: the authorizer primes with it alone and must not bundle the call services prime.ts builds.
  */
-import { functionSpec } from '../routes';
-import { logger } from './observability';
-import { appSecrets } from './secrets';
+import { functionSpec } from '../contracts/routes';
+import { logger } from '../lambda/observability';
+import { appSecrets } from '../settings/secrets';
 
 /** Priming never holds init (10 s on Lambda) longer than this on a slow dependency. */
 export const PRIME_BUDGET_MS = 3000;

@@ -4,13 +4,13 @@
  * frames of a call each pay the first SDK request, schema compilation and lazy code loading, and at 50 frames a
  * second that pushes invocations onto on-demand environments: cold starts on the hot path.
  */
-import { fromPcm16, toPcm16 } from '../domain/audio';
+import { fromPcm16, toPcm16, isSpeech } from '../domain/audio';
 import { MediaMessage, parseMessage } from '../domain/protocol';
-import { TELEPHONY_FORMAT } from '../domain/speech';
-import { DEFAULT_ENDPOINTING, isSpeech } from '../domain/vad';
-import { functionSpec } from '../routes';
+import { TELEPHONY_FORMAT } from '../contracts/audio-format';
+import { DEFAULT_ENDPOINTING } from '../contracts/turn-policy';
+import { functionSpec } from '../contracts/routes';
 import { primeServices } from './container';
-import { logger } from './observability';
+import { logger } from '../lambda/observability';
 import { primeAppSecret, withinPrimeBudget } from './prime-secret';
 
 export async function primeEnvironment(functionName: string): Promise<void> {

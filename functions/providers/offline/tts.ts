@@ -2,9 +2,10 @@
  * TextToSpeech over the local speech server's HTTP API (POST /v1/synthesize, chunked raw audio).
  * Product code: no local/ imports. `timeoutMs` bounds the wait for the response and for each following chunk.
  */
-import { sampleAligner } from '../domain/audio';
-import { SpeechProviderError, type AudioFormat, type SynthesizeOptions, type TextToSpeech } from '../domain/speech';
-import { mapFetchError, offlineFetch, type OfflineSpeechOptions } from './offline-stt';
+import { sampleAligner } from '../../domain/audio';
+import { SpeechProviderError, type SynthesizeOptions, type TextToSpeech } from '../../domain/speech';
+import { type AudioFormat } from '../../contracts/audio-format';
+import { mapFetchError, offlineFetch, type OfflineSpeechOptions } from './stt';
 
 export const OFFLINE_TTS_NAME = 'offline-flite';
 
