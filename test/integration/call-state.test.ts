@@ -150,6 +150,30 @@ describe('call lifecycle', () => {
     expect((ops().PutItem?.requests ?? 0) - putsBefore).toBe(0);
   });
 
+  // Found by bad-input-properties (a fresh-clone CI): a fresh environment took another stream's frame, far ahead of real
+  // time, for the call's own, and its limit ended the call that frame named.
+  it('a frame far ahead of real time ends the call only once it is known to be the call\'s own: another stream\'s is refused', async () => {
+    const w = world();
+    const { callId, streamSid } = await startedCall(w);
+    const connection = { declaredFormat: TELEPHONY_FORMAT, connectedAt: Date.now() };
+    // Between ticks (10,000,050 ms is not a 200 ms boundary of 20 ms frames), silent or speech.
+    const ahead = (sid: string, kind: 's' | '.'): MediaMessage => {
+      const [f] = stream(sid, [kind]);
+      return { ...f!, media: { ...f!.media, chunk: 500_003, timestamp: 10_000_050 } };
+    };
+    expect(crossesTick(10_000_050, 20, CONFIG.tickMs)).toBe(false);
+    for (const kind of ['.', 's'] as const) {
+      await expect(w.environment().process({ ...connection, callId, receivedAt: Date.now() }, ahead('MZforeign', kind))).rejects.toThrow('streamSid does not match the call');
+    }
+    // A malformed frame of another stream is refused for the stream first, as an environment that read the call would.
+    const [empty] = stream('MZforeign', ['.']);
+    const foreignEmpty = { ...empty!, media: { ...empty!.media, chunk: 4, timestamp: 60, payload: '' } };
+    await expect(w.environment().process({ ...connection, callId, receivedAt: Date.now() }, foreignEmpty)).rejects.toThrow('streamSid does not match the call');
+    expect((await w.store.getCall(callId))?.status).toBe('streaming');
+    // The call's own frame that far ahead is the limit, in a fresh environment too.
+    await expect(w.environment().process({ ...connection, callId, receivedAt: Date.now() }, ahead(streamSid, '.'))).resolves.toBe('faster-than-real-time');
+  });
+
   it('refuses media after stop at the next tick in an environment whose cache still says streaming', async () => {
     const w = world();
     const { callId, streamSid } = await startedCall(w);

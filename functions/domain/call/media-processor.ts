@@ -125,15 +125,22 @@ export class MediaProcessor {
 
   async process(ctx: MediaContext, message: MediaMessage): Promise<FrameOutcome> {
     const view = await this.viewFor(ctx, message);
-    const call = view.call;
     // Limits. The first frame in this environment past one asks the handler to end the call; the call's later frames
     // here are dropped quietly until the disconnect lands (ending is idempotent anyway).
-    const limit =
+    const limitOf = (call: CallState): Exclude<FrameOutcome, 'handled'> | undefined =>
       this.now() - call.createdAt >= this.config.maxCallMs
         ? 'over-max-duration'
         : message.media.timestamp - (ctx.receivedAt - call.createdAt) > this.config.maxAheadMs
           ? 'faster-than-real-time'
           : undefined;
+    let limit = limitOf(view.call);
+    if (limit && !view.verified) {
+      // Ending the call is an effect: only a frame checked against the call may cause it (another stream's frame with
+      // a timestamp far ahead must be refused, not end the call it names). Rare: one read, then the limit again.
+      await this.firstLook(ctx.callId, view, message);
+      limit = limitOf(view.call);
+    }
+    const call = view.call;
     if (limit || view.ending) {
       if (view.ending) return 'handled';
       view.ending = true;
@@ -142,9 +149,20 @@ export class MediaProcessor {
     const format = call.format!;
     const audio = Buffer.from(message.media.payload, 'base64');
     const frameMs = durationMs(audio.byteLength, format);
-    if (audio.byteLength === 0) throw new ProtocolError('media payload is empty');
-    if (frameMs > this.config.maxFrameMs) throw new ProtocolError(`media payload longer than ${this.config.maxFrameMs} ms`);
-    if (format.encoding === 'pcm16' && audio.byteLength % 2 !== 0) throw new ProtocolError('pcm16 payload has an odd number of bytes');
+    const malformed =
+      audio.byteLength === 0
+        ? 'media payload is empty'
+        : frameMs > this.config.maxFrameMs
+          ? `media payload longer than ${this.config.maxFrameMs} ms`
+          : format.encoding === 'pcm16' && audio.byteLength % 2 !== 0
+            ? 'pcm16 payload has an odd number of bytes'
+            : undefined;
+    if (malformed) {
+      // The reason a frame is refused is the call's first (another stream's, before start, after stop), as in an
+      // environment that has read the call: an unchecked view reads it before refusing (bad frames only).
+      if (!view.verified) await this.firstLook(ctx.callId, view, message);
+      throw new ProtocolError(malformed);
+    }
 
     const chunk = message.media.chunk;
     const ts = message.media.timestamp;

@@ -9,7 +9,7 @@ import { describeError, type TextToSpeech } from '../speech';
 import type { AudioFormat } from '../../contracts/audio-format';
 import { audioFormatOf, type CallRecord, type CallStore, type ConnectionSender, type Telemetry, type TurnStatus, type TurnTimings } from './model';
 import { splitSentences } from './sentences';
-import { concat, prefetch, withStreamTimeout } from './streams';
+import { concat, prefetch, reopenedOnce, withStreamTimeout } from './streams';
 
 export interface SpeakerConfig {
   readonly ttsTimeoutMs: number;
@@ -112,48 +112,28 @@ export class Speaker {
           const current = preparedHead ? preparedHead.stream : (next ?? open(sentence));
           next = index + 1 < sentences.length ? open(sentences[index + 1]!) : undefined;
           // A stream that breaks once its sentence has begun (or a later sentence's that fails outright) is opened
-          // again once, and the audio already received of this sentence is skipped: the caller hears a short gap
-          // instead of a reply cut off. The first sentence failing before any audio falls back below instead.
-          let stream: AsyncIterator<Uint8Array> = current;
-          let received = 0;
-          let skip = 0;
-          let reopened = false;
-          for (;;) {
-            try {
-              for await (let chunk of { [Symbol.asyncIterator]: () => stream }) {
-                if (skip > 0) {
-                  const drop = Math.min(skip, chunk.byteLength);
-                  skip -= drop;
-                  chunk = chunk.subarray(drop);
-                  if (chunk.byteLength === 0) continue;
-                }
-                received += chunk.byteLength;
-                if (timings.ttsFirstByteAt === undefined) {
-                  timings.ttsFirstByteAt = now();
-                  providerMs.ttsFirstByte = preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted;
-                  telemetry.milliseconds('TtsFirstByteLatency', providerMs.ttsFirstByte);
-                }
-                pending = concat(pending, chunk);
-                // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
-                while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
-                  const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
-                  if (size === 0) break;
-                  if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
-                  pending = pending.subarray(size);
-                }
-              }
-              break;
-            } catch (err) {
-              // Only the speech stream breaking is worth a second synthesis; a redo or a refused post is not.
-              if (err instanceof RedoTurn || err instanceof SendFailed) throw err;
-              const begun = received > 0 || sentBytes > 0 || segment > 0;
-              if (reopened || !begun) throw err;
-              reopened = true;
+          // again once, from where it stopped. The first sentence failing before any audio falls back below instead.
+          const chunks = reopenedOnce(current, () => open(sentence), {
+            begun: (received) => received > 0 || sentBytes > 0 || segment > 0,
+            onReopen: (err) => {
               telemetry.count('ProviderErrors');
               telemetry.count('ProviderRetries');
               telemetry.warn('speech stream broke; synthesizing the sentence again from where it stopped', { turn, segment, error: describeError(err) });
-              skip = received;
-              stream = open(sentence);
+            },
+          });
+          for await (const chunk of chunks) {
+            if (timings.ttsFirstByteAt === undefined) {
+              timings.ttsFirstByteAt = now();
+              providerMs.ttsFirstByte = preparedHead?.ttsFirstByteMs ?? timings.ttsFirstByteAt - ttsStarted;
+              telemetry.milliseconds('TtsFirstByteLatency', providerMs.ttsFirstByte);
+            }
+            pending = concat(pending, chunk);
+            // The first audio of the turn goes out the moment it exists; later audio in messages of bounded size.
+            while (pending.byteLength >= maxBytes || (timings.firstAudioAt === undefined && pending.byteLength > 0)) {
+              const size = Math.min(maxBytes, pending.byteLength - (pending.byteLength % sampleBytes(format)));
+              if (size === 0) break;
+              if (!(await postAudio(pending.subarray(0, size)))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
+              pending = pending.subarray(size);
             }
           }
           if (pending.byteLength > 0 && !(await postAudio(pending))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };

@@ -88,3 +88,41 @@ export async function* withStreamTimeout<T>(
     }
   }
 }
+
+/**
+ * The chunks of a synthesis stream that may break. Once the caller has begun hearing it (`begun`, given the bytes
+ * received of this stream), a broken stream is opened again once and the bytes already received are skipped: the
+ * caller hears a short gap instead of a reply cut off. A break before anything began, or a second one, is thrown.
+ * Errors of the consumer never reach here: they end the loop, which closes the stream.
+ */
+export async function* reopenedOnce(
+  first: AsyncIterator<Uint8Array>,
+  reopen: () => AsyncIterator<Uint8Array>,
+  on: { readonly begun: (received: number) => boolean; readonly onReopen: (err: unknown) => void },
+): AsyncGenerator<Uint8Array> {
+  let stream = first;
+  let received = 0;
+  let skip = 0;
+  let reopened = false;
+  for (;;) {
+    try {
+      for await (let chunk of { [Symbol.asyncIterator]: () => stream }) {
+        if (skip > 0) {
+          const drop = Math.min(skip, chunk.byteLength);
+          skip -= drop;
+          chunk = chunk.subarray(drop);
+          if (chunk.byteLength === 0) continue;
+        }
+        received += chunk.byteLength;
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      if (reopened || !on.begun(received)) throw err;
+      reopened = true;
+      on.onReopen(err);
+      skip = received;
+      stream = reopen();
+    }
+  }
+}
