@@ -26,7 +26,8 @@ export function backoffMs(retry: number, baseMs: number, options: { readonly cap
   return Math.min(options.capMs ?? Infinity, baseMs * 2 ** retry) * (low + (high - low) * Math.random());
 }
 
-const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new DOMException('aborted', 'AbortError');
+/** What an aborted signal rejects with: its reason, or an AbortError when it gave none. */
+export const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new DOMException('aborted', 'AbortError');
 
 /** Sleeps, unless the signal aborts first: then rejects with its reason. */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {

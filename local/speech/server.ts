@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { fromPcm, toPcm16k } from './audio';
 import { PocketsphinxRecognizer, RecognizerError } from './stt/pocketsphinx';
 import { FLITE_VOICES, loadFliteModule, MAX_TEXT_CHARS, splitSentences, synthesize, type FliteVoice } from './tts/flite';
+import { readBodyUpTo } from '../http-body';
 
 export interface SpeechServerOptions {
   readonly port?: number;
@@ -63,30 +64,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(data);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new HttpError(413, `body larger than ${limit} bytes`));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(new HttpError(413, `body larger than ${limit} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function parseFormat(encoding: string | null, rate: string | null): { encoding: 'mulaw' | 'pcm16'; sampleRate: 8000 | 16000 } {
   if (encoding !== 'mulaw' && encoding !== 'pcm16') throw new HttpError(400, 'encoding must be mulaw or pcm16');
   if (rate !== '8000' && rate !== '16000') throw new HttpError(400, 'sample_rate must be 8000 or 16000');
@@ -111,7 +88,7 @@ export async function startSpeechServer(opts: SpeechServerOptions): Promise<Spee
     const format = parseFormat(url.searchParams.get('encoding'), url.searchParams.get('sample_rate'));
     const context = url.searchParams.get('context') ?? undefined;
     if (context !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(context)) throw new HttpError(400, 'bad context');
-    const body = await readBody(req, MAX_AUDIO_BYTES);
+    const body = await readBodyUpTo(req, MAX_AUDIO_BYTES, () => new HttpError(413, `body larger than ${MAX_AUDIO_BYTES} bytes`));
     if (body.length === 0) throw new HttpError(400, 'empty audio body');
     if (format.encoding === 'pcm16' && body.length % 2 !== 0) throw new HttpError(400, 'pcm16 body has an odd length');
     const pcm = toPcm16k(body, format.encoding, format.sampleRate);
@@ -155,7 +132,7 @@ export async function startSpeechServer(opts: SpeechServerOptions): Promise<Spee
   }
 
   async function synthesizeRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req, MAX_JSON_BYTES);
+    const raw = await readBodyUpTo(req, MAX_JSON_BYTES, () => new HttpError(413, `body larger than ${MAX_JSON_BYTES} bytes`));
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));

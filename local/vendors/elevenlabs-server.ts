@@ -34,6 +34,7 @@ import { fromPcm16 } from '../../functions/domain/audio';
 import type { AudioFormat } from '../../functions/contracts/audio-format';
 import { drawDelay, FaultPlan, SEED_LATENCY, type Fault, type LatencyModel } from './behaviour';
 import { listenOnLoopback } from '../listen';
+import { readBodyUpTo } from '../http-body';
 
 /** Every `output_format` the API accepts (the SDK's TextToSpeechStreamRequestOutputFormat). */
 export const ELEVENLABS_OUTPUT_FORMATS = [
@@ -201,7 +202,7 @@ export class ElevenLabsServer {
       this.requests.push({ route, voiceId, ...r });
       if (this.requests.length > 200) this.requests.shift();
     };
-    const raw = await readBody(req);
+    const raw = await readBodyUpTo(req, MAX_BODY_BYTES, () => detail(413, 'request_too_large', `body larger than ${MAX_BODY_BYTES} bytes`));
     const key = req.headers['xi-api-key'];
     if (key === undefined || key === '') {
       record({ status: 401 });
@@ -370,24 +371,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   const data = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers });
   res.end(data);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(detail(413, 'request_too_large', `body larger than ${MAX_BODY_BYTES} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /** Query and body checks, reported the way FastAPI does (all problems at once). */

@@ -127,18 +127,12 @@ export class MediaProcessor {
     const view = await this.viewFor(ctx, message);
     // Limits. The first frame in this environment past one asks the handler to end the call; the call's later frames
     // here are dropped quietly until the disconnect lands (ending is idempotent anyway).
-    const limitOf = (call: CallState): Exclude<FrameOutcome, 'handled'> | undefined =>
-      this.now() - call.createdAt >= this.config.maxCallMs
-        ? 'over-max-duration'
-        : message.media.timestamp - (ctx.receivedAt - call.createdAt) > this.config.maxAheadMs
-          ? 'faster-than-real-time'
-          : undefined;
-    let limit = limitOf(view.call);
+    let limit = this.limitFor(view.call, ctx, message);
     if (limit && !view.verified) {
       // Ending the call is an effect: only a frame checked against the call may cause it (another stream's frame with
       // a timestamp far ahead must be refused, not end the call it names). Rare: one read, then the limit again.
       await this.firstLook(ctx.callId, view, message);
-      limit = limitOf(view.call);
+      limit = this.limitFor(view.call, ctx, message);
     }
     const call = view.call;
     if (limit || view.ending) {
@@ -443,6 +437,13 @@ export class MediaProcessor {
   /** Whether a frame is a tick, by the connection's declared format (its payload's length, without decoding it). */
   private isTick(message: MediaMessage, format: AudioFormat): boolean {
     return this.crossesTick(message.media.timestamp, durationMs(Buffer.byteLength(message.media.payload, 'base64'), format));
+  }
+
+  /** The limit a frame takes the call past, if any: its whole duration, or audio sent faster than real time. */
+  private limitFor(call: CallState, ctx: MediaContext, message: MediaMessage): Exclude<FrameOutcome, 'handled'> | undefined {
+    if (this.now() - call.createdAt >= this.config.maxCallMs) return 'over-max-duration';
+    if (message.media.timestamp - (ctx.receivedAt - call.createdAt) > this.config.maxAheadMs) return 'faster-than-real-time';
+    return undefined;
   }
 
   /** The frame against what this environment knows of its call. */

@@ -8,7 +8,7 @@
 import { DeepgramClient } from '@deepgram/sdk';
 import { SpeechProviderError } from '../../domain/speech';
 import { type AudioFormat } from '../../contracts/audio-format';
-import { backoffMs, isRetryableStatus, pause, retryAfterMs } from '../retry';
+import { abortReason, backoffMs, isRetryableStatus, pause } from '../retry';
 
 export const DEEPGRAM_STT_NAME = 'deepgram';
 
@@ -106,7 +106,6 @@ export function describeBody(body: unknown): string {
   return [code, msg].filter((x) => typeof x === 'string').join(' ');
 }
 
-const abortError = (signal: AbortSignal): unknown => signal.reason ?? new DOMException('aborted', 'AbortError');
 
 /**
  * Runs `attempt` until it succeeds, a failure is final, the retries are used up, or no further attempt fits in the
@@ -146,7 +145,7 @@ export async function withRetries<T>(
     } catch (err) {
       if (signal?.aborted) {
         report('aborted');
-        throw abortError(signal);
+        throw abortReason(signal);
       }
       if (err instanceof AttemptError) failure = err;
       else if (timedOut) failure = new AttemptError(new SpeechProviderError(provider, 'timeout', `no answer within ${Math.round(timeoutMs)} ms`, { cause: err }), true);

@@ -154,30 +154,6 @@ export function modelInfo(model: string): { uuid: string; name: string; version:
   return { uuid, name: `general-${arch}`, version: '2024-12-20.0', arch };
 }
 
-export function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-      req.resume();
-      reject(new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Payload too large'));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        req.resume();
-        reject(new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Payload too large'));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /** The body's audio and format: raw as the query says, else a WAV container (PCM16 mono). */
 export function decodeBody(body: Buffer, params: ListenParams): { audio: Uint8Array; format: { encoding: WireEncoding; sampleRate: number } } {
   const corrupt = () => new ApiError(400, 'Bad Request', 'Bad Request: failed to process audio: corrupt or unsupported data');

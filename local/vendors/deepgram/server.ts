@@ -31,8 +31,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { drawDelay, FaultPlan, SEED_LATENCY, sleep, type Fault, type LatencyModel } from '../behaviour';
 import { KnownUtteranceRecognizer, type Recognition, type UtteranceRecognizer, type WireEncoding } from '../known-utterances';
 import { LiveSession } from './live-session';
-import { ApiError, decodeBody, modelInfo, parseParams, presentedKey, punctuated, readBody, round, wordsOf, type ListenParams } from './protocol';
+import { ApiError, decodeBody, modelInfo, parseParams, presentedKey, punctuated, MAX_BODY_BYTES, round, wordsOf, type ListenParams } from './protocol';
 import { listenOnLoopback } from '../../listen';
+import { readBodyUpTo } from '../../http-body';
 
 export interface DeepgramServerOptions {
   /** 0 (default) = an ephemeral port. */
@@ -143,6 +144,21 @@ export class DeepgramServer {
     return r;
   }
 
+  /** A request as it arrives: its URL, a request id, and its record (whether it presented the key). */
+  private recordRequest(kind: RecordedRequest['kind'], req: IncomingMessage): { url: URL; requestId: string; rec: RecordedRequest } {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const requestId = randomUUID();
+    const rec = this.record({
+      kind,
+      method: req.method ?? '',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      authorized: presentedKey(req) === this.options.apiKey,
+      requestId,
+    });
+    return { url, requestId, rec };
+  }
+
   private takeFault(r: RecordedRequest): Fault | undefined {
     const fault = this.faults.take();
     if (fault) {
@@ -181,16 +197,7 @@ export class DeepgramServer {
 
   private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.stats.httpRequests++;
-    const url = new URL(req.url ?? '/', 'http://local');
-    const requestId = randomUUID();
-    const rec = this.record({
-      kind: 'http',
-      method: req.method ?? '',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      authorized: presentedKey(req) === this.options.apiKey,
-      requestId,
-    });
+    const { url, requestId, rec } = this.recordRequest('http', req);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       rec.status = status;
       const data = JSON.stringify(body);
@@ -205,7 +212,7 @@ export class DeepgramServer {
       if (contentType === 'application/json') {
         throw new ApiError(400, 'Bad Request', 'the local Deepgram does not fetch remote URLs: send the audio in the body');
       }
-      const body = await readBody(req);
+      const body = await readBodyUpTo(req, MAX_BODY_BYTES, () => new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Payload too large'));
       const end = performance.now();
       const fault = this.takeFault(rec);
       if (fault && (await this.httpFault(fault, req, res, rec, requestId))) return;
@@ -298,16 +305,7 @@ export class DeepgramServer {
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.stats.wsConnections++;
-    const url = new URL(req.url ?? '/', 'http://local');
-    const requestId = randomUUID();
-    const rec = this.record({
-      kind: 'ws',
-      method: req.method ?? '',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      authorized: presentedKey(req) === this.options.apiKey,
-      requestId,
-    });
+    const { url, requestId, rec } = this.recordRequest('ws', req);
     const refuse = (status: number, errCode: string, message: string, headers: Record<string, string> = {}) => {
       rec.status = status;
       const body = JSON.stringify({ err_code: errCode, err_msg: message, request_id: requestId });
