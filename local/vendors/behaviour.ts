@@ -61,18 +61,20 @@ export const FAULTS: readonly Fault[] = ['http-500', 'http-429', 'timeout', 'sta
 
 /**
  * Which requests fail: a queue of scripted faults (tests: "the next request gets a 429") taken first, then random
- * faults at the given rates (benchmarks: "1 % of requests time out").
+ * faults at the given rates (benchmarks: "1 % of requests time out"). A vendor with faults of its own (Bedrock's
+ * error events mid-stream) passes its list of kinds.
  */
-export class FaultPlan {
-  private readonly scripted: Fault[] = [];
+export class FaultPlan<F extends string = Fault> {
+  private readonly scripted: F[] = [];
 
   constructor(
-    private readonly rates: Partial<Record<Fault, number>> = {},
+    private readonly rates: Partial<Record<F, number>> = {},
     private readonly random: () => number = Math.random,
+    private readonly kinds: readonly F[] = FAULTS as readonly string[] as readonly F[],
   ) {}
 
   /** The next `count` requests get `fault`. */
-  next(fault: Fault, count = 1): this {
+  next(fault: F, count = 1): this {
     for (let i = 0; i < count; i++) this.scripted.push(fault);
     return this;
   }
@@ -82,11 +84,11 @@ export class FaultPlan {
   }
 
   /** Called once per request: the fault it gets, if any. */
-  take(): Fault | undefined {
+  take(): F | undefined {
     const scripted = this.scripted.shift();
     if (scripted) return scripted;
     let x = this.random();
-    for (const fault of FAULTS) {
+    for (const fault of this.kinds) {
       const rate = this.rates[fault] ?? 0;
       if (x < rate) return fault;
       x -= rate;
