@@ -3,6 +3,7 @@
  * produce the agent's next line and the next state. Implementations must keep no per-call memory: every turn may
  * run in a different process, so everything a responder needs lives in the (plain JSON) DialogState.
  */
+import type { ModelMessage } from '../language-model';
 
 /** Plain JSON: stored in DynamoDB between turns. */
 export interface DialogState {
@@ -12,6 +13,8 @@ export interface DialogState {
   readonly slots: Readonly<Record<string, string>>;
   /** Turns in a row that were not understood. */
   readonly misses: number;
+  /** A model responder's conversation so far (bounded); rule responders keep none. */
+  readonly history?: readonly ModelMessage[];
 }
 
 export interface ResponderInput {
@@ -33,6 +36,29 @@ export interface Reply {
   /** What the responder understood: an intent name, `greeting`, or `fallback` when not understood. */
   readonly intent: string;
   readonly action?: 'hangup' | 'transfer';
+  /** A model responder's account of the turn: calls, tokens, failures. */
+  readonly model?: ModelUsage;
+}
+
+export interface ModelUsage {
+  /** Model requests made (a tool round trip is one more). */
+  readonly calls: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Failed model calls, each in one line (kind and message). */
+  readonly errors: readonly string[];
+  /** The answer came from the fallback (rule responder or fallback phrase), not the model. */
+  readonly fellBack: boolean;
+  /** Tools called, in order (refused ones included). */
+  readonly tools: readonly string[];
+}
+
+/** A reply as it is generated: its text piece by piece, and the whole reply once the text is complete. */
+export interface ReplyStream {
+  /** The reply's text in pieces, as they come (never throws: failures are answered in text). */
+  readonly text: AsyncIterable<string>;
+  /** Settles after `text` has ended: state to store, intent, action. Never rejects. */
+  readonly reply: Promise<Reply>;
 }
 
 export interface Responder {
@@ -40,6 +66,11 @@ export interface Responder {
   initialState(): DialogState;
   greet(state: DialogState): Reply;
   respond(input: ResponderInput, state: DialogState): Reply | Promise<Reply>;
+  /**
+   * Responders that generate their reply over time (a language model) stream it, so the first sentence can be
+   * spoken while the rest is generated. `signal` abandons it (a discarded speculation).
+   */
+  stream?(input: ResponderInput, state: DialogState, options?: { readonly signal?: AbortSignal }): ReplyStream;
   /**
    * Every text the responder can say that never depends on the call (greeting, re-prompts, goodbye, …), so speech
    * can be synthesized ahead and replayed without a round trip.

@@ -4,7 +4,8 @@
  */
 import { stepsOf, WEEKDAYS, type Condition, type FormDefinition, type Handler, type OpeningHours, type RuleDefinition, type StateDefinition, type Step, type Weekday } from './definition';
 import type { DialogState, Reply, Responder, ResponderInput } from './responder';
-import { clockMinutes, speakClock, stem, tokenize } from './normalize';
+import { fitsHours } from './business-hours';
+import { speakClock, stem, tokenize } from './normalize';
 import { capitalize, createRenderer, spanText } from './rule-rendering';
 import { createUnderstanding, type Heard } from './rule-understanding';
 import { validateDefinition } from './rule-validation';
@@ -100,13 +101,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
   function validateHours(v: NonNullable<FormDefinition['validate']>, turn: Turn): void {
     const day = turn.slots[v.daySlot];
     const time = turn.slots[v.timeSlot];
-    const minutes = time === undefined ? undefined : clockMinutes(time);
-    const fits = (h: OpeningHours | null | undefined): boolean => {
-      if (!h || minutes === undefined) return false;
-      const open = clockMinutes(h.open) ?? 0;
-      const close = clockMinutes(h.close) ?? 0;
-      return minutes >= open && minutes + def.business.appointmentMinutes <= close;
-    };
+    const fits = (h: OpeningHours | null | undefined): boolean => time !== undefined && fitsHours(def.business, h, time);
     const extra = { day: day === undefined ? '' : capitalize(day), time: time === undefined ? '' : speakClock(time) };
     if (day !== undefined) {
       const hours = hoursOn(day);
