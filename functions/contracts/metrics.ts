@@ -46,7 +46,15 @@ export type MetricName =
   | 'SpeculationsDiscarded'
   | 'MessagesRateLimited'
   | 'ConnectionsClosedForFlooding'
-  | 'CallsOverMaxDuration';
+  | 'CallsOverMaxDuration'
+  | 'ModelFirstTokenLatency'
+  | 'ModelCalls'
+  | 'ModelInputTokens'
+  | 'ModelOutputTokens'
+  | 'LlmErrors'
+  | 'LlmFallbacks'
+  | 'SpeculationModelCalls'
+  | 'SpeculationTokensWasted';
 
 export const METRICS_NAMESPACE = 'VoiceAgent';
 export const SERVICE_NAME = 'voice-agent';
@@ -59,7 +67,7 @@ export const ENVIRONMENT_VARIABLE = 'VOICE_AGENT_ENV';
 export const LATENCY_STAGES = [
   { metric: 'EndpointDelay', label: 'endpointing (speech end → turn claimed)' },
   { metric: 'SttLatency', label: 'speech-to-text' },
-  { metric: 'ResponderLatency', label: 'responder' },
+  { metric: 'ResponderLatency', label: 'responder (to the first sentence)' },
   { metric: 'TtsFirstByteLatency', label: 'text-to-speech first byte' },
   { metric: 'SendLatency', label: 'send first audio' },
 ] as const satisfies readonly { metric: MetricName; label: string }[];
@@ -67,9 +75,13 @@ export const LATENCY_STAGES = [
 /** End of caller speech → first agent audio sent: the number the seed study grades. */
 export const TURN_LATENCY_METRIC = 'TurnLatency' satisfies MetricName;
 
+/** A language model's time to its first text: part of the responder stage, published on its own. */
+export const MODEL_FIRST_TOKEN_METRIC = 'ModelFirstTokenLatency' satisfies MetricName;
+
 export const MILLISECOND_METRICS: ReadonlySet<MetricName> = new Set<MetricName>([
   TURN_LATENCY_METRIC,
   ...LATENCY_STAGES.map((s) => s.metric),
+  MODEL_FIRST_TOKEN_METRIC,
 ]);
 
 /** Published as the current value after each change (read with the Maximum statistic), not as a count to sum. */

@@ -69,6 +69,9 @@ export interface TurnTimings {
   endpointFrameAt?: number;
   endpointHandlerAt?: number;
   transcriptAt?: number;
+  /** A language model's first text (streamed replies). */
+  firstTokenAt?: number;
+  /** The reply's first sentence was ready to synthesize (the whole reply, for responders that do not stream). */
   replyAt?: number;
   /** First text-to-speech bytes received. */
   ttsFirstByteAt?: number;
@@ -94,7 +97,7 @@ export interface TurnRecord {
   /** Answered by preemptive generation (its provider work started before the endpoint). */
   readonly preempted?: boolean;
   /** How long each provider took on this turn (for preempted turns, before the endpoint: overlapped with it). */
-  readonly providerMs?: { readonly stt?: number; readonly responder?: number; readonly ttsFirstByte?: number };
+  readonly providerMs?: { readonly stt?: number; readonly responder?: number; readonly modelFirstToken?: number; readonly ttsFirstByte?: number };
 }
 
 export interface StartFields {

@@ -44,6 +44,10 @@ class SendFailed extends Error {}
 
 const sampleBytes = (format: AudioFormat) => (format.encoding === 'mulaw' ? 1 : 2);
 
+async function* fromList(items: readonly string[]): AsyncGenerator<string> {
+  yield* items;
+}
+
 export class Speaker {
   constructor(private readonly deps: SpeakerDeps) {}
 
@@ -51,13 +55,16 @@ export class Speaker {
   async speak(
     call: CallRecord,
     turn: number,
-    text: string,
+    /** The reply: its whole text, or its sentences as a streamed reply completes them. */
+    text: string | AsyncIterable<string>,
     timings: TurnTimings,
     fallbackAllowed = true,
     head?: PreparedHead,
     providerMs: { ttsFirstByte?: number } = {},
     /** Awaited before the first audio goes out; false: the utterance grew, nothing is sent (status 'redo'). */
     beforeFirstAudio?: () => Promise<boolean>,
+    /** Called when the first sentence is ready to synthesize (a streamed reply: when it is complete). */
+    onFirstSentence?: () => void,
   ): Promise<SpeakOutcome> {
     const { sender, store, tts, telemetry, now, config } = this.deps;
     const format = audioFormatOf(call);
@@ -92,15 +99,22 @@ export class Speaker {
       return true;
     };
 
+    // The sentences to say: cut from the whole text, or as a streamed reply completes them.
+    const source = (typeof text === 'string' ? fromList(splitSentences(text)) : text)[Symbol.asyncIterator]();
     try {
-      const sentences = splitSentences(text);
-      // Pipelined: the next sentence's synthesis starts while this one streams, so its first byte is there when the
-      // caller reaches it. A prefetch that is not used (barge-in, newer turn, hang-up, failure) is closed unplayed.
+      // Pipelined: the next sentence's synthesis starts while this one streams (as soon as a streamed reply has
+      // completed it), so its first byte is there when the caller reaches it. A prefetch that is not used (barge-in,
+      // newer turn, hang-up, failure) is closed unplayed.
       const open = (sentence: string) =>
         prefetch(withStreamTimeout((signal) => tts.synthesize(sentence, format, { signal }), config.ttsTimeoutMs, tts.name)[Symbol.asyncIterator]());
-      let next: AsyncIterator<Uint8Array> | undefined;
+      type Upcoming = { sentence: string; stream?: AsyncIterator<Uint8Array> } | undefined;
+      const following = (): Promise<Upcoming> => source.next().then((r) => (r.done ? undefined : { sentence: r.value }));
+      let upcoming: Promise<Upcoming> = following();
+      let next: Promise<Upcoming> | undefined;
       try {
-        for (const [index, sentence] of sentences.entries()) {
+        for (let item = await upcoming; item !== undefined; item = await next!) {
+          const sentence = item.sentence;
+          if (segment === 0) onFirstSentence?.();
           if (segment > 0) {
             const interrupted = await this.interruption(call.callId, turn);
             if (interrupted) return { status: interrupted, audioMs: durationMs(sentBytes, format) };
@@ -109,8 +123,9 @@ export class Speaker {
           const ttsStarted = now();
           telemetry.debug('synthesizing', { turn, segment, characters: sentence.length });
           const preparedHead = segment === 0 && head?.text === sentence ? head : undefined;
-          const current = preparedHead ? preparedHead.stream : (next ?? open(sentence));
-          next = index + 1 < sentences.length ? open(sentences[index + 1]!) : undefined;
+          const current = preparedHead ? preparedHead.stream : (item.stream ?? open(sentence));
+          next = following().then((n) => (n ? { sentence: n.sentence, stream: open(n.sentence) } : undefined));
+          upcoming = next;
           // A stream that breaks once its sentence has begun (or a later sentence's that fails outright) is opened
           // again once, from where it stopped. The first sentence failing before any audio falls back below instead.
           const chunks = reopenedOnce(current, () => open(sentence), {
@@ -143,7 +158,9 @@ export class Speaker {
           segment++;
         }
       } finally {
-        void next?.return?.(undefined)?.catch(() => undefined);
+        // Whatever was not played: the prefetched synthesis is closed, and a streamed reply is told to stop.
+        void upcoming.then((n) => n?.stream?.return?.(undefined)).catch(() => undefined);
+        void source.return?.(undefined)?.catch(() => undefined);
       }
       if (!(await post(outbound.mark(streamSid, markName.end(turn))))) return { status: 'hungup', audioMs: durationMs(sentBytes, format) };
       return { status: 'completed', audioMs: durationMs(sentBytes, format) };

@@ -126,3 +126,15 @@ export async function* reopenedOnce(
     }
   }
 }
+
+/** The same items, calling `first` once when the first one arrives (a stage's clock). */
+export async function* onFirst<T>(items: AsyncIterable<T>, first: () => void): AsyncGenerator<T> {
+  let seen = false;
+  for await (const item of items) {
+    if (!seen) {
+      seen = true;
+      first();
+    }
+    yield item;
+  }
+}

@@ -3,12 +3,12 @@
  * with a mark after each sentence. Runs in the invocation that claimed the turn; never throws.
  */
 import { outbound, type ExtraEventType } from '../protocol';
-import type { DialogState, Reply, Responder } from '../responder/responder';
+import type { DialogState, Reply, Responder, ResponderInput } from '../responder/responder';
 import { describeError, type SpeechToText, type TextToSpeech } from '../speech';
 import { audioFormatOf, type CallRecord, type CallStore, type ConnectionSender, type PhoneLine, type Telemetry, type TurnKind, type TurnRecord, type TurnStatus, type TurnTimings } from './model';
-import { splitSentences } from './sentences';
+import { sentencesOf, splitSentences } from './sentences';
 import { Speaker, type PreparedHead, type SpeakOutcome, type SpeakerConfig } from './speaker';
-import { prepend, withStreamTimeout, withTimeout } from './streams';
+import { onFirst, prepend, withStreamTimeout, withTimeout } from './streams';
 
 export interface TurnRunnerConfig extends SpeakerConfig {
   readonly sttTimeoutMs: number;
@@ -55,14 +55,24 @@ export interface UtteranceSource {
  */
 export interface PreparedTurn {
   readonly transcript: string;
-  /** The reply, for the dialog state of `dialogTurn`; undefined when the transcript is empty. */
+  /** The reply, for the dialog state of `dialogTurn`; undefined when the transcript is empty or the reply streams. */
   readonly reply?: Reply;
+  /** A streamed reply (a language model): its sentences from the first, still arriving, and the whole reply. */
+  readonly answer?: StreamedAnswer;
   readonly dialogTurn: number;
   readonly sttMs: number;
+  /** To the first sentence of the reply (streamed replies) or the whole reply. */
   readonly responderMs?: number;
+  readonly firstTokenMs?: number;
   /** The first sentence of the reply, its synthesis already open, and when its first byte arrived. */
   readonly head?: PreparedHead;
   discard(): void;
+}
+
+/** A reply as a streaming responder produces it: sentences the moment each is complete, then the whole reply. */
+export interface StreamedAnswer {
+  readonly sentences: AsyncIterable<string>;
+  readonly reply: Promise<Reply>;
 }
 
 export interface TurnDeps {
@@ -82,6 +92,10 @@ export interface TurnDeps {
 interface Understood {
   transcript?: string;
   reply?: Reply;
+  /** A streamed reply: `reply` is set once it is complete. */
+  answer?: StreamedAnswer;
+  /** When the streamed reply was asked for. */
+  askedAt?: number;
   error?: string;
   status: TurnStatus;
   head?: PreparedHead;
@@ -112,9 +126,29 @@ export class TurnRunner {
     const base = { transcript, dialogTurn: call.dialogTurn, sttMs, discard: () => undefined };
     if (transcript === '' || signal.aborted) return base;
     const replyStarted = now();
-    const reply = await this.deps.responder.respond({ text: transcript, canTransfer: await this.canTransfer(call) }, dialog);
+    const responderInput: ResponderInput = { text: transcript, canTransfer: await this.canTransfer(call) };
+    let reply: Reply | undefined;
+    let answer: StreamedAnswer | undefined;
+    let firstTokenMs: number | undefined;
+    let text: string;
+    if (this.deps.responder.stream) {
+      // A streamed reply: its first sentence is synthesized ahead, the rest keeps coming while the endpoint waits.
+      const streamed = this.deps.responder.stream(responderInput, dialog, { signal });
+      const sentences = sentencesOf(onFirst(streamed.text, () => (firstTokenMs = now() - replyStarted)))[Symbol.asyncIterator]();
+      const first = await sentences.next();
+      if (first.done) {
+        reply = await streamed.reply;
+        text = splitSentences(reply.text)[0]!;
+      } else {
+        text = first.value;
+        const rest = prepend(first, sentences);
+        answer = { sentences: { [Symbol.asyncIterator]: () => rest }, reply: streamed.reply };
+      }
+    } else {
+      reply = await this.deps.responder.respond(responderInput, dialog);
+      text = splitSentences(reply.text)[0]!;
+    }
     const responderMs = now() - replyStarted;
-    const text = splitSentences(reply.text)[0]!;
     const ttsStarted = now();
     const stream = withStreamTimeout((s) => this.deps.tts.synthesize(text, audioFormatOf(call), { signal: AbortSignal.any([signal, s]) }), config.ttsTimeoutMs, this.deps.tts.name)[
       Symbol.asyncIterator
@@ -126,9 +160,14 @@ export class TurnRunner {
     return {
       ...base,
       reply,
+      answer,
       responderMs,
+      firstTokenMs,
       head: { text, stream: replay, ttsFirstByteMs },
-      discard: () => void replay.return?.(undefined)?.catch(() => undefined),
+      discard: () => {
+        void replay.return?.(undefined)?.catch(() => undefined);
+        if (answer) void this.discardAnswer(answer);
+      },
     };
   }
 
@@ -138,14 +177,14 @@ export class TurnRunner {
     const timings: TurnTimings = { ...input.timings };
     const dialog = call.dialog ?? this.deps.responder.initialState();
     const preempted = input.prepared !== undefined;
-    const providerMs: { stt?: number; responder?: number; ttsFirstByte?: number } = {};
+    const providerMs: { stt?: number; responder?: number; modelFirstToken?: number; ttsFirstByte?: number } = {};
     let heard: { audio?: Uint8Array; speechMs?: number; fromChunk?: number } = { audio: input.audio, speechMs: input.speechMs, fromChunk: input.fromChunk };
     let understood!: Understood;
     let spoken: SpeakOutcome = { status: 'completed', audioMs: 0 };
     for (let attempt = 0; ; attempt++) {
       understood = await this.understand(input, heard.audio, attempt === 0 ? input.prepared : undefined, dialog, timings, providerMs);
-      telemetry.debug('reply ready', { turn, status: understood.status, intent: understood.reply?.intent });
-      if (!understood.reply || understood.status === 'ignored') break;
+      telemetry.debug('reply ready', { turn, status: understood.status, intent: understood.reply?.intent, streamed: understood.answer !== undefined });
+      if ((!understood.reply && !understood.answer) || understood.status === 'ignored') break;
       // Frames of the utterance that arrive while it is being answered are merged as long as nothing has been sent:
       // the check runs alongside the first synthesis and gates the first audio, on every answer — frames that arrive
       // while a redo is transcribed are merged too. It ends: each redo needs frames not yet heard, and the utterance
@@ -158,12 +197,29 @@ export class TurnRunner {
               return undefined;
             })
           : undefined;
-      await this.extra(call, 'reply', { turn, text: understood.reply.text, intent: understood.reply.intent });
-      spoken = await this.speaker.speak(call, turn, understood.reply.text, timings, true, understood.head, providerMs, grown && (async () => (await grown) === undefined));
+      const answer = understood.answer;
+      if (understood.reply) await this.extra(call, 'reply', { turn, text: understood.reply.text, intent: understood.reply.intent });
+      spoken = await this.speaker.speak(
+        call,
+        turn,
+        answer ? answer.sentences : understood.reply!.text,
+        timings,
+        true,
+        understood.head,
+        providerMs,
+        grown && (async () => (await grown) === undefined),
+        answer ? () => this.firstSentence(timings, providerMs, understood.askedAt) : undefined,
+      );
+      if (answer) {
+        // The speaker has stopped reading the reply (all said, or interrupted): it settles with what was said.
+        understood.reply = await answer.reply;
+        this.reportModel(turn, understood.reply);
+        await this.extra(call, 'reply', { turn, text: understood.reply.text, intent: understood.reply.intent });
+      }
       if (spoken.status !== 'redo') break;
       heard = (await grown)!;
       telemetry.info('speech arrived late for this turn; answering the whole utterance', { turn, speechMs: heard.speechMs });
-      for (const stage of ['transcriptAt', 'replyAt', 'ttsFirstByteAt'] as const) delete timings[stage];
+      for (const stage of ['transcriptAt', 'firstTokenAt', 'replyAt', 'ttsFirstByteAt'] as const) delete timings[stage];
     }
     const status = understood.reply && understood.status !== 'ignored' ? (spoken.status as TurnStatus) : understood.status;
     const { transcript, reply, error } = understood;
@@ -219,7 +275,7 @@ export class TurnRunner {
     prepared: PreparedTurn | undefined,
     dialog: DialogState,
     timings: TurnTimings,
-    providerMs: { stt?: number; responder?: number },
+    providerMs: { stt?: number; responder?: number; modelFirstToken?: number },
   ): Promise<Understood> {
     const { telemetry, now } = this.deps;
     const { call, turn } = input;
@@ -232,12 +288,18 @@ export class TurnRunner {
         telemetry.milliseconds('SttLatency', prepared.sttMs);
         if (out.transcript === '') out.status = 'ignored';
         else await this.extra(call, 'transcript', { turn, text: out.transcript });
-        if (out.status !== 'ignored' && prepared.reply && prepared.dialogTurn === call.dialogTurn) {
+        if (out.status !== 'ignored' && (prepared.reply || prepared.answer) && prepared.dialogTurn === call.dialogTurn) {
           out.reply = prepared.reply;
+          out.answer = prepared.answer;
           out.head = prepared.head;
           timings.replyAt = timings.endpointAt;
           providerMs.responder = prepared.responderMs ?? 0;
           telemetry.milliseconds('ResponderLatency', prepared.responderMs ?? 0);
+          if (prepared.firstTokenMs !== undefined) {
+            timings.firstTokenAt = timings.endpointAt;
+            providerMs.modelFirstToken = prepared.firstTokenMs;
+            telemetry.milliseconds('ModelFirstTokenLatency', prepared.firstTokenMs);
+          }
         } else {
           // Another turn moved the dialog on meanwhile: keep the transcript, answer again from the current state.
           prepared.discard();
@@ -256,18 +318,26 @@ export class TurnRunner {
         if (out.transcript === '') out.status = 'ignored';
         else await this.extra(call, 'transcript', { turn, text: out.transcript });
       }
-      if (out.status !== 'ignored' && !out.reply) {
+      if (out.status !== 'ignored' && !out.reply && !out.answer) {
         const started = now();
-        out.reply =
-          input.kind === 'greeting'
-            ? this.deps.responder.greet(dialog)
-            : await this.deps.responder.respond(
-                { ...(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: out.transcript }), canTransfer: await this.canTransfer(call) },
-                dialog,
-              );
-        timings.replyAt = now();
-        providerMs.responder = timings.replyAt - started;
-        telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
+        const responderInput = (): Promise<ResponderInput> =>
+          this.canTransfer(call).then((canTransfer) => ({ ...(input.kind === 'dtmf' ? { dtmf: input.dtmf } : { text: out.transcript }), canTransfer }));
+        if (input.kind !== 'greeting' && this.deps.responder.stream) {
+          // Streamed: the reply is timed when its first sentence is complete (firstSentence), by the speaker.
+          const streamed = this.deps.responder.stream(await responderInput(), dialog);
+          out.askedAt = started;
+          const pieces = onFirst(streamed.text, () => {
+            timings.firstTokenAt = now();
+            providerMs.modelFirstToken = timings.firstTokenAt - started;
+            telemetry.milliseconds('ModelFirstTokenLatency', providerMs.modelFirstToken);
+          });
+          out.answer = { sentences: sentencesOf(pieces), reply: streamed.reply };
+        } else {
+          out.reply = input.kind === 'greeting' ? this.deps.responder.greet(dialog) : await this.deps.responder.respond(await responderInput(), dialog);
+          timings.replyAt = now();
+          providerMs.responder = timings.replyAt - started;
+          telemetry.milliseconds('ResponderLatency', timings.replyAt - started);
+        }
       }
     } catch (err) {
       out.error = describeError(err);
@@ -278,6 +348,39 @@ export class TurnRunner {
       timings.replyAt = now();
     }
     return out;
+  }
+
+  /** When a streamed reply's first sentence is complete: the responder's stage ends (a prepared one ended earlier). */
+  private firstSentence(timings: TurnTimings, providerMs: { responder?: number }, askedAt: number | undefined): void {
+    if (timings.replyAt !== undefined || askedAt === undefined) return;
+    timings.replyAt = this.deps.now();
+    providerMs.responder = timings.replyAt - askedAt;
+    this.deps.telemetry.milliseconds('ResponderLatency', providerMs.responder);
+  }
+
+  /** A language model's account of the turn, as metrics: calls, tokens, failures, answers that fell back. */
+  private reportModel(turn: number, reply: Reply): void {
+    const { telemetry } = this.deps;
+    const usage = reply.model;
+    if (!usage) return;
+    telemetry.count('ModelCalls', usage.calls);
+    telemetry.count('ModelInputTokens', usage.inputTokens);
+    telemetry.count('ModelOutputTokens', usage.outputTokens);
+    if (usage.errors.length > 0) {
+      telemetry.count('LlmErrors', usage.errors.length);
+      telemetry.warn('the language model failed', { turn, errors: usage.errors, fellBack: usage.fellBack });
+    }
+    if (usage.fellBack) telemetry.count('LlmFallbacks');
+  }
+
+  /** A streamed reply nobody will play (a discarded speculation): stopped, and what it cost counted as waste. */
+  private async discardAnswer(answer: StreamedAnswer): Promise<void> {
+    const iterator = answer.sentences[Symbol.asyncIterator]();
+    await iterator.return?.(undefined)?.catch(() => undefined);
+    const reply = await answer.reply;
+    if (!reply.model) return;
+    this.deps.telemetry.count('SpeculationModelCalls', reply.model.calls);
+    this.deps.telemetry.count('SpeculationTokensWasted', reply.model.inputTokens + reply.model.outputTokens);
   }
 
   /**
