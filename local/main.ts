@@ -10,9 +10,13 @@ async function main() {
   if (!PROVIDERS.includes(providers)) throw new Error(`PROVIDERS=${providers}: expected one of ${PROVIDERS.join(', ')}`);
   const placement = (process.env.PLACEMENT || 'mru') as Placement;
   if (!PLACEMENTS.includes(placement)) throw new Error(`PLACEMENT=${placement}: expected one of ${PLACEMENTS.join(', ')}`);
+  const responder = (process.env.RESPONDER || 'rules') as 'rules' | 'bedrock';
+  if (!['rules', 'bedrock'].includes(responder)) throw new Error(`RESPONDER=${responder}: expected rules or bedrock`);
   const functionEnv = Object.fromEntries(TUNING_VARIABLES.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   const stack = new LocalStack({
     providers,
+    responder,
+    modelLatency: process.env.MODEL_LATENCY === 'zero' ? 'zero' : undefined,
     functionEnv,
     vendorAudio: process.env.VENDOR_AUDIO === 'synthetic' ? 'synthetic' : 'speech',
     port: Number(process.env.PORT ?? 8080),
@@ -33,10 +37,11 @@ async function main() {
   const stats = stack.runtime!.stats();
   const warm = Object.values(stats).reduce((n, s) => n + s.environments, 0);
   console.log(
-    `voice agent ready: ${stack.callerUrl()} (speech: ${providers}; placement: ${placement}; started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`,
+    `voice agent ready: ${stack.callerUrl()} (speech: ${providers}; responder: ${responder}; placement: ${placement}; started in ${Date.now() - started} ms, ${warm} provisioned environments, logs in .cache/logs/)`,
   );
   console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
   console.log(`or talk to it in a browser: ${stack.pageUrl()} (press Call; the page asks for a 5-minute token itself)`);
+  if (stack.bedrock) console.log(`Bedrock Runtime is a local stand-in at ${stack.bedrock.url}: a deterministic policy (the front desk's rules asking for tool calls), not a language model`);
   if (process.env.TWILIO_AUTH_TOKEN) {
     console.log(`Twilio voice webhook: http://127.0.0.1:${stack.port}/twilio/voice (signed with TWILIO_AUTH_TOKEN)`);
     console.log(`Twilio's REST API (transfers, outbound calls) is a local stand-in at ${stack.twilioRest!.url}: it records requests; no phone rings`);

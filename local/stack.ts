@@ -17,6 +17,9 @@ import { LambdaRuntime } from './runtime/runtime';
 import type { DelayHandle, FunctionConfig, InvocationDelay, InvocationThrottle, Invoker, Placement, ThrottleHandle } from './runtime/types';
 import { SecretsManagerServer } from './secrets/secrets-manager-server';
 import { TwilioRestServer } from './vendors/twilio-rest-server';
+import { frontDeskPolicy } from './vendors/bedrock/front-desk-policy';
+import { BedrockRuntimeServer, HAIKU_CLASS_LATENCY, ZERO_MODEL_LATENCY } from './vendors/bedrock/server';
+import { DEFAULT_MODEL_ID } from '../functions/contracts/model';
 import type { Fault, Vendor, VendorFaultRates } from './vendors/behaviour';
 
 // Lambda runs nodejs22.x; this machine has Node 20, for which the AWS SDK would print a deprecation warning.
@@ -85,6 +88,13 @@ export interface LocalStackOptions {
    * `ws://<domainName>/<basePath>` as the stream URL (`publicUrl`), as the deployed stack uses its wss:// one.
    */
   readonly customDomain?: { readonly domainName: string; readonly basePath?: string };
+  /**
+   * Who answers: the rule responder (default), or the front desk agent on a language model (`bedrock`), served here
+   * by the Bedrock Runtime stand-in (local/vendors/bedrock/, `bedrock`) with its front desk policy — not a model.
+   */
+  readonly responder?: 'rules' | 'bedrock';
+  /** The stand-in model's latency: Haiku-class (default; first token ≈ 0.4 s) or none (`zero`, or providers `zero`). */
+  readonly modelLatency?: 'haiku' | 'zero';
 }
 
 /** How DynamoDB fails (local/dynamo/faults.cjs): 400 throttling, 500/503, or the connection reset. */
@@ -120,6 +130,8 @@ export class LocalStack {
   url = '';
   /** Twilio's REST API (calls: transfers, outbound), the stand-in, when the stack has a Twilio auth token. */
   twilioRest?: TwilioRestServer;
+  /** Bedrock Runtime, the stand-in, when the responder is `bedrock` (tests script its faults through it). */
+  bedrock?: BedrockRuntimeServer;
   /** The stream URL callers are given (the phone line's TwiML): the custom domain's when there is one, else `url`. */
   publicUrl = '';
   port = 0;
@@ -186,6 +198,12 @@ export class LocalStack {
         ...(o.twilio?.phoneNumber ? { twilioPhoneNumber: o.twilio.phoneNumber } : {}),
       });
     }
+    const model: Record<string, string> = {};
+    if (o.responder === 'bedrock') {
+      const zero = (o.modelLatency ?? (o.providers === 'zero' ? 'zero' : 'haiku')) === 'zero';
+      this.bedrock = new BedrockRuntimeServer({ latency: zero ? ZERO_MODEL_LATENCY : HAIKU_CLASS_LATENCY, policy: frontDeskPolicy(), isAllowed: iam.isAllowed });
+      Object.assign(model, { RESPONDER: 'bedrock', BEDROCK_ENDPOINT: await this.bedrock.start(), BEDROCK_MODEL_ID: DEFAULT_MODEL_ID });
+    }
     this.appSecretArn = this.secrets.putSecret(APP_SECRET_NAME, JSON.stringify((this.appSecret = { voiceAgentToken: this.token, ...vendors.keys, ...twilio })));
 
     // The gateway needs an invoker before the runtime exists (the runtime needs the gateway's port): late-bound.
@@ -215,6 +233,7 @@ export class LocalStack {
       OFFLINE_SPEECH_URL: speech.ready.url,
       SECRETS_MANAGER_ENDPOINT: secretsEndpoint,
       ...vendors.env,
+      ...model,
       POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       // Lambda runs nodejs22.x; this machine has Node 20, for which the SDK would warn in every environment.
@@ -368,6 +387,7 @@ export class LocalStack {
     if (this.runtime) await stopping('runtime', () => this.runtime!.stop());
     if (this.secrets) await stopping('secrets', () => this.secrets!.stop());
     if (this.twilioRest) await stopping('twilio-rest', () => this.twilioRest!.stop());
+    if (this.bedrock) await stopping('bedrock', () => this.bedrock!.close());
     await Promise.all(children.map((c) => stopping(c.name, () => c.stop())));
     await this.logs.close();
     this.logScan = scanOwnLogs(this.logs, stackSecrets({ voiceAgentToken: this.token, twilioAuthToken: this.options.twilioAuthToken, ...this.appSecret })) ?? this.logScan;

@@ -24,6 +24,11 @@ export interface Permissions {
    * `appSecret`), which are chosen for it (SPEECH_PROVIDERS) and warmed at init.
    */
   readonly speech: boolean;
+  /**
+   * Answers callers' words (runs turns): when the environment's responder is a language model (RESPONDER=bedrock), it
+   * calls it — bedrock:InvokeModelWithResponseStream on the configured model or inference profile, nothing else.
+   */
+  readonly model: boolean;
 }
 
 export interface FunctionSpec {
@@ -51,7 +56,7 @@ const fn = (name: string, hotPath: boolean, permissions: Permissions, timeoutSec
   permissions,
 });
 
-const NONE: Permissions = { table: [], manageConnections: false, appSecret: false, speech: false };
+const NONE: Permissions = { table: [], manageConnections: false, appSecret: false, speech: false, model: false };
 /** Reads and conditional updates of the call item: state transitions that never write audio or turns. */
 const UPDATE_CALL: Permissions = { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] };
 /** Speaks the greeting (turn 1): writes the turn, speaks back, needs the vendor keys; no caller audio to read. */
@@ -60,6 +65,7 @@ const GREET: Permissions = {
   manageConnections: true,
   appSecret: true,
   speech: true,
+  model: false,
 };
 /** Runs turns: stores frames and turns, queries audio, speaks back, and needs the vendor keys. */
 const RUN_TURNS: Permissions = {
@@ -67,6 +73,7 @@ const RUN_TURNS: Permissions = {
   manageConnections: true,
   appSecret: true,
   speech: true,
+  model: true,
 };
 
 export const ROUTES: readonly RouteSpec[] = [

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_MEDIA_CONFIG, type MediaConfig } from '../domain/call/media-processor';
 import { DEFAULT_TURN_CONFIG, type TurnRunnerConfig } from '../domain/call/turn-runner';
 import { DEFAULT_ENDPOINTING, preemptionDefault } from '../contracts/turn-policy';
+import { DEFAULT_MODEL_ID } from '../contracts/model';
 
 const num = (fallback: number) => z.coerce.number().finite().default(fallback);
 
@@ -38,6 +39,14 @@ const EnvSchema = z.object({
    * vendors, off with the offline engines — see `preemptionDefault`.
    */
   PREEMPT_SILENCE_MS: z.coerce.number().int().nonnegative().optional(),
+  /** Who answers the caller: the rule responder (default; no AWS needed), or a language model on Amazon Bedrock. */
+  RESPONDER: z.enum(['rules', 'bedrock']).default('rules'),
+  /** A model id, inference profile id or ARN (lib/config.ts `responder.modelId`). */
+  BEDROCK_MODEL_ID: z.string().min(1).default(DEFAULT_MODEL_ID),
+  BEDROCK_MAX_TOKENS: z.coerce.number().int().min(16).max(4096).default(300),
+  BEDROCK_TEMPERATURE: z.coerce.number().min(0).max(1).default(0.3),
+  /** Local stack only: the Bedrock Runtime stand-in. Unset on AWS (the SDK's regional endpoint). */
+  BEDROCK_ENDPOINT: z.url().optional(),
 });
 
 export type FunctionEnv = z.infer<typeof EnvSchema>;
@@ -50,12 +59,18 @@ export interface SpeechConfig {
   readonly elevenLabs: { readonly baseUrl?: string; readonly voiceId: string; readonly modelId: string };
 }
 
+export interface ResponderConfig {
+  readonly kind: 'rules' | 'bedrock';
+  readonly bedrock: { readonly modelId: string; readonly maxTokens: number; readonly temperature: number; readonly endpoint?: string };
+}
+
 export interface AppConfig {
   readonly tableName: string;
   readonly dynamoEndpoint?: string;
   readonly speech: SpeechConfig;
   readonly media: MediaConfig;
   readonly turn: TurnRunnerConfig;
+  readonly responder: ResponderConfig;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -87,5 +102,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       preemptSilenceMs: e.PREEMPT_SILENCE_MS ?? preemptionDefault(e.SPEECH_PROVIDERS),
     },
     turn: { ...DEFAULT_TURN_CONFIG, sttTimeoutMs: e.STT_TIMEOUT_MS, ttsTimeoutMs: e.TTS_TIMEOUT_MS },
+    responder: {
+      kind: e.RESPONDER,
+      bedrock: { modelId: e.BEDROCK_MODEL_ID, maxTokens: e.BEDROCK_MAX_TOKENS, temperature: e.BEDROCK_TEMPERATURE, endpoint: e.BEDROCK_ENDPOINT },
+    },
   };
 }

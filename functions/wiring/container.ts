@@ -30,11 +30,11 @@ export interface Services {
 }
 
 let base:
-  | { config: AppConfig; store: CallStore; stt: SpeechToText; tts: TextToSpeech; responder: Responder; warmSpeech: () => Promise<void> }
+  | { config: AppConfig; store: CallStore; stt: SpeechToText; tts: TextToSpeech; responder: Responder; warmSpeech: SpeechServices['warm'] }
   | undefined;
 const perEndpoint = new Map<string, Services>();
 
-type SpeechFactory = (config: AppConfig, responder: Responder, telemetry: Telemetry) => SpeechServices;
+type SpeechFactory = (config: AppConfig, telemetry: Telemetry) => SpeechServices;
 let speechFactory: SpeechFactory | undefined;
 
 /**
@@ -46,9 +46,10 @@ export function useSpeech(factory: SpeechFactory): void {
   speechFactory = factory;
 }
 
-const NO_SPEECH: Pick<SpeechServices, 'stt' | 'tts' | 'warm'> = (() => {
+const NO_SPEECH: Pick<SpeechServices, 'responder' | 'stt' | 'tts' | 'warm'> = (() => {
   const refuse = () => new SpeechProviderError('none', 'unavailable', 'this function has no speech services (its handler does not call useSpeech)');
   return {
+    responder: frontDeskResponder,
     stt: { name: 'none', transcribe: async () => Promise.reject(refuse()) },
     tts: { name: 'none', synthesize: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(refuse()) }) }) } as never,
     warm: async () => undefined,
@@ -60,8 +61,9 @@ function baseServices() {
   const config = loadConfig();
   const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
   const store = new DynamoCallStore(config.tableName, dynamo);
-  const speech = speechFactory ? speechFactory(config, frontDeskResponder, telemetry) : NO_SPEECH;
-  base = { config, store, stt: speech.stt, tts: speech.tts, responder: frontDeskResponder, warmSpeech: speech.warm };
+  // The functions that speak choose who answers (speech-services.ts); the others only greet or end calls.
+  const speech = speechFactory ? speechFactory(config, telemetry) : NO_SPEECH;
+  base = { config, store, stt: speech.stt, tts: speech.tts, responder: speech.responder, warmSpeech: speech.warm };
   return base;
 }
 
@@ -82,7 +84,7 @@ export async function primeServices(permissions: Permissions): Promise<void> {
       ? servicesFor({ requestContext: { domainName: '', stage: '' } } as never).sender.send('__prime__', '{}')
       : undefined,
     // Functions that speak: the greeting and the fallback phrase, synthesized once, play without a round trip.
-    permissions.speech ? warmSpeech() : undefined,
+    permissions.speech ? warmSpeech({ model: permissions.model }) : undefined,
   ]);
 }
 

@@ -2,9 +2,11 @@
  * Local identities: each function of the route table runs with its own access key (`local-<name>`), and its policy
  * is what functions/contracts/routes.ts declares for it — the same declaration the CDK stack turns into the function's IAM
  * role (lib/constructs/route-functions.ts). The local services (dynalite, the @connections API, Secrets Manager)
- * check requests against it, so a function that reaches beyond its declaration is denied here as on AWS.
+ * (and the Bedrock stand-in) check requests against it, so a function that reaches beyond its declaration is denied
+ * here as on AWS.
  * Signatures are not verified: the access key id is read from the SigV4 header and trusted.
  */
+import { DEFAULT_MODEL_ID, INVOKE_MODEL_STREAM_ACTION, modelResourceArns } from '../../functions/contracts/model';
 import { ALL_FUNCTIONS, type FunctionSpec } from '../../functions/contracts/routes';
 import { ACCOUNT_ID, FUNCTION_KEY_PREFIX, REGION, isAllowedBy, type IsAllowed, type PolicyTable, type Statement } from './policy.cjs';
 
@@ -32,6 +34,8 @@ export interface PolicyOptions {
   readonly connectionsStageArn?: string;
   /** Default: every function of the route table. */
   readonly functions?: readonly FunctionSpec[];
+  /** The model the functions that answer may call (RESPONDER=bedrock); default DEFAULT_MODEL_ID. */
+  readonly modelId?: string;
 }
 
 /** Each function's statements, as the CDK stack grants them. */
@@ -51,6 +55,7 @@ export function policyTable(options: PolicyOptions): PolicyTable {
       });
     }
     if (p.appSecret) statements.push({ actions: ['secretsmanager:GetSecretValue'], resources: [secret] });
+    if (p.model) statements.push({ actions: [INVOKE_MODEL_STREAM_ACTION], resources: modelResourceArns(options.modelId ?? DEFAULT_MODEL_ID, REGION, ACCOUNT_ID) });
     table[functionAccessKeyId(fn.name)] = statements;
   }
   return table;

@@ -68,6 +68,18 @@ export class BedrockLanguageModel implements LanguageModel {
     }
   }
 
+  /**
+   * Readies the client at init (credentials, signing, the TLS and HTTP/2 connection) with a request the service refuses
+   * before any model runs (a conversation with no message: ValidationException), so no token is spent. Never throws.
+   */
+  async warm(): Promise<void> {
+    try {
+      await this.client.send(new ConverseStreamCommand({ modelId: this.options.modelId, messages: [] }), { abortSignal: AbortSignal.timeout(3000) });
+    } catch {
+      // expected: the refusal is the point
+    }
+  }
+
   private async *attempt(request: ModelRequest, signal: AbortSignal | undefined): AsyncIterable<ModelEvent> {
     const abort = new AbortController();
     const onAbort = () => abort.abort(signal?.reason);

@@ -26,6 +26,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { INVOKE_MODEL_STREAM_ACTION, isInferenceProfile } from '../../../functions/contracts/model';
 import { drawDelay, FaultPlan, sleep, type Delay } from '../behaviour';
 import { readBodyUpTo } from '../../http-body';
 import { listenOnLoopback } from '../../listen';
@@ -98,7 +99,7 @@ export interface BedrockRuntimeStats {
   faults: Partial<Record<ModelFault, number>>;
 }
 
-export const INVOKE_STREAM_ACTION = 'bedrock:InvokeModelWithResponseStream';
+export const INVOKE_STREAM_ACTION = INVOKE_MODEL_STREAM_ACTION;
 const MAX_BODY_BYTES = 1024 * 1024;
 const CHARS_PER_TOKEN = 4;
 
@@ -157,7 +158,7 @@ export class BedrockRuntimeServer {
   /** The ARN IAM checks for a model id: a foundation model, an inference profile, or an ARN given as the id. */
   modelArn(modelId: string): string {
     if (modelId.startsWith('arn:')) return modelId;
-    if (/^(us|eu|apac|us-gov|global)\./.test(modelId)) return `arn:aws:bedrock:${this.region}:${this.accountId}:inference-profile/${modelId}`;
+    if (isInferenceProfile(modelId)) return `arn:aws:bedrock:${this.region}:${this.accountId}:inference-profile/${modelId}`;
     return `arn:aws:bedrock:${this.region}::foundation-model/${modelId}`;
   }
 

@@ -72,8 +72,8 @@ describe('least privilege per function (functions/contracts/routes.ts permission
 
   it('keeps the declarations minimal where they are obvious', () => {
     const by = (n: string) => ALL_FUNCTIONS.find((f) => f.name === n)!.permissions;
-    expect(by('fallback')).toEqual({ table: [], manageConnections: false, appSecret: false, speech: false });
-    expect(by('authorizer')).toEqual({ table: [], manageConnections: false, appSecret: true, speech: false });
+    expect(by('fallback')).toEqual({ table: [], manageConnections: false, appSecret: false, speech: false, model: false });
+    expect(by('authorizer')).toEqual({ table: [], manageConnections: false, appSecret: true, speech: false, model: false });
     for (const f of ALL_FUNCTIONS) {
       // Priming reads one item: any table access needs GetItem, and nothing may Scan or delete.
       if (f.permissions.table.length > 0) expect(f.permissions.table).toContain('dynamodb:GetItem');
