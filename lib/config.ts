@@ -4,6 +4,7 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { EnvName } from './environments';
+import { DEFAULT_MODEL_ID } from '../functions/contracts/model';
 
 /** Raises the provisioned floor during the hours calls come in; utilization scaling still works on top of it. */
 export interface BusinessHours {
@@ -42,6 +43,8 @@ export interface AlarmThresholds {
   readonly spilloverPerMinute: number;
   /** Throttled DynamoDB requests per minute. */
   readonly dynamoThrottlesPerMinute: number;
+  /** Failed language-model calls as a percentage of model calls (responder `bedrock`). */
+  readonly llmErrorRatePercent: number;
   readonly evaluationPeriods: number;
   readonly datapointsToAlarm: number;
 }
@@ -72,6 +75,21 @@ export function checkCustomDomain(domain: CustomDomain): void {
   }
 }
 
+/**
+ * Who answers callers: the front desk's rules (no model access needed: the default, so a first deploy works on any
+ * account), or the front desk agent on a language model in Amazon Bedrock (functions/domain/responder/front-desk-agent.ts),
+ * the rules remaining its fallback. The account must have access to the model (Bedrock console → Model access).
+ */
+export interface ResponderSettings {
+  readonly kind: 'rules' | 'bedrock';
+  /** Model id, inference profile id (e.g. `us.…`) or ARN; IAM allows exactly this one. */
+  readonly modelId: string;
+  readonly maxTokens: number;
+  readonly temperature: number;
+}
+
+export const DEFAULT_RESPONDER: ResponderSettings = { kind: 'rules', modelId: DEFAULT_MODEL_ID, maxTokens: 300, temperature: 0.3 };
+
 export interface EnvironmentConfig {
   /** The per-turn latency budget the dashboard draws and the latency alarm defaults to (ms). */
   readonly latencyBudgetMs: number;
@@ -99,6 +117,8 @@ export interface EnvironmentConfig {
   readonly manageApiGatewayLogRole: boolean;
   /** Serve the WebSocket stage at your own domain name (none: API Gateway's execute-api address). */
   readonly customDomain?: CustomDomain;
+  /** Who answers; `-c responder=bedrock` and `-c modelId=…` override. */
+  readonly responder: ResponderSettings;
 }
 
 /** The seed study's target for a turn (docs/ARCHITECTURE.md). */
@@ -121,10 +141,12 @@ export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = 
       throttlesPerMinute: 5,
       spilloverPerMinute: 100,
       dynamoThrottlesPerMinute: 5,
+      llmErrorRatePercent: 20,
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
     },
     manageApiGatewayLogRole: true,
+    responder: DEFAULT_RESPONDER,
   },
   staging: {
     latencyBudgetMs: SEED_BUDGET_MS,
@@ -141,10 +163,12 @@ export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = 
       throttlesPerMinute: 1,
       spilloverPerMinute: 50,
       dynamoThrottlesPerMinute: 1,
+      llmErrorRatePercent: 5,
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
     },
     manageApiGatewayLogRole: true,
+    responder: DEFAULT_RESPONDER,
   },
   prod: {
     latencyBudgetMs: SEED_BUDGET_MS,
@@ -168,10 +192,12 @@ export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = 
       throttlesPerMinute: 1,
       spilloverPerMinute: 20,
       dynamoThrottlesPerMinute: 1,
+      llmErrorRatePercent: 5,
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
     },
     manageApiGatewayLogRole: true,
+    responder: DEFAULT_RESPONDER,
   },
 };
 
@@ -184,7 +210,8 @@ export interface DeployOverrides {
 
 /**
  * `alarmEmail=…`; `provisioned=off` (no provisioned concurrency: an account whose quota has none to give);
- * `manageApiGatewayLogRole=false` (the account already has API Gateway's CloudWatch Logs role); `accountConcurrency=N`.
+ * `manageApiGatewayLogRole=false` (the account already has API Gateway's CloudWatch Logs role); `accountConcurrency=N`;
+ * `responder=rules|bedrock` and `modelId=…` (who answers).
  * Anything else under those keys is refused, naming the key.
  */
 export function withDeployOverrides(base: EnvironmentConfig, context: (key: string) => unknown): DeployOverrides {
@@ -204,6 +231,16 @@ export function withDeployOverrides(base: EnvironmentConfig, context: (key: stri
   if (logRole !== undefined) {
     if (logRole !== 'true' && logRole !== 'false') throw new Error(`-c manageApiGatewayLogRole=${logRole}: true or false`);
     config = { ...config, manageApiGatewayLogRole: logRole === 'true' };
+  }
+  const responder = text('responder');
+  if (responder !== undefined) {
+    if (responder !== 'rules' && responder !== 'bedrock') throw new Error(`-c responder=${responder}: rules or bedrock`);
+    config = { ...config, responder: { ...config.responder, kind: responder } };
+  }
+  const modelId = text('modelId');
+  if (modelId !== undefined) {
+    if (!/^(arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{0,12}:[a-z-]+\/)?[A-Za-z0-9._:-]+$/.test(modelId)) throw new Error(`-c modelId=${modelId}: a Bedrock model id, inference profile id or ARN`);
+    config = { ...config, responder: { ...config.responder, modelId } };
   }
   const concurrency = text('accountConcurrency');
   if (concurrency === undefined) return { config };

@@ -56,6 +56,7 @@ export class VoiceAgentStack extends Stack {
 
     this.functions = new RouteFunctions(this, 'Functions', {
       envName,
+      responder: config.responder,
       table: this.callTable.table,
       appSecret: this.appSecret.secret,
       memoryMb: config.memoryMb,

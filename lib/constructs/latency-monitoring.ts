@@ -28,6 +28,7 @@ import {
   COLD_START_METRIC,
   ENVIRONMENT_DIMENSION,
   LATENCY_STAGES,
+  MODEL_FIRST_TOKEN_METRIC,
   METRICS_NAMESPACE,
   SERVICE_NAME,
   TURN_LATENCY_METRIC,
@@ -157,6 +158,17 @@ export class LatencyMonitoring extends Construct {
         t.providerErrorRatePercent,
       ),
       alarm(
+        'LlmErrors',
+        `The language model failing on more than ${t.llmErrorRatePercent}% of its calls (throttled, timed out, refused, broken stream). Callers are still answered (by the rules, or the failure line); check Bedrock's quotas and model access, then the dashboard's "Language model" row.`,
+        new MathExpression({
+          expression: 'IF(calls > 0, 100 * errors / calls, 0)',
+          usingMetrics: { errors: app('LlmErrors', 'Sum'), calls: app('ModelCalls', 'Sum') },
+          label: 'model errors (% of model calls)',
+          period: PERIOD,
+        }),
+        t.llmErrorRatePercent,
+      ),
+      alarm(
         'FunctionErrors',
         'Lambda errors (crash, timeout, out of memory) plus handler failures answered with 500 (RouteErrors).',
         sumOf('function errors', [...lambda('Errors', 'Sum', isCallPath), app('RouteErrors', 'Sum')]),
@@ -272,6 +284,23 @@ export class LatencyMonitoring extends Construct {
         ],
         width: 9,
         height: 5,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Language model: time to first token (ms)', left: percentiles(MODEL_FIRST_TOKEN_METRIC), width: 8, height: 6 }),
+      new GraphWidget({
+        title: 'Language model: tokens',
+        left: [app('ModelInputTokens', 'Sum', {}, 'input tokens'), app('ModelOutputTokens', 'Sum', {}, 'output tokens')],
+        right: [app('SpeculationTokensWasted', 'Sum', {}, 'tokens of discarded speculations')],
+        width: 8,
+        height: 6,
+      }),
+      new GraphWidget({
+        title: 'Language model: calls and failures',
+        left: [app('ModelCalls', 'Sum', {}, 'model calls'), app('SpeculationModelCalls', 'Sum', {}, 'calls of discarded speculations')],
+        right: [app('LlmErrors', 'Sum', {}, 'failed calls'), app('LlmFallbacks', 'Sum', {}, 'turns answered by the rules instead')],
+        width: 8,
+        height: 6,
       }),
     );
     this.dashboard.addWidgets(

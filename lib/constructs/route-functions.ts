@@ -7,7 +7,7 @@
  * (functions/contracts/routes.ts) — the same declaration the local stack enforces.
  */
 import path from 'node:path';
-import { Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-applicationautoscaling';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -18,7 +18,8 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENVIRONMENT_VARIABLE } from '../../functions/contracts/metrics';
 import { ALL_FUNCTIONS, AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/contracts/routes';
-import type { HotPathConcurrency } from '../config';
+import type { HotPathConcurrency, ResponderSettings } from '../config';
+import { INVOKE_MODEL_STREAM_ACTION, modelResourceArns } from '../../functions/contracts/model';
 import { ESM_REQUIRE_BANNER } from '../../scripts/build-functions';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -36,6 +37,8 @@ export interface RouteFunctionsProps {
   readonly retainLogs: boolean;
   /** Provisioned concurrency (with utilization scaling) for the functions the route table marks `hotPath`. */
   readonly hotPath: HotPathConcurrency;
+  /** Who answers: with `bedrock`, the functions that run turns may call exactly this model. */
+  readonly responder: ResponderSettings;
 }
 
 /** The @connections endpoint of a stage and the execute-api ARN prefix its ManageConnections grants cover. */
@@ -148,7 +151,7 @@ export class RouteFunctions extends Construct {
     // Its own role, no managed policy: only its log group, plus what the route table declares.
     const role = new Role(this, `${spec.name}-role`, {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `voice agent ${spec.name}: ${describePermissions(spec)}`,
+      description: `voice agent ${spec.name}: ${describePermissions(spec, spec.permissions.model && props.responder.kind === 'bedrock')}`,
     });
     role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
@@ -160,6 +163,18 @@ export class RouteFunctions extends Construct {
     }
     if (appSecret) {
       role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.appSecret.secretArn] }));
+    }
+    const callsModel = spec.permissions.model && props.responder.kind === 'bedrock';
+    if (callsModel) {
+      const { region, account } = Stack.of(this);
+      const resources = modelResourceArns(props.responder.modelId, region, account);
+      role.addToPrincipalPolicy(new PolicyStatement({ actions: [INVOKE_MODEL_STREAM_ACTION], resources }));
+      for (const arn of resources.filter((r) => r.includes('*'))) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${arn}]`,
+          reason: 'An inference profile serves a request from any of its Regions; IAM checks the one foundation model there, so its ARN names every Region (and only that model).',
+        });
+      }
     }
 
     const fn = new NodejsFunction(this, spec.name, {
@@ -177,6 +192,15 @@ export class RouteFunctions extends Construct {
         ...(appSecret ? { APP_SECRET_ID: props.appSecret.secretArn } : {}),
         // Functions that speak hear through Deepgram and speak through ElevenLabs (keys from the app secret).
         ...(spec.permissions.speech ? { SPEECH_PROVIDERS: 'vendors' } : {}),
+        // Who answers (functions/settings/config.ts): the rules, or the configured model.
+        ...(callsModel
+          ? {
+              RESPONDER: 'bedrock',
+              BEDROCK_MODEL_ID: props.responder.modelId,
+              BEDROCK_MAX_TOKENS: String(props.responder.maxTokens),
+              BEDROCK_TEMPERATURE: String(props.responder.temperature),
+            }
+          : {}),
         [ENVIRONMENT_VARIABLE]: props.envName,
         POWERTOOLS_SERVICE_NAME: 'voice-agent',
         // sourceMap: true does not set this by itself.
@@ -203,12 +227,13 @@ export class RouteFunctions extends Construct {
   }
 }
 
-function describePermissions(spec: FunctionSpec): string {
+function describePermissions(spec: FunctionSpec, callsModel: boolean): string {
   const { table, manageConnections, appSecret } = spec.permissions;
   const parts = [
     table.length > 0 ? `table ${table.map((a) => a.replace('dynamodb:', '')).join('/')}` : undefined,
     manageConnections ? 'post to connections' : undefined,
     appSecret ? 'read app secret' : undefined,
+    callsModel ? 'call the language model' : undefined,
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : 'no AWS access';
 }

@@ -56,11 +56,21 @@ describe('deploy overrides (-c key=value)', () => {
     expect(withDeployOverrides(ENVIRONMENT_CONFIG.dev, context({}))).toEqual({ config: ENVIRONMENT_CONFIG.dev });
   });
 
+  it('chooses the language model: responder=bedrock, and the model (an id, a profile or an ARN)', () => {
+    expect(ENVIRONMENT_CONFIG.prod.responder.kind).toBe('rules'); // a first deploy needs no model access
+    const { config } = withDeployOverrides(ENVIRONMENT_CONFIG.prod, context({ responder: 'bedrock', modelId: 'amazon.nova-micro-v1:0' }));
+    expect(config.responder).toEqual({ ...ENVIRONMENT_CONFIG.prod.responder, kind: 'bedrock', modelId: 'amazon.nova-micro-v1:0' });
+    const arn = 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0';
+    expect(withDeployOverrides(ENVIRONMENT_CONFIG.dev, context({ modelId: arn })).config.responder.modelId).toBe(arn);
+  });
+
   it.each([
     [{ provisioned: 'on' }, /-c provisioned=on: only "off"/],
     [{ manageApiGatewayLogRole: 'maybe' }, /-c manageApiGatewayLogRole=maybe: true or false/],
     [{ accountConcurrency: '-1' }, /-c accountConcurrency=-1: a whole number/],
     [{ accountConcurrency: 'lots' }, /-c accountConcurrency=lots: a whole number/],
+    [{ responder: 'gpt' }, /-c responder=gpt: rules or bedrock/],
+    [{ modelId: 'anthropic claude; drop' }, /-c modelId=anthropic claude; drop: a Bedrock model id/],
   ])('refuses %j', (values, message) => {
     expect(() => withDeployOverrides(ENVIRONMENT_CONFIG.dev, context(values))).toThrow(message);
   });

@@ -95,3 +95,41 @@ describe('cdk-nag AwsSolutions', () => {
     expect(found.flatMap((v) => v.paths).some((p) => p.includes('fallback-role'))).toBe(true);
   });
 });
+
+describe('the language model (responder bedrock)', () => {
+  const MODEL = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
+  const bedrock = synth('dev', { responder: { kind: 'bedrock', modelId: MODEL, maxTokens: 250, temperature: 0.2 } });
+  const statementsIn = (t: typeof bedrock, name: string) => {
+    const roleId = (functionOf(t, name).Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    return resources(t, 'AWS::IAM::Policy')
+      .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+  };
+
+  it.each(ALL_FUNCTIONS.map((f) => [f.name, f.permissions.model] as const))('%s: may call the model only if it runs turns (%s), on exactly the profile and its model', (name, model) => {
+    const granted = statementsIn(bedrock, name).filter((s) => actionsOf(s).some((a) => a.startsWith('bedrock:')));
+    if (!model) return expect(granted).toEqual([]);
+    expect(granted).toHaveLength(1);
+    expect(actionsOf(granted[0]!)).toEqual(['bedrock:InvokeModelWithResponseStream']);
+    const arns = JSON.stringify(granted[0]!.Resource);
+    expect(arns).toContain(`:inference-profile/${MODEL}`);
+    expect(arns).toContain('arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0');
+    expect(arns).not.toMatch(/foundation-model\/\*|inference-profile\/\*/);
+  });
+
+  it('tells the functions that run turns which model, and no other function', () => {
+    for (const f of ALL_FUNCTIONS) {
+      const env = functionOf(bedrock, f.name).Properties.Environment?.Variables ?? {};
+      if (f.permissions.model) expect(env).toMatchObject({ RESPONDER: 'bedrock', BEDROCK_MODEL_ID: MODEL, BEDROCK_MAX_TOKENS: '250', BEDROCK_TEMPERATURE: '0.2' });
+      else expect(env.RESPONDER).toBeUndefined();
+    }
+  });
+
+  it('the rules (the default) grant no model access at all', () => {
+    for (const f of ALL_FUNCTIONS) expect(allActions(f.name).filter((a) => a.startsWith('bedrock:'))).toEqual([]);
+  });
+
+  it('cdk-nag finds nothing unacknowledged', () => {
+    expect(nagViolations('dev', undefined, { responder: { kind: 'bedrock', modelId: MODEL, maxTokens: 250, temperature: 0.2 } })).toEqual([]);
+  });
+});

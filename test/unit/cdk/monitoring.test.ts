@@ -82,6 +82,7 @@ describe('alarms', () => {
       ProvisionedSpillover: t.spilloverPerMinute,
       DynamoThrottles: t.dynamoThrottlesPerMinute,
       PhoneLineFailures: 0,
+      LlmErrors: t.llmErrorRatePercent,
     };
     expect(Object.keys(alarms).sort()).toEqual(Object.keys(expected).sort());
     // A phone-line failure is an incident in its own minute: a caller was dropped instead of handed to a person.

@@ -64,11 +64,11 @@ export interface NagViolation {
  * Runs cdk-nag's AwsSolutions pack the way bin/app.ts does and returns what it reports (acknowledged findings are
  * not reported). `tamper` may change the stack first, to prove the check is live.
  */
-export function nagViolations(envName: EnvName, tamper?: (stack: VoiceAgentStack) => void): NagViolation[] {
+export function nagViolations(envName: EnvName, tamper?: (stack: VoiceAgentStack) => void, config: Partial<EnvironmentConfig> = {}): NagViolation[] {
   const outdir = mkdtempSync(path.join(tmpdir(), 'nag-'));
   try {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new VoiceAgentStack(app, stackName(envName), { envName, config: ENVIRONMENT_CONFIG[envName] });
+    const stack = new VoiceAgentStack(app, stackName(envName), { envName, config: { ...ENVIRONMENT_CONFIG[envName], ...config } });
     tamper?.(stack);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     try {
