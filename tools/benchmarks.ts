@@ -10,7 +10,7 @@
 import { Command } from 'commander';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { estimateCost, provisionedConcurrencyFor, renderCostMarkdown } from './loadtest/cost-model';
+import { estimateCost, estimateModelCost, provisionedConcurrencyFor, renderCostMarkdown, renderModelCostMarkdown } from './loadtest/cost-model';
 import { FRAME_COST_HEADER, frameCostRow, measureFrameCost, type FrameCost } from './frame-cost';
 import { parseOptions, runLoadtest } from './loadtest/loadtest';
 import type { LoadReport } from './loadtest/report-types';
@@ -41,6 +41,10 @@ function matrix(quick: boolean): Run[] {
   runs.push({ id: 'zero-100ms-10', group: 'zero', args: `--calls 10 --duration ${d(10)} --profile zero --reply-cache off --frame-ms 100` });
   runs.push({ id: 'provisioned-off-1', group: 'provisioned', args: `--calls 1 --duration ${d(1)} --profile seed --reply-cache off --provisioned off` });
   runs.push({ id: 'cache-on-1', group: 'cache', args: `--calls 1 --duration ${d(1)} --profile seed --reply-cache on` });
+  // The model path: the Bedrock stand-in at a Haiku-class latency (first token ≈ 0.4 s) on top of the seed profile.
+  for (const calls of quick ? [1] : [1, 10]) {
+    runs.push({ id: `model-20ms-${calls}`, group: 'model', args: `--calls ${calls} --duration ${d(calls)} --profile seed --reply-cache off --responder bedrock` });
+  }
   return runs;
 }
 
@@ -246,6 +250,7 @@ function render(dir: string, runs: Run[]): string {
     ['off (every reply synthesized)', 'seed-20ms-1'],
     ['on', 'cache-on-1'],
   ]);
+  out.push(...modelSection(reports, runs));
   out.push(...verdict(reports, runs, frameCosts));
   out.push(...frameCostSection(frameCosts, frameCostsAt));
   out.push(...capacity(reports, runs));
@@ -286,6 +291,39 @@ function render(dir: string, runs: Run[]): string {
     }
   }
   return out.join('\n') + '\n';
+}
+
+/** The model path against the rules: one call and ten, the model's own stages, and what its tokens cost. */
+function modelSection(reports: Map<string, LoadReport>, runs: Run[]): string[] {
+  const model = runs.filter((r) => r.group === 'model').flatMap((r) => (reports.get(r.id) ? [[r, reports.get(r.id)!] as const] : []));
+  if (model.length === 0) return [];
+  const out = ['## The language model (issue 16): Bedrock stand-in at a Haiku-class latency, seed profile, 20 ms frames', ''];
+  out.push(
+    'The responder is the front desk agent on the model path (RESPONDER=bedrock): the unchanged Bedrock SDK against the local Bedrock Runtime stand-in, ' +
+      'first token 0.4 s p50 (normal, sd 80 ms, at least 200 ms) and 100 output tokens a second. Its answers come from a deterministic policy (the ' +
+      "front desk's rules, with bookings as tool calls), not from a model: what is measured is the path's latency and cost, not a model's wit.",
+    '',
+    HEADER,
+  );
+  const rules = reports.get('seed-20ms-1');
+  if (rules) out.push(row('rules, 1 call (the headline row)', rules));
+  for (const [r, rep] of model) out.push(row(`model, ${r.id.split('-').at(-1)} call${rep.run.calls > 1 ? 's' : ''}`, rep));
+  out.push('', '| run | model first token p50 / p95 | responder (to the first sentence) p50 / p95 | model calls per turn | target: p95 ≤ 900 ms at 1 call |', '|---|---|---|---|---|');
+  for (const [r, rep] of model) {
+    const first = rep.stages.modelFirstToken;
+    const responder = rep.stages.responder;
+    const calls = rep.counts?.model && rep.turns.answered > 0 ? (rep.counts.model.calls / rep.turns.answered).toFixed(2) : '—';
+    const target = rep.run.calls === 1 ? (rep.p95_latency_ms <= 900 ? `met (${ms(rep.p95_latency_ms)})` : `not met (${ms(rep.p95_latency_ms)})`) : '—';
+    out.push(`| ${r.id} | ${first ? `${ms(first.p50)} / ${ms(first.p95)}` : '—'} | ${ms(responder.p50)} / ${ms(responder.p95)} | ${calls} | ${target} |`);
+  }
+  out.push('');
+  const one = model.find(([, rep]) => rep.counts?.model)?.[1];
+  const estimate = one?.counts ? estimateModelCost(one.counts, 100 * 60 * 8 * 30) : undefined;
+  if (estimate) {
+    out.push(`Model tokens and cost per call-minute, from the ${one!.run.calls}-call run (${one!.counts!.callMinutes.toFixed(1)} call-minutes; scenario: 100 calls × 8 h × 30 days):`, '');
+    out.push(renderModelCostMarkdown(estimate));
+  }
+  return out;
 }
 
 main().catch((err) => {

@@ -104,7 +104,8 @@ function stages(t: Record<string, number>): string {
   const order: [string, string][] = [
     ['endpointAt', 'endpoint'],
     ['transcriptAt', 'speech-to-text'],
-    ['replyAt', 'responder'],
+    ['firstTokenAt', 'model first token'],
+    ['replyAt', 'first sentence'],
     ['ttsFirstByteAt', 'tts first byte'],
     ['firstAudioAt', 'sent'],
   ];

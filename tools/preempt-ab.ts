@@ -1,5 +1,5 @@
 /**
- * `npx tsx tools/preempt-ab.ts [--providers seed] [--turns 12] [--preempt 200]`
+ * `npx tsx tools/preempt-ab.ts [--providers seed] [--turns 12] [--preempt 200] [--responder rules|bedrock]`
  * What preemptive generation saves, measured: the same scripted caller against a local stack with preemption off
  * (PREEMPT_SILENCE_MS=0), then on, in one run; turn latency (end of caller speech → first agent audio, as the
  * server measured it) per mode, with the stages. Writes .cache/bench/preempt-ab.json.
@@ -27,10 +27,11 @@ interface ModeResult {
   readonly samples: number[];
 }
 
-async function runMode(providers: Providers, preemptSilenceMs: number, turns: number, audio: Uint8Array[]): Promise<ModeResult> {
+async function runMode(providers: Providers, preemptSilenceMs: number, turns: number, audio: Uint8Array[], responder: 'rules' | 'bedrock'): Promise<ModeResult> {
   const stack = new LocalStack({
     port: 0,
     providers,
+    responder,
     // The latency model alone: Flite's synthesis time on this machine would add to the modelled first byte.
     vendorAudio: 'synthetic',
     provisioned: 2,
@@ -82,7 +83,7 @@ function stageDurations(report: TurnReport): Record<string, number> {
   const t: Record<string, number | undefined> = report.timings ?? {};
   const from = t.speechEndAt ?? t.endpointAt;
   const out: Record<string, number> = {};
-  for (const key of ['endpointAt', 'transcriptAt', 'replyAt', 'ttsFirstByteAt', 'firstAudioAt'] as const) {
+  for (const key of ['endpointAt', 'transcriptAt', 'firstTokenAt', 'replyAt', 'ttsFirstByteAt', 'firstAudioAt'] as const) {
     if (t[key] !== undefined && from !== undefined) out[key] = t[key]! - from;
   }
   return out;
@@ -93,12 +94,13 @@ async function main() {
     .option('--providers <p>', `speech providers: ${PROVIDERS.join(', ')}`, 'seed')
     .option('--turns <n>', 'measured turns per mode', '12')
     .option('--preempt <ms>', 'silence before preemptive generation, in the "on" mode', '200')
+    .option('--responder <r>', 'rules, or bedrock (the model path on the Bedrock stand-in, Haiku-class latency)', 'rules')
     .parse()
-    .opts<{ providers: Providers; turns: string; preempt: string }>();
+    .opts<{ providers: Providers; turns: string; preempt: string; responder: 'rules' | 'bedrock' }>();
   const audio = await Promise.all(LINES.map(async (line) => fromPcm16(await synthesize(line, { voice: 'rms', sampleRate: 8000 }), FORMAT)));
   const results: ModeResult[] = [];
   for (const preempt of [0, Number(o.preempt)]) {
-    results.push(await runMode(o.providers, preempt, Number(o.turns), audio));
+    results.push(await runMode(o.providers, preempt, Number(o.turns), audio, o.responder));
     console.log(`PREEMPT_SILENCE_MS=${preempt}: ${JSON.stringify({ ...results.at(-1), samples: undefined })}`);
   }
   const [off, on] = results as [ModeResult, ModeResult];
@@ -112,7 +114,7 @@ async function main() {
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(
     out,
-    JSON.stringify({ date: new Date().toISOString(), command: process.argv.slice(1).join(' '), node: process.version, cpus: os.cpus().length, providers: o.providers, results }, null, 2),
+    JSON.stringify({ date: new Date().toISOString(), command: process.argv.slice(1).join(' '), node: process.version, cpus: os.cpus().length, providers: o.providers, responder: o.responder, results }, null, 2),
   );
   console.log(`JSON: ${out}`);
 }

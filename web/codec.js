@@ -171,6 +171,7 @@
     if (t.speechEndAt !== undefined && t.endpointAt !== undefined) out.endpoint = t.endpointAt - t.speechEndAt;
     if (t.endpointFrameAt !== undefined && t.endpointHandlerAt !== undefined) out.dispatch = t.endpointHandlerAt - t.endpointFrameAt;
     if (p.stt !== undefined) out.stt = p.stt;
+    if (p.modelFirstToken !== undefined) out.modelFirstToken = p.modelFirstToken;
     if (p.responder !== undefined) out.responder = p.responder;
     if (p.ttsFirstByte !== undefined) out.ttsFirstByte = p.ttsFirstByte;
     if (t.firstAudioAt !== undefined && t.ttsFirstByteAt !== undefined) out.send = t.firstAudioAt - t.ttsFirstByteAt;
@@ -181,6 +182,7 @@
     endpoint: 'endpointing',
     dispatch: 'dispatch',
     stt: 'speech-to-text',
+    modelFirstToken: 'model first token',
     responder: 'responder',
     ttsFirstByte: 'TTS first byte',
     send: 'send',

@@ -4,11 +4,12 @@
  */
 
 /**
- * Claude 3.5 Haiku through the US cross-region inference profile: a Haiku-class model (the latency class issue 16's
- * budget assumes). An inference profile's requests may be served in any of its Regions, so IAM must allow the profile
- * and the foundation model in each of them (lib/constructs/route-functions.ts).
+ * Claude Haiku 4.5 through the US geographic inference profile: a Haiku-class model (the latency class issue 16's
+ * budget assumes; Claude 3.5 Haiku reached its end of life on 2026-06-19, Amazon Bedrock's model card). An inference
+ * profile's requests may be served in any of its Regions, so IAM must allow the profile and the foundation model in
+ * each of them (modelResourceArns). Anthropic models need a one-time use-case submission in the Bedrock console.
  */
-export const DEFAULT_MODEL_ID = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
+export const DEFAULT_MODEL_ID = 'us.anthropic.claude-haiku-4-5-20251001-v1:0';
 
 /** An inference profile id (a geography prefix before the model id), as opposed to a foundation model id. */
 export const isInferenceProfile = (modelId: string): boolean => /^(us|eu|apac|us-gov|global)\./.test(modelId);

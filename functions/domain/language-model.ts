@@ -38,7 +38,7 @@ export type ModelEvent =
   | { readonly type: 'usage'; readonly inputTokens: number; readonly outputTokens: number };
 
 export interface LanguageModel {
-  /** Provider and model, for logs and metrics (e.g. `bedrock:us.anthropic.claude-3-5-haiku-20241022-v1:0`). */
+  /** Provider and model, for logs and metrics (e.g. `bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0`). */
   readonly name: string;
   /** Streams one assistant turn. Rejects or throws mid-iteration with ModelError; `signal` aborts it. */
   stream(request: ModelRequest, options?: { readonly signal?: AbortSignal }): AsyncIterable<ModelEvent>;

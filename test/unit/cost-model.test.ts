@@ -3,11 +3,14 @@ import path from 'node:path';
 import {
   daysPerWeek,
   estimateCost,
+  estimateModelCost,
   gbSeconds,
+  MODEL_PRICES,
   PRICES,
   provisionedConcurrencyFor,
   readUnits,
   renderCostMarkdown,
+  renderModelCostMarkdown,
   SEED_COST_TABLE,
   writeUnits,
   type CostEstimate,
@@ -237,5 +240,28 @@ describe('markdown', () => {
   it('says so when the scenario is not the seed’s', () => {
     const other = estimateCost(counts({}), { concurrentCalls: 10, hoursPerDay: 8, daysPerMonth: 22 });
     expect(renderCostMarkdown(other)).toContain('Not the same scenario');
+  });
+});
+
+describe('the language model', () => {
+  it('prices input and output tokens per call-minute, discarded speculations included in the totals', () => {
+    const model = { calls: 30, inputTokens: 60_000, outputTokens: 2_000, speculationCalls: 4 };
+    const e = estimateModelCost(counts({ callMinutes: 2, model }), 1000)!;
+    near(e.inputTokensPerCallMinute, 30_000);
+    near(e.outputTokensPerCallMinute, 1_000);
+    near(e.callsPerCallMinute, 15);
+    near(e.speculationCallsPerCallMinute, 2);
+    near(e.perCallMinute, (30_000 * MODEL_PRICES.lines.input.usd + 1_000 * MODEL_PRICES.lines.output.usd) / 1_000_000);
+    near(e.monthly, e.perCallMinute * 1000);
+    expect(renderModelCostMarkdown(e)).toContain('| Input tokens | 30,000 |');
+  });
+
+  it('has no estimate without model counts (the rules answered)', () => {
+    expect(estimateModelCost(counts({ callMinutes: 2 }), 1000)).toBeUndefined();
+  });
+
+  it('dates its prices and says they were read from a secondary source', () => {
+    expect(MODEL_PRICES.asOf).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    for (const line of Object.values(MODEL_PRICES.lines)) expect({ verified: line.verified, evidence: Boolean(line.evidence) }).toEqual({ verified: false, evidence: true });
   });
 });

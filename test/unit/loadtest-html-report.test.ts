@@ -79,9 +79,10 @@ describe('renderHtmlReport', () => {
   const html = renderHtmlReport(report);
 
   it('draws one histogram and one CDF per non-empty distribution, and "no samples" for an empty one', () => {
-    // Charted: server, platform overhead, 6 stages, of which `send` is empty.
-    expect(count(html, '<svg class="hist"')).toBe(7);
-    expect(count(html, '<svg class="cdf"')).toBe(7);
+    // Charted: server, platform overhead, and every stage but `send`, which is empty.
+    const charted = 2 + STAGES.length - 1;
+    expect(count(html, '<svg class="hist"')).toBe(charted);
+    expect(count(html, '<svg class="cdf"')).toBe(charted);
     expect(count(html, 'no samples')).toBe(1);
     const send = html.slice(html.indexOf(`<h3>${STAGE_LABELS.send}</h3>`));
     expect(send.slice(0, send.indexOf('</section>'))).toContain('no samples');
@@ -91,7 +92,7 @@ describe('renderHtmlReport', () => {
   });
 
   it('marks p50/p95/p99 on each CDF and shows the p95 value', () => {
-    expect(count(html, 'class="mark p95"')).toBe(7);
+    expect(count(html, 'class="mark p95"')).toBe(2 + STAGES.length - 1);
     expect(report.p95_latency_ms).toBe(958);
     expect(html).toContain('958 ms'); // headline and table
     expect(html).toContain('p95 958'); // the CDF marker label

@@ -23,7 +23,7 @@ export interface TurnReport {
   timings?: Record<string, number>;
   /** Answered by preemptive generation, and what each provider took (server-reported). */
   preempted?: boolean;
-  providerMs?: { stt?: number; responder?: number; ttsFirstByte?: number };
+  providerMs?: { stt?: number; responder?: number; modelFirstToken?: number; ttsFirstByte?: number };
 }
 
 export interface CallerOptions {

@@ -647,3 +647,90 @@ export function renderCostMarkdown(estimate: CostEstimate, seed: SeedCostTable =
   out.push('');
   return out.join('\n');
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The language model (responder bedrock)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ModelPriceTable {
+  readonly asOf: string;
+  readonly model: string;
+  readonly lines: { readonly input: PriceLine; readonly output: PriceLine; readonly cacheRead: PriceLine; readonly cacheWrite: PriceLine };
+}
+
+const BEDROCK_PAGE = 'https://aws.amazon.com/bedrock/pricing/';
+const HAIKU_45_EVIDENCE = 'https://clauder-navi.com/en/bedrock-claude-cost/';
+const HAIKU_45_NOTE =
+  'Claude Haiku 4.5 lists at $1 / $5 per million input / output tokens on the global endpoint; in-Region and geographic (us.) endpoints cost 10 % more, ' +
+  'which is applied here (the default model is the us. profile). Read from a secondary page: the AWS page renders its rates client-side.';
+
+/** Claude Haiku 4.5 on Amazon Bedrock, us. geographic inference profile (functions/contracts/model.ts DEFAULT_MODEL_ID). */
+export const MODEL_PRICES: ModelPriceTable = {
+  asOf: '2026-12-07',
+  model: 'Claude Haiku 4.5 (us.anthropic.claude-haiku-4-5-20251001-v1:0)',
+  lines: {
+    input: { item: 'input tokens', usd: 1.1, per: 1_000_000, unit: 'tokens', source: BEDROCK_PAGE, evidence: HAIKU_45_EVIDENCE, verified: false, note: HAIKU_45_NOTE },
+    output: { item: 'output tokens', usd: 5.5, per: 1_000_000, unit: 'tokens', source: BEDROCK_PAGE, evidence: HAIKU_45_EVIDENCE, verified: false, note: HAIKU_45_NOTE },
+    cacheRead: {
+      item: 'cached input tokens (read)',
+      usd: 0.11,
+      per: 1_000_000,
+      unit: 'tokens',
+      source: BEDROCK_PAGE,
+      evidence: HAIKU_45_EVIDENCE,
+      verified: false,
+      note: '0.1 × the input rate. The agent sets no cache checkpoint yet (Haiku 4.5 caches prefixes of 4,096 tokens or more; the front desk prompt is far shorter), so none is measured.',
+    },
+    cacheWrite: { item: 'cached input tokens (write)', usd: 1.375, per: 1_000_000, unit: 'tokens', source: BEDROCK_PAGE, evidence: HAIKU_45_EVIDENCE, verified: false, note: '1.25 × the input rate.' },
+  },
+};
+
+export interface ModelCostEstimate {
+  readonly prices: ModelPriceTable;
+  readonly callsPerCallMinute: number;
+  readonly inputTokensPerCallMinute: number;
+  readonly outputTokensPerCallMinute: number;
+  /** Model calls of discarded speculations per call-minute (their tokens are in the totals). */
+  readonly speculationCallsPerCallMinute: number;
+  readonly perCallMinute: number;
+  readonly monthly: number;
+}
+
+/** The model's cost per call-minute from the tokens billed (the stand-in counts them as the service bills them). */
+export function estimateModelCost(counts: MeasuredCounts, callMinutesPerMonth: number, prices: ModelPriceTable = MODEL_PRICES): ModelCostEstimate | undefined {
+  const m = counts.model;
+  if (!m || !(counts.callMinutes > 0)) return undefined;
+  const perMinute = (x: number) => x / counts.callMinutes;
+  const perCallMinute = perMinute(priceOf(prices.lines.input, m.inputTokens) + priceOf(prices.lines.output, m.outputTokens));
+  return {
+    prices,
+    callsPerCallMinute: perMinute(m.calls),
+    inputTokensPerCallMinute: perMinute(m.inputTokens),
+    outputTokensPerCallMinute: perMinute(m.outputTokens),
+    speculationCallsPerCallMinute: perMinute(m.speculationCalls),
+    perCallMinute,
+    monthly: perCallMinute * callMinutesPerMonth,
+  };
+}
+
+export function renderModelCostMarkdown(e: ModelCostEstimate): string {
+  const out: string[] = [];
+  out.push(`### The language model (${e.prices.model}, list prices as of ${e.prices.asOf})`, '');
+  out.push('| Rate | Per call-minute |', '|---|---:|');
+  out.push(`| Model calls (a tool round trip is one more) | ${num.format(e.callsPerCallMinute)} |`);
+  out.push(`| … of which for discarded speculations | ${num.format(e.speculationCallsPerCallMinute)} |`);
+  out.push(`| Input tokens | ${num.format(e.inputTokensPerCallMinute)} |`);
+  out.push(`| Output tokens | ${num.format(e.outputTokensPerCallMinute)} |`);
+  out.push(`| **Cost** | **${formatPerMinute(e.perCallMinute)}** (${formatMonthly(e.monthly)} a month in the scenario) |`, '');
+  out.push('| Price | USD | Per | Verified | Source | Note |', '|---|---:|---|---|---|---|');
+  for (const line of Object.values(e.prices.lines)) {
+    out.push(`| ${line.item} | ${line.usd} | ${int.format(line.per)} ${line.unit} | ${line.verified ? 'yes' : 'no'} | ${line.source} (number read at ${line.evidence}) | ${line.note ?? ''} |`);
+  }
+  out.push(
+    '',
+    'Tokens are counted by the local Bedrock stand-in as the service bills them (input when a model runs on a request, output as streamed), at about 4 ' +
+      'characters a token; its answers are the front desk policy\'s, not a model\'s, so a real model\'s replies (longer or shorter) move the output count.',
+    '',
+  );
+  return out.join('\n');
+}

@@ -42,6 +42,8 @@ export interface LoadtestOptions {
   provisioned: boolean;
   /** Local stack: how the runtime picks an idle environment (default mru). */
   placement?: Placement;
+  /** Who answers on the local stack (default rules). */
+  responder?: 'rules' | 'bedrock';
   bargeIn: number;
   turnsPerCall: [number, number];
   seed: number;
@@ -80,6 +82,7 @@ export function parseOptions(argv: string[]): LoadtestOptions {
     .option('--frame-ms <ms>', 'caller audio per message (Twilio: 20)', int('--frame-ms', 10, 200), 20)
     .option('--reply-cache <on|off>', 'keep static prompts in memory (off: every reply synthesized)', onOff, true)
     .option('--provisioned <on|off>', 'provisioned concurrency on the hot path (local stack)', onOff, true)
+    .addOption(new Option('--responder <r>', 'who answers (local stack): the rules, or the model path on the Bedrock stand-in (Haiku-class latency)').choices(['rules', 'bedrock']).default('rules'))
     .option('--provisioned-media <n>', 'media environments kept warm (local stack)', int('--provisioned-media', 0, 64))
     .addOption(new Option('--placement <p>', 'how the local runtime picks an idle environment').choices(PLACEMENTS).default('mru'))
     .option('--barge-in <rate>', 'share of answers the caller talks over', (v) => Number(v), 0.1)
@@ -98,6 +101,8 @@ interface Snapshot {
   functions: Record<string, FunctionStats>;
   gateway: { messagesIn: number; messagesOut: number; bytesOut: number; rejected: Record<number, number> };
   dynamodb: Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
+  /** The Bedrock stand-in's counts (responder bedrock), and the discarded speculations' calls the functions published. */
+  model?: { calls: number; inputTokens: number; outputTokens: number; speculationCalls: number };
 }
 
 /**
@@ -138,8 +143,13 @@ async function snapshot(stack: LocalStack): Promise<Snapshot> {
     functions: stack.runtime!.stats(),
     gateway: { messagesIn: g.messagesIn, messagesOut: g.messagesOut, bytesOut: g.bytesOut, rejected: { ...g.connectionsRejected } },
     dynamodb: await stack.dynamoStats(),
+    model: stack.bedrock
+      ? { ...pick(stack.bedrock.stats), speculationCalls: stack.logs.metric('SpeculationModelCalls').sum }
+      : undefined,
   };
 }
+
+const pick = ({ calls, inputTokens, outputTokens }: { calls: number; inputTokens: number; outputTokens: number }) => ({ calls, inputTokens, outputTokens });
 
 export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<LoadReport> {
   const format: AudioFormat = { encoding: 'mulaw', sampleRate: 8000 };
@@ -166,6 +176,7 @@ export async function runLoadtest(o: LoadtestOptions, command = ''): Promise<Loa
       skipBuild: o.skipBuild,
       vendorFaults: o.vendorFaults,
       placement: o.placement,
+      responder: o.responder,
     });
     // A stack that failed halfway through its start has parts running: they must not outlive the run.
     await stack.start().catch(async (err: unknown) => {
@@ -427,6 +438,16 @@ function buildReport(x: {
       ),
       dynamodb,
       bytesOut: a.gateway.bytesOut - b.gateway.bytesOut,
+      ...(a.model && b.model
+        ? {
+            model: {
+              calls: a.model.calls - b.model.calls,
+              inputTokens: a.model.inputTokens - b.model.inputTokens,
+              outputTokens: a.model.outputTokens - b.model.outputTokens,
+              speculationCalls: a.model.speculationCalls - b.model.speculationCalls,
+            },
+          }
+        : {}),
     };
   }
   const throttled = x.after ? names.reduce((n, name) => n + fnDiff(name, 'throttles'), 0) + ((x.after.gateway.rejected[429] ?? 0) - (x.before!.gateway.rejected[429] ?? 0)) : 0;
@@ -449,7 +470,7 @@ function buildReport(x: {
       frameMs: o.frameMs,
       replyCache: o.replyCache,
       provisioned: o.provisioned,
-      ...(o.url ? {} : { placement: o.placement ?? 'mru' }),
+      ...(o.url ? {} : { placement: o.placement ?? 'mru', responder: o.responder ?? 'rules' }),
       preemptSilenceMs: policy.preemptSilenceMs,
     },
     turns: { attempted: x.attempted, answered: answered.length, failed: x.attempted - succeeded, bargeIns: x.bargeIns.attempted },

@@ -18,15 +18,19 @@ export interface Distribution {
   readonly cdf: readonly (readonly [number, number])[];
 }
 
-/** Stages of a turn, in the order they happen (see docs/LATENCY.md). */
-export const STAGES = ['endpoint', 'dispatch', 'stt', 'responder', 'ttsFirstByte', 'send'] as const;
+/**
+ * Stages of a turn, in the order they happen (see docs/LATENCY.md). `modelFirstToken` is part of `responder` (a
+ * language model's time to its first text; the responder stage runs to the first complete sentence).
+ */
+export const STAGES = ['endpoint', 'dispatch', 'stt', 'modelFirstToken', 'responder', 'ttsFirstByte', 'send'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const STAGE_LABELS: Record<Stage, string> = {
   endpoint: 'endpoint (silence policy + detection)',
   dispatch: 'gateway and dispatch',
   stt: 'speech-to-text',
-  responder: 'responder',
+  modelFirstToken: 'model first token (within the responder)',
+  responder: 'responder (to the first sentence)',
   ttsFirstByte: 'text-to-speech first byte',
   send: 'send',
 };
@@ -53,6 +57,17 @@ export interface MeasuredCounts {
   readonly dynamodb: Readonly<Record<string, { readonly requests: number; readonly requestBytes: number; readonly responseBytes: number }>>;
   /** Bytes of audio and events sent to callers (data transfer out). */
   readonly bytesOut: number;
+  /** The language model (responder bedrock, local stand-in): calls and tokens as the service bills them. */
+  readonly model?: ModelCounts;
+}
+
+export interface ModelCounts {
+  /** Requests a model ran on. */
+  readonly calls: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Calls of speculations that were discarded (their tokens are in the totals: they are billed too). */
+  readonly speculationCalls: number;
 }
 
 export interface LoadReport {
@@ -77,6 +92,8 @@ export interface LoadReport {
     /** Local stack: the runtime's placement policy. */
     readonly placement?: string;
     readonly preemptSilenceMs?: number;
+    /** Who answered: the rules, or the model path (local: the Bedrock stand-in). */
+    readonly responder?: string;
   };
   readonly turns: { readonly attempted: number; readonly answered: number; readonly failed: number; readonly bargeIns: number };
   readonly calls: { readonly started: number; readonly completed: number; readonly failed: number };

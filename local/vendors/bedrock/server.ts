@@ -54,7 +54,7 @@ export interface ModelLatency {
 }
 
 /**
- * A Haiku-class model: first token ≈ 0.4 s p50 (issue 16's figure for the target; published figures for Bedrock's
+ * A Haiku-class model (Claude Haiku 4.5, the default): first token ≈ 0.4 s p50 (issue 16's figure for the target; published figures for Bedrock's
  * small models put time to first token at 0.2–0.6 s), 100 output tokens per second (an assumption within the range
  * reported for small models; set it to what you measure on your account).
  */
@@ -94,6 +94,8 @@ export interface BedrockRequestRecord {
 
 export interface BedrockRuntimeStats {
   requests: number;
+  /** Requests a model ran on (answered 200). */
+  calls: number;
   inputTokens: number;
   outputTokens: number;
   faults: Partial<Record<ModelFault, number>>;
@@ -117,7 +119,7 @@ export const tokensIn = (text: string): number => Math.ceil(text.length / CHARS_
 
 export class BedrockRuntimeServer {
   readonly faults: FaultPlan<ModelFault>;
-  readonly stats: BedrockRuntimeStats = { requests: 0, inputTokens: 0, outputTokens: 0, faults: {} };
+  readonly stats: BedrockRuntimeStats = { requests: 0, calls: 0, inputTokens: 0, outputTokens: 0, faults: {} };
   readonly requests: BedrockRequestRecord[] = [];
   private readonly region: string;
   private readonly accountId: string;
@@ -211,6 +213,10 @@ export class BedrockRuntimeServer {
     const maxTokens = body.inferenceConfig?.maxTokens ?? 4096;
     const { events, outputTokens, stopReason } = assistantEvents(turn, maxTokens, () => `tooluse_${randomBytes(16).toString('base64url').slice(0, 22)}`);
 
+    // Counted as the service bills: the input once a model runs on it, each output token as it is streamed (a stream
+    // abandoned halfway has paid for what it produced).
+    this.stats.inputTokens += inputTokens;
+    this.stats.calls++;
     res.writeHead(200, {
       'content-type': 'application/vnd.amazon.eventstream',
       'x-amzn-requestid': requestId,
@@ -223,6 +229,7 @@ export class BedrockRuntimeServer {
     for (const event of events) {
       if (gone()) return void record(200, { stopReason: 'client-gone' });
       send(eventMessage(event.type, event.payload));
+      this.stats.outputTokens += event.tokens;
       if (event.type !== 'contentBlockDelta') continue;
       sentDeltas++;
       if (sentDeltas === 1 && fault) {
@@ -244,8 +251,6 @@ export class BedrockRuntimeServer {
       }
       if (Number.isFinite(this.latency.tokensPerSecond)) await sleep((1000 * event.tokens) / this.latency.tokensPerSecond);
     }
-    this.stats.inputTokens += inputTokens;
-    this.stats.outputTokens += outputTokens;
     send(eventMessage('messageStop', { stopReason }));
     send(eventMessage('metadata', { usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens }, metrics: { latencyMs: Date.now() - started } }));
     res.end();
