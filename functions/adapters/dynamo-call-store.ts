@@ -3,6 +3,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { CallRecord, CallState, CallStore, StartFields, TickRead, TurnRecord } from '../domain/call/model';
 import type { DialogState } from '../domain/responder/responder';
+import type { ModelMessage } from '../domain/language-model';
 import type { StoredFrame } from '../domain/vad';
 import { keys, RETENTION } from '../contracts/table-schema';
 
@@ -45,6 +46,13 @@ export class DynamoCallStore implements CallStore {
   async getCall(callId: string): Promise<CallRecord | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.call(callId), ConsistentRead: true }));
     return out.Item ? toCall(out.Item) : undefined;
+  }
+
+  async getHistory(callId: string): Promise<readonly ModelMessage[] | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.history(callId), ConsistentRead: true, ProjectionExpression: 'history' }),
+    );
+    return out.Item?.history as readonly ModelMessage[] | undefined;
   }
 
   async getCallState(callId: string): Promise<CallState | undefined> {
@@ -265,7 +273,12 @@ export class DynamoCallStore implements CallStore {
         Item: { ...keys.turn(callId, record.turn), ...record, expiresAt: epochSeconds(now) + RETENTION.callSeconds },
       }),
     );
-    const dialogUpdate = update.dialog || update.pendingAction ? this.dialogUpdate(record.turn, update) : undefined;
+    // The conversation (a model responder's) goes to its own item, the rest of the dialog state to the call item; both
+    // only from the newest turn to finish. The facts first: a turn that dies between the two leaves the history a turn
+    // behind the facts, never ahead of them.
+    const { history, ...dialog } = update.dialog ?? ({} as DialogState);
+    const dialogUpdate = update.dialog || update.pendingAction ? this.dialogUpdate(record.turn, { ...update, dialog: update.dialog ? (dialog as DialogState) : undefined }) : undefined;
+
     const untilUpdate =
       update.agentUntilMs === undefined
         ? undefined
@@ -290,11 +303,28 @@ export class DynamoCallStore implements CallStore {
           }),
         ),
       );
-      if (both) return;
+      if (both) return this.saveHistory(callId, record.turn, history, now);
     }
     for (const one of [dialogUpdate, untilUpdate]) {
       if (one) await this.conditional(this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.call(callId), ...one })));
     }
+    await this.saveHistory(callId, record.turn, history, now);
+  }
+
+  /** The conversation of turn `turn`, unless a newer turn's is already stored. */
+  private async saveHistory(callId: string, turn: number, history: DialogState['history'], now: number): Promise<void> {
+    if (!history) return;
+    await this.conditional(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.history(callId), turn, history, expiresAt: epochSeconds(now) + RETENTION.callSeconds },
+          ConditionExpression: 'attribute_not_exists(#turn) OR #turn < :turn',
+          ExpressionAttributeNames: { '#turn': 'turn' },
+          ExpressionAttributeValues: { ':turn': turn },
+        }),
+      ),
+    );
   }
 
   /** Only a newer turn may replace the dialog state: an older turn finishing late loses. */

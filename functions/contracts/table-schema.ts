@@ -21,6 +21,11 @@ export const keys = {
   audio: (callId: string, chunk: number) => ({ pk: `CALL#${callId}`, sk: keys.audioSk(chunk) }),
   turnSk: (turn: number) => `TURN#${String(turn).padStart(6, '0')}`,
   turn: (callId: string, turn: number) => ({ pk: `CALL#${callId}`, sk: keys.turnSk(turn) }),
+  /**
+   * A model responder's conversation, apart from the call item: every read and write of the call item is billed on its
+   * whole size (a tick reads it five times a second), so the history lives where only the turn reads it.
+   */
+  history: (callId: string) => ({ pk: `CALL#${callId}`, sk: 'HISTORY' }),
   callsInProgress: { pk: 'STATS', sk: 'CALLS' },
   chunkOf: (audioSk: string) => Number(audioSk.slice('AUDIO#'.length)),
 };

@@ -90,12 +90,13 @@ it('speaks the first sentence while the model is still writing the rest, and tim
   expect(w.telemetry.timings.get('ModelFirstTokenLatency')).toHaveLength(1);
   expect(w.telemetry.counts.get('ModelCalls')).toBe(1);
   expect(w.telemetry.counts.get('ModelOutputTokens')).toBe(served.outputTokens);
-  // The conversation is stored with the call for the next turn.
-  const stored = await w.store.getCall(w.callId);
-  expect(stored!.dialog!.history).toEqual([
+  // The conversation is stored for the next turn, apart from the call item (which every frame's tick reads).
+  expect(await w.store.getHistory(w.callId)).toEqual([
     { role: 'user', content: [{ text: 'please book me in on tuesday at three pm' }] },
     { role: 'assistant', content: [{ text: record.reply }] },
   ]);
+  const stored = await w.store.getCall(w.callId);
+  expect(stored!.dialog).toEqual({ name: 'main', slots: {}, misses: 0 });
 });
 
 it('books through a tool call: the tool result goes back in the same turn and the booking is stored', async () => {
@@ -151,4 +152,22 @@ it('a prepared model answer that is delivered plays its first sentence from the 
   expect(record.reply).toBe('Prepared first. And the rest follows.');
   expect(w.tts.texts.filter((t) => t === 'Prepared first.')).toHaveLength(1); // not synthesized twice
   expect(record.timings.firstTokenAt).toBe(record.timings.endpointAt);
+});
+
+it('the conversation is read once a turn and an older turn finishing late does not overwrite a newer one', async () => {
+  policy = ({ userText }) => ({ text: `Heard: ${userText}.` });
+  const w = await setup();
+  await w.runner.run(speechTurn(await w.claim()));
+  const afterFirst = await w.store.getHistory(w.callId);
+  expect(afterFirst).toHaveLength(2);
+  // The second turn answers with the first in its conversation.
+  await w.runner.run(speechTurn(await w.claim()));
+  expect(bedrock.requests.at(-1)!.body!.messages).toHaveLength(3);
+  const afterSecond = await w.store.getHistory(w.callId);
+  expect(afterSecond).toHaveLength(4);
+  // A stale turn (number 1) finishing now changes neither the call's dialog nor the conversation.
+  const stale = { name: 'main', slots: { appt_day: 'monday', appt_time: '09:00' }, misses: 0, history: afterFirst };
+  await w.store.finishTurn(w.callId, { turn: 1, kind: 'speech', status: 'completed', timings: { endpointAt: Date.now() } }, { dialog: stale });
+  expect(await w.store.getHistory(w.callId)).toEqual(afterSecond);
+  expect((await w.store.getCall(w.callId))!.dialog!.slots).toEqual({});
 });

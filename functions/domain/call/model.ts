@@ -1,6 +1,7 @@
 /** Call state as the domain sees it. Stored in DynamoDB by the call store adapter; plain data. */
 import type { AudioFormat } from '../../contracts/audio-format';
 import type { MetricName } from '../../contracts/metrics';
+import type { ModelMessage } from '../language-model';
 import type { DialogState } from '../responder/responder';
 import type { StoredFrame } from '../vad';
 
@@ -157,6 +158,11 @@ export interface CallStore {
   setAgentSpeaking(callId: string, turn: number, untilMs: number): Promise<void>;
   /** Wins once per agent turn; clears the speaking state. */
   claimBargeIn(callId: string, turn: number): Promise<boolean>;
+  /**
+   * A model responder's conversation as the newest finished turn stored it (kept apart from the call: finishTurn
+   * stores `dialog.history` there, and the call's own dialog state never carries it).
+   */
+  getHistory(callId: string): Promise<readonly ModelMessage[] | undefined>;
   /** Records the turn and, when this turn is the newest to finish, its dialog state and pending action. */
   finishTurn(callId: string, record: TurnRecord, update: { dialog?: DialogState; pendingAction?: 'hangup' | 'transfer'; agentUntilMs?: number }): Promise<void>;
   /**

@@ -114,7 +114,7 @@ export class TurnRunner {
    */
   async prepare(call: CallRecord, audio: Uint8Array, signal: AbortSignal): Promise<PreparedTurn> {
     const { now, config } = this.deps;
-    const dialog = call.dialog ?? this.deps.responder.initialState();
+    const dialog = await this.dialogOf(call);
     const sttStarted = now();
     const result = await withTimeout(
       (timeoutSignal) => this.deps.stt.transcribe(audio, audioFormatOf(call), { context: dialog.name, signal: AbortSignal.any([signal, timeoutSignal]) }),
@@ -175,7 +175,7 @@ export class TurnRunner {
     const { store, telemetry } = this.deps;
     const { call, turn } = input;
     const timings: TurnTimings = { ...input.timings };
-    const dialog = call.dialog ?? this.deps.responder.initialState();
+    const dialog = await this.dialogOf(call, input.kind !== 'greeting');
     const preempted = input.prepared !== undefined;
     const providerMs: { stt?: number; responder?: number; modelFirstToken?: number; ttsFirstByte?: number } = {};
     let heard: { audio?: Uint8Array; speechMs?: number; fromChunk?: number } = { audio: input.audio, speechMs: input.speechMs, fromChunk: input.fromChunk };
@@ -348,6 +348,21 @@ export class TurnRunner {
       timings.replyAt = now();
     }
     return out;
+  }
+
+  /**
+   * The dialog state to answer from: the call's, with the conversation read from where it is kept for responders
+   * that answer from one (one read a turn; an unreadable one is answered without, and said so).
+   */
+  private async dialogOf(call: CallRecord, answers = true): Promise<DialogState> {
+    const dialog = call.dialog ?? this.deps.responder.initialState();
+    if (!answers || !this.deps.responder.keepsHistory || !call.dialog) return dialog;
+    try {
+      return { ...dialog, history: (await this.deps.store.getHistory(call.callId)) ?? [] };
+    } catch (err) {
+      this.deps.telemetry.warn('could not read the conversation; answering without it', { error: describeError(err) });
+      return { ...dialog, history: [] };
+    }
   }
 
   /** When a streamed reply's first sentence is complete: the responder's stage ends (a prepared one ended earlier). */

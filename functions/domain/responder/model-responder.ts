@@ -165,6 +165,7 @@ export function createModelResponder(agent: ModelAgent, options: ModelResponderO
 
   return {
     name: agent.name,
+    keepsHistory: true,
     initialState,
     greet: (state) => ({ text: agent.greeting, state, intent: 'greeting' }),
     respond,

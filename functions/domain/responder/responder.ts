@@ -13,7 +13,10 @@ export interface DialogState {
   readonly slots: Readonly<Record<string, string>>;
   /** Turns in a row that were not understood. */
   readonly misses: number;
-  /** A model responder's conversation so far (bounded); rule responders keep none. */
+  /**
+   * A model responder's conversation so far (bounded); rule responders keep none. Stored apart from the call item
+   * (CallStore.getHistory), and read once a turn for responders that say they keep one (`Responder.keepsHistory`).
+   */
   readonly history?: readonly ModelMessage[];
 }
 
@@ -63,6 +66,8 @@ export interface ReplyStream {
 
 export interface Responder {
   readonly name: string;
+  /** Answers from a conversation (DialogState.history): the turn reads it before answering. */
+  readonly keepsHistory?: boolean;
   initialState(): DialogState;
   greet(state: DialogState): Reply;
   respond(input: ResponderInput, state: DialogState): Reply | Promise<Reply>;
