@@ -42,7 +42,7 @@ function matrix(quick: boolean): Run[] {
   runs.push({ id: 'provisioned-off-1', group: 'provisioned', args: `--calls 1 --duration ${d(1)} --profile seed --reply-cache off --provisioned off` });
   runs.push({ id: 'cache-on-1', group: 'cache', args: `--calls 1 --duration ${d(1)} --profile seed --reply-cache on` });
   // The model path: the Bedrock stand-in at a Haiku-class latency (first token ≈ 0.4 s) on top of the seed profile.
-  for (const calls of quick ? [1] : [1, 10]) {
+  for (const calls of quick ? [1] : [1, 10, 100]) {
     runs.push({ id: `model-20ms-${calls}`, group: 'model', args: `--calls ${calls} --duration ${d(calls)} --profile seed --reply-cache off --responder bedrock` });
   }
   return runs;

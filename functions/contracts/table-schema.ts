@@ -23,9 +23,11 @@ export const keys = {
   turn: (callId: string, turn: number) => ({ pk: `CALL#${callId}`, sk: keys.turnSk(turn) }),
   /**
    * A model responder's conversation, apart from the call item: every read and write of the call item is billed on its
-   * whole size (a tick reads it five times a second), so the history lives where only the turn reads it.
+   * whole size (a tick reads it five times a second), so the history lives where only the turn reads it. Its sort key
+   * must sort after `META`: a tick reads the call and its newest frames in one descending range `AUDIO#… → META`,
+   * and must find nothing else there (`HISTORY` would; a stack test caught it). Nor may it begin with `TURN#`.
    */
-  history: (callId: string) => ({ pk: `CALL#${callId}`, sk: 'HISTORY' }),
+  history: (callId: string) => ({ pk: `CALL#${callId}`, sk: 'TALK' }),
   callsInProgress: { pk: 'STATS', sk: 'CALLS' },
   chunkOf: (audioSk: string) => Number(audioSk.slice('AUDIO#'.length)),
 };
