@@ -14,29 +14,24 @@ const codec = new EventStreamCodec(
 
 const json = (payload: unknown): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(payload), 'utf8'));
 
-/** One event of the stream, e.g. `eventMessage('contentBlockDelta', {contentBlockIndex: 0, delta: {text: 'Hi'}})`. */
-export function eventMessage(eventType: string, payload: unknown): Uint8Array {
+/** A JSON message of the given kind: `event` named by `:event-type`, or `exception` named by `:exception-type`. */
+function message(kind: 'event' | 'exception', name: string, payload: unknown): Uint8Array {
   return codec.encode({
     headers: {
-      ':event-type': { type: 'string', value: eventType },
+      [`:${kind}-type`]: { type: 'string', value: name },
       ':content-type': { type: 'string', value: 'application/json' },
-      ':message-type': { type: 'string', value: 'event' },
+      ':message-type': { type: 'string', value: kind },
     },
     body: json(payload),
   });
 }
 
+/** One event of the stream, e.g. `eventMessage('contentBlockDelta', {contentBlockIndex: 0, delta: {text: 'Hi'}})`. */
+export const eventMessage = (eventType: string, payload: unknown): Uint8Array => message('event', eventType, payload);
+
 /** An error after the stream started, as the service sends it (the SDK throws it as the named exception). */
-export function exceptionMessage(exceptionType: string, payload: { message: string } & Record<string, unknown>): Uint8Array {
-  return codec.encode({
-    headers: {
-      ':exception-type': { type: 'string', value: exceptionType },
-      ':content-type': { type: 'string', value: 'application/json' },
-      ':message-type': { type: 'string', value: 'exception' },
-    },
-    body: json(payload),
-  });
-}
+export const exceptionMessage = (exceptionType: string, payload: { message: string } & Record<string, unknown>): Uint8Array =>
+  message('exception', exceptionType, payload);
 
 /** Decodes one message (tests read the stand-in's bytes back with it). */
 export function decodeMessage(bytes: Uint8Array): { headers: Record<string, string>; payload: unknown } {

@@ -26,7 +26,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
-import { INVOKE_MODEL_STREAM_ACTION, isInferenceProfile } from '../../../functions/contracts/model';
+import { INVOKE_MODEL_STREAM_ACTION, modelResourceArns } from '../../../functions/contracts/model';
 import { drawDelay, FaultPlan, sleep, type Delay } from '../behaviour';
 import { readBodyUpTo } from '../../http-body';
 import { listenOnLoopback } from '../../listen';
@@ -101,7 +101,6 @@ export interface BedrockRuntimeStats {
   faults: Partial<Record<ModelFault, number>>;
 }
 
-export const INVOKE_STREAM_ACTION = INVOKE_MODEL_STREAM_ACTION;
 const MAX_BODY_BYTES = 1024 * 1024;
 const CHARS_PER_TOKEN = 4;
 
@@ -157,11 +156,12 @@ export class BedrockRuntimeServer {
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 
-  /** The ARN IAM checks for a model id: a foundation model, an inference profile, or an ARN given as the id. */
+  /**
+   * The ARN IAM checks for a model id: a foundation model, an inference profile, or an ARN given as the id (the first
+   * of the resources the stack grants for it, functions/contracts/model.ts).
+   */
   modelArn(modelId: string): string {
-    if (modelId.startsWith('arn:')) return modelId;
-    if (isInferenceProfile(modelId)) return `arn:aws:bedrock:${this.region}:${this.accountId}:inference-profile/${modelId}`;
-    return `arn:aws:bedrock:${this.region}::foundation-model/${modelId}`;
+    return modelResourceArns(modelId, this.region, this.accountId)[0]!;
   }
 
   private async handle(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
@@ -176,11 +176,11 @@ export class BedrockRuntimeServer {
       if (!accessKeyId) throw new ServiceError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
       const raw = await readBodyUpTo(req as unknown as IncomingMessage, MAX_BODY_BYTES, () => new ServiceError(413, 'ValidationException', 'Input is too long for requested model.'));
       const arn = this.modelArn(modelId);
-      if (this.options.isAllowed && !this.options.isAllowed(accessKeyId, INVOKE_STREAM_ACTION, arn)) {
+      if (this.options.isAllowed && !this.options.isAllowed(accessKeyId, INVOKE_MODEL_STREAM_ACTION, arn)) {
         throw new ServiceError(
           403,
           'AccessDeniedException',
-          `User: ${accessKeyId} is not authorized to perform: ${INVOKE_STREAM_ACTION} on resource: ${arn} because no identity-based policy allows the ${INVOKE_STREAM_ACTION} action`,
+          `User: ${accessKeyId} is not authorized to perform: ${INVOKE_MODEL_STREAM_ACTION} on resource: ${arn} because no identity-based policy allows the ${INVOKE_MODEL_STREAM_ACTION} action`,
         );
       }
       if (this.options.models && !this.options.models.includes(modelId)) throw new ServiceError(400, 'ValidationException', 'The provided model identifier is invalid.');
