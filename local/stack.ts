@@ -120,7 +120,7 @@ export interface DynamoFaultStats {
 }
 
 export interface VendorFaultStats {
-  readonly deepgram: { requests: number; faults: Partial<Record<Fault, number>> };
+  readonly deepgram: { requests: number; faults: Partial<Record<Fault, number>>; audioSeconds: number };
   readonly elevenlabs: { requests: number; faults: Partial<Record<Fault, number>> };
 }
 

@@ -6,7 +6,7 @@
  * The control server (test tooling, its own port) scripts faults at run time and reports them:
  *   POST /faults {"next": Fault, "count"?: N, "vendor"?: "deepgram"|"elevenlabs"}  the next N requests (default 1) of
  *        that vendor (default both) get the fault;  {"clear": true, "vendor"?: …} drops the scripted ones.
- *   GET  /stats → {deepgram: {requests, faults}, elevenlabs: {requests, faults}}, faults counted by kind.
+ *   GET  /stats → {deepgram: {requests, faults, audioSeconds}, elevenlabs: {requests, faults}}, faults counted by kind.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,7 +35,7 @@ async function main() {
     };
     if (req.method === 'GET' && req.url === '/stats') {
       return reply(200, {
-        deepgram: { requests: deepgram.stats.httpRequests + deepgram.stats.wsConnections, faults: deepgram.stats.faults },
+        deepgram: { requests: deepgram.stats.httpRequests + deepgram.stats.wsConnections, faults: deepgram.stats.faults, audioSeconds: deepgram.stats.audioSeconds },
         elevenlabs: { requests: elevenLabs.stats.ttsRequests, faults: elevenLabs.stats.faults },
       });
     }

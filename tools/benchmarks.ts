@@ -5,7 +5,8 @@
  * 100 concurrent calls with Twilio's 20 ms frames and with 100 ms chunks, 60 s after a 10 s ramp; zero provider
  * latency (platform overhead); provisioned concurrency off versus on; reply cache on versus off. Before them, what one
  * call costs DynamoDB per frame spread over 1 to 256 environments (tools/frame-cost.ts). Then the cost model from the
- * measured counts, at the load test's own spread and at the worst one.
+ * measured counts, at the load test's own spread and at the worst one. End of turn (issue 17): the words against the
+ * fixed silence, one call at 20 and 100 ms framing, with what each costs per call-minute.
  */
 import { Command } from 'commander';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,17 @@ function matrix(quick: boolean): Run[] {
   runs.push({ id: 'zero-100ms-10', group: 'zero', args: `--calls 10 --duration ${d(10)} --profile zero --reply-cache off --frame-ms 100` });
   runs.push({ id: 'provisioned-off-1', group: 'provisioned', args: `--calls 1 --duration ${d(1)} --profile seed --reply-cache off --provisioned off` });
   runs.push({ id: 'cache-on-1', group: 'cache', args: `--calls 1 --duration ${d(1)} --profile seed --reply-cache on` });
+  // End of turn (issue 17): the words decide (default) against the fixed 400 ms silence as it was before, one call,
+  // longer runs (about 20 turns each) so the p95 is not just the slowest of a handful. "Before": preemption at 200 ms
+  // of silence and a coordination tick every 200 ms, as they were.
+  const before = '--function-env END_OF_TURN=fixed --function-env PREEMPT_SILENCE_MS=200 --function-env TICK_MS=200';
+  const eot = quick ? 20 : 180;
+  for (const frame of [20, 100]) {
+    runs.push({ id: `eot-before-${frame}ms-1`, group: 'end-of-turn', args: `--calls 1 --duration ${eot} --profile seed --reply-cache off --frame-ms ${frame} ${before}` });
+    runs.push({ id: `eot-words-${frame}ms-1`, group: 'end-of-turn', args: `--calls 1 --duration ${eot} --profile seed --reply-cache off --frame-ms ${frame}` });
+  }
+  // What the 100 ms tick adds, apart from the words: the words at the old 200 ms tick.
+  runs.push({ id: 'eot-words-tick200-20ms-1', group: 'end-of-turn', args: `--calls 1 --duration ${eot} --profile seed --reply-cache off --function-env TICK_MS=200` });
   // The model path: the Bedrock stand-in at a Haiku-class latency (first token ≈ 0.4 s) on top of the seed profile.
   for (const calls of quick ? [1] : [1, 10, 100]) {
     runs.push({ id: `model-20ms-${calls}`, group: 'model', args: `--calls ${calls} --duration ${d(calls)} --profile seed --reply-cache off --responder bedrock` });
@@ -250,6 +262,7 @@ function render(dir: string, runs: Run[]): string {
     ['off (every reply synthesized)', 'seed-20ms-1'],
     ['on', 'cache-on-1'],
   ]);
+  out.push(...endOfTurnSection(reports, runs));
   out.push(...modelSection(reports, runs));
   out.push(...verdict(reports, runs, frameCosts));
   out.push(...frameCostSection(frameCosts, frameCostsAt));
@@ -291,6 +304,53 @@ function render(dir: string, runs: Run[]): string {
     }
   }
   return out.join('\n') + '\n';
+}
+
+/**
+ * Deepgram's pre-recorded price per audio minute (Nova-3, pay as you go), to price the transcriptions preemptive
+ * generation throws away. From secondary sources seen 2026-12-07 ($0.0043–0.00435), not Deepgram's own price page
+ * (not reachable from here): not verified.
+ */
+const STT_USD_PER_AUDIO_MINUTE = 0.0043;
+
+/** End of turn by the words against the fixed silence (issue 17): latency, how turns ended, and what it costs. */
+function endOfTurnSection(reports: Map<string, LoadReport>, runs: Run[]): string[] {
+  const arms = runs.filter((r) => r.group === 'end-of-turn').flatMap((r) => (reports.get(r.id) ? [[r, reports.get(r.id)!] as const] : []));
+  if (arms.length === 0) return [];
+  const out = ['## End of turn: by the words, against a fixed silence (issue 17; one call, seed profile, rule responder)', ''];
+  out.push(
+    '"before": the turn ends after 400 ms of silence whatever was said, preemptive generation starts at 200 ms of silence, the coordination tick is 200 ms ' +
+      '(`--function-env END_OF_TURN=fixed --function-env PREEMPT_SILENCE_MS=200 --function-env TICK_MS=200`). "words": the defaults — the watcher ' +
+      'transcribes at the first frame of silence, the responder judges the words, and the turn ends after 300 ms when they sound finished, 700 ms when ' +
+      'it cannot tell, 1,000 ms when they stop mid-phrase; ticks every 100 ms (docs/LATENCY.md, "End of turn"). The callers\' lines are the load test\'s ' +
+      '(synthetic, in-domain): the recordings test (`test/integration/stack/real-recordings.test.ts`) covers real speech.',
+    '',
+    '| run | turns | p50 | p95 | mean | endpoint stage p50 / p95 | ended as complete / unsure / incomplete / not judged | early answers discarded per call-minute | DynamoDB requests per media frame | media function billed ms per call-minute | platform $ per call-minute | + speech-to-text audio $ per call-minute | target p50 ≤ 450, p95 ≤ 550 |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const [run, r] of arms) {
+    const c = r.counts;
+    const eot = r.endOfTurn;
+    const judged = eot ? `${eot.complete.turns} / ${eot.unsure.turns} / ${eot.incomplete.turns} / ${eot.none.turns}` : '—';
+    const requests = c ? Object.values(c.dynamodb).reduce((n, x) => n + x.requests, 0) : 0;
+    const media = c?.lambda.media;
+    const platform = c ? estimateCost(c, { concurrentCalls: 100, hoursPerDay: 8, daysPerMonth: 30, provisionedConcurrency: provisionedConcurrencyFor('prod') }).perCallMinute : undefined;
+    const stt = c?.turnTaking ? ((c.turnTaking.sttAudioSeconds / 60) * STT_USD_PER_AUDIO_MINUTE) / c.callMinutes : undefined;
+    const discarded = c?.turnTaking ? (c.turnTaking.speculationsDiscarded / c.callMinutes).toFixed(1) : '—';
+    const target = r.latency.server.p50 <= 450 && r.p95_latency_ms <= 550 ? 'met' : 'not met';
+    out.push(
+      `| ${run.id} | ${r.turns.answered} | ${ms(r.latency.server.p50)} | ${ms(r.p95_latency_ms)} | ${ms(r.avg_latency_ms)} | ${ms(r.stages.endpoint.p50)} / ${ms(r.stages.endpoint.p95)} | ${judged} | ${discarded} | ` +
+        `${c && media ? (requests / media.invocations).toFixed(3) : '—'} | ${c && media ? Math.round(media.billedMs / c.callMinutes) : '—'} | ${platform !== undefined ? `$${platform.toFixed(5)}` : '—'} | ${stt !== undefined ? `$${stt.toFixed(5)}` : '—'} | ${target} |`,
+    );
+  }
+  out.push(
+    '',
+    `Platform $ per call-minute: the cost model below on this run's counts (100 calls × 8 h × 30 days, prod's provisioned concurrency). Speech-to-text: the ` +
+      `audio the Deepgram stand-in was sent (every transcription, discarded ones included) at $${STT_USD_PER_AUDIO_MINUTE} per audio minute (Nova-3 pre-recorded; ` +
+      'secondary sources, 2026-12-07, not verified). Each row\'s command is in its report (`.cache/benchmarks/<run>/report.json`).',
+    '',
+  );
+  return out;
 }
 
 /** The model path against the rules: one call and ten, the model's own stages, and what its tokens cost. */

@@ -33,6 +33,9 @@ export type MetricName =
   | 'LateFramesMerged'
   | 'EndpointWatchesAbandoned'
   | 'EndpointsOverdue'
+  /** End of turn by the words: utterances ended sooner (they sounded finished) or later (they stopped mid-phrase). */
+  | 'EndpointsShortened'
+  | 'EndpointsExtended'
   | 'CallsInProgress'
   | 'RouteErrors'
   | 'ConnectsRefused'

@@ -30,6 +30,14 @@ const EnvSchema = z.object({
   ENDPOINT_SILENCE_MS: num(DEFAULT_ENDPOINTING.endpointSilenceMs),
   MIN_SPEECH_MS: num(DEFAULT_ENDPOINTING.minSpeechMs),
   BARGE_IN_MS: num(DEFAULT_ENDPOINTING.bargeInMs),
+  /** End of turn by the words (`adaptive`, default) or after ENDPOINT_SILENCE_MS always (`fixed`). */
+  END_OF_TURN: z.enum(['fixed', 'adaptive']).default(DEFAULT_ENDPOINTING.endOfTurn),
+  /** Silence that ends an utterance whose words sound finished / the responder cannot judge / stop mid-phrase (END_OF_TURN=adaptive). */
+  COMPLETE_SILENCE_MS: num(DEFAULT_ENDPOINTING.completeSilenceMs),
+  UNSURE_SILENCE_MS: num(DEFAULT_ENDPOINTING.unsureSilenceMs),
+  /** Speech-to-text confidence below which words are never taken as finished (END_OF_TURN=adaptive). */
+  COMPLETE_MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(DEFAULT_ENDPOINTING.completeMinConfidence),
+  INCOMPLETE_SILENCE_MS: num(DEFAULT_ENDPOINTING.incompleteSilenceMs),
   /** The coordination schedule: one read per call per this much stream time (docs/ARCHITECTURE.md, "The hot path"). */
   TICK_MS: z.coerce.number().int().min(20).max(1000).default(DEFAULT_MEDIA_CONFIG.tickMs),
   /** Longest call in seconds, from connect (API Gateway closes every connection at 2 hours regardless). */
@@ -97,6 +105,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       endpointSilenceMs: e.ENDPOINT_SILENCE_MS,
       minSpeechMs: e.MIN_SPEECH_MS,
       bargeInMs: e.BARGE_IN_MS,
+      endOfTurn: e.END_OF_TURN,
+      completeSilenceMs: e.COMPLETE_SILENCE_MS,
+      unsureSilenceMs: e.UNSURE_SILENCE_MS,
+      completeMinConfidence: e.COMPLETE_MIN_CONFIDENCE,
+      incompleteSilenceMs: e.INCOMPLETE_SILENCE_MS,
       tickMs: e.TICK_MS,
       maxCallMs: e.MAX_CALL_SECONDS * 1000,
       preemptSilenceMs: e.PREEMPT_SILENCE_MS ?? preemptionDefault(e.SPEECH_PROVIDERS),

@@ -243,6 +243,27 @@ export class LatencyMonitoring extends Construct {
         (s) => new GraphWidget({ title: `${s.label} (ms)`, left: percentiles(s.metric), leftAnnotations: budget, width: 24 / LATENCY_STAGES.length, height: 5 }),
       ),
     );
+    // End of turn (docs/LATENCY.md): the endpoint stage's whole distribution in this environment, and what decided it.
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'End of turn: caller silence → turn claimed (ms)',
+        left: (['p10', 'p50', 'p90', 'p99', 'Maximum'] as const).map((p) => app('EndpointDelay', p, {}, p === 'Maximum' ? 'max' : p)),
+        width: 12,
+        height: 6,
+      }),
+      new GraphWidget({
+        title: 'End of turn: what decided it',
+        left: [
+          app('EndpointsShortened', 'Sum', {}, 'words sounded finished (shorter silence)'),
+          app('EndpointsExtended', 'Sum', {}, 'words stopped mid-phrase (longer silence)'),
+          app('EndpointWatchesAbandoned', 'Sum', {}, 'caller went on after a pause'),
+          app('SpeculationsDiscarded', 'Sum', {}, 'early answers discarded'),
+        ],
+        right: [app('TurnsPreempted', 'Sum', {}, 'answered preemptively')],
+        width: 12,
+        height: 6,
+      }),
+    );
     this.dashboard.addWidgets(
       new SingleValueWidget({ title: 'Calls in progress', metrics: [app('CallsInProgress', 'Maximum', {}, 'calls in progress')], width: 6, height: 5 }),
       new GraphWidget({

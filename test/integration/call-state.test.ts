@@ -26,10 +26,9 @@ beforeAll(async () => {
 });
 afterAll(async () => table.close());
 
-function world(config: MediaConfig = CONFIG, phoneLine?: PhoneLine) {
+function world(config: MediaConfig = CONFIG, phoneLine?: PhoneLine, stt = new LengthSpeechToText()) {
   const store = new DynamoCallStore(table.tableName, table.client);
   const sender = new RecordingSender();
-  const stt = new LengthSpeechToText();
   const tts = new ToneTextToSpeech();
   const telemetry = new MemoryTelemetry();
   const now = () => Date.now();
@@ -331,9 +330,11 @@ describe('endpointing across environments', () => {
     const before = table.requests();
     const queriesBefore = table.counts().Query?.requests ?? 0;
     for (const f of frames.slice(1, 60)) await env.process({ callId, receivedAt: Date.now() }, f);
-    // Chunks 2–60 are 20 ms to 1180 ms of stream time: the ticks are the frames at 200, 400, …, 1000 ms.
-    expect((table.counts().Query?.requests ?? 0) - queriesBefore).toBe(5);
-    expect(table.requests() - before).toBe(5);
+    // Chunks 2–60 are 20 ms to 1180 ms of stream time: the ticks are the frames at tickMs, 2 × tickMs, … (100 ms: 11).
+    const ticks = Math.floor(1180 / CONFIG.tickMs);
+    expect(ticks).toBe(11);
+    expect((table.counts().Query?.requests ?? 0) - queriesBefore).toBe(ticks);
+    expect(table.requests() - before).toBe(ticks);
   });
 
   it('costs a call the same requests whether one environment handles it or eight', async () => {
@@ -701,7 +702,8 @@ describe('barge-in', () => {
 });
 
 describe('preemptive generation', () => {
-  const PREEMPT: MediaConfig = { ...CONFIG, preemptSilenceMs: 200 };
+  // With the fixed silence: the end of turn by the words has its own tests below.
+  const PREEMPT: MediaConfig = { ...CONFIG, preemptSilenceMs: 200, endOfTurn: 'fixed' };
 
   it('answers the utterance ahead of its endpoint and delivers that answer once the endpoint comes', async () => {
     const w = world(PREEMPT);
@@ -799,3 +801,89 @@ describe('preemptive generation', () => {
     expect(done[1]!.timings.endpointAt - done[1]!.timings.speechEndAt!).toBeGreaterThanOrEqual(1400);
   });
 });
+
+describe('end of turn by the words', () => {
+  // Preemption at the first frame of silence (the default with the vendors): the watcher transcribes the words as soon as
+  // the caller pauses, and they decide how much silence ends the utterance.
+  const EARLY: MediaConfig = { ...CONFIG, preemptSilenceMs: 20, endOfTurn: 'adaptive' };
+
+  it('waits longer after words the responder cannot judge: a 600 ms pause does not cut them', async () => {
+    const words = (ms: number) => (ms < 700 ? 'the weather is nice' : 'the weather is nice and warm');
+    const w = world(EARLY, undefined, new LengthSpeechToText(words));
+    const { callId, streamSid } = await startedCall(w);
+    await realTime(callId, stream(streamSid, layout([5, '.'], [30, 's'], [30, '.'], [20, 's'], [60, '.'])), [w.environment(), w.environment()]);
+    const speech = (await w.store.listTurns(callId)).filter((t) => t.kind === 'speech');
+    expect(speech.map((t) => [t.fromChunk, t.toChunk])).toEqual([[6, 85]]);
+    expect(speech[0]).toMatchObject({ endOfTurn: { heard: 'unsure', silenceMs: 700 } });
+  });
+
+  it('ends an utterance whose words sound finished after the shorter silence, and answers it', async () => {
+    const w = world(EARLY, undefined, new LengthSpeechToText(() => 'what are your opening hours'));
+    const { callId, streamSid } = await startedCall(w);
+    await realTime(callId, stream(streamSid, layout([5, '.'], [30, 's'], [40, '.'])), [w.environment(), w.environment()]);
+    const turns = await w.store.listTurns(callId);
+    expect(turns.map((t) => [t.turn, t.kind, t.status])).toEqual([
+      [1, 'greeting', 'completed'],
+      [2, 'speech', 'completed'],
+    ]);
+    expect(turns[1]).toMatchObject({ preempted: true, intent: 'hours', endOfTurn: { silenceMs: 300, heard: 'complete' } });
+    // The next utterance starts after 300 ms of silence (15 frames), not 400 (20).
+    expect(await w.store.getCall(callId)).toMatchObject({ turnCount: 2, lastEndpointChunk: 35 + 15 });
+    expect(w.telemetry.counts.get('EndpointsShortened')).toBe(1);
+    expect(w.stt.calls).toEqual([600]);
+  });
+
+  for (const endOfTurn of ['adaptive', 'fixed'] as const) {
+    it(`${endOfTurn === 'adaptive' ? 'waits through a 600 ms pause after words that stop mid-phrase: one turn' : 'with a fixed 400 ms silence, cuts the same caller off: two turns'}`, async () => {
+      const words = (ms: number) => (ms < 700 ? 'i would like to book it for' : 'i would like to book it for tuesday at three');
+      // (Fixed: a 400 ms silence, whatever the words; the same watcher transcribes at the first frame of silence.)
+      const w = world({ ...EARLY, endOfTurn }, undefined, new LengthSpeechToText(words));
+      const { callId, streamSid } = await startedCall(w);
+      // 600 ms of speech, a 600 ms pause, 400 ms more, then silence.
+      await realTime(callId, stream(streamSid, layout([5, '.'], [30, 's'], [30, '.'], [20, 's'], [60, '.'])), [w.environment(), w.environment()]);
+      const speech = (await w.store.listTurns(callId)).filter((t) => t.kind === 'speech');
+      if (endOfTurn === 'fixed') {
+        expect(speech.map((t) => [t.fromChunk, t.toChunk])).toEqual([
+          [6, 35],
+          [66, 85],
+        ]);
+        return;
+      }
+      expect(speech.map((t) => [t.fromChunk, t.toChunk, t.status])).toEqual([[6, 85, 'completed']]);
+      expect(speech[0]).toMatchObject({ transcript: 'i would like to book it for tuesday at three', endOfTurn: { heard: 'complete', silenceMs: 300 } });
+      expect(w.telemetry.counts.get('EndpointsExtended')).toBe(1);
+      expect(w.telemetry.counts.get('SpeculationsDiscarded')).toBe(1);
+    });
+  }
+
+  it('without a transcript by the longest silence, judges the words unsure', async () => {
+    // A recognizer slower than the longest end-of-turn silence (1 s): the watcher does not wait for it to decide.
+    const slow = new LengthSpeechToText(() => 'what are your opening hours');
+    const transcribe = slow.transcribe.bind(slow);
+    slow.transcribe = async (audio, format) => {
+      await sleep(1300);
+      return transcribe(audio, format);
+    };
+    const w = world(EARLY, undefined, slow);
+    const { callId, streamSid } = await startedCall(w);
+    await realTime(callId, stream(streamSid, layout([5, '.'], [30, 's'], [90, '.'])), [w.environment(), w.environment()]);
+    const speech = (await w.store.listTurns(callId)).filter((t) => t.kind === 'speech');
+    expect(speech).toHaveLength(1);
+    expect(speech[0]).toMatchObject({ status: 'completed', endOfTurn: { silenceMs: 700, heard: 'unsure' } });
+    expect(await w.store.getCall(callId)).toMatchObject({ lastEndpointChunk: 35 + 35 });
+  });
+
+  it('does not take words for finished when speech-to-text was not sure of them', async () => {
+    // What a misheard sentence looks like: words that match an intent, at a confidence a real recognizer gives garbage.
+    const unsure = new LengthSpeechToText(() => 'can i change my appointment');
+    const transcribe = unsure.transcribe.bind(unsure);
+    unsure.transcribe = async (audio, format) => ({ ...(await transcribe(audio, format)), confidence: 0.05 });
+    const w = world(EARLY, undefined, unsure);
+    const { callId, streamSid } = await startedCall(w);
+    await realTime(callId, stream(streamSid, layout([5, '.'], [30, 's'], [60, '.'])), [w.environment(), w.environment()]);
+    const speech = (await w.store.listTurns(callId)).filter((t) => t.kind === 'speech');
+    expect(speech.map((t) => t.endOfTurn)).toEqual([{ silenceMs: 700, heard: 'unsure' }]);
+    expect(w.telemetry.counts.get('EndpointsShortened')).toBeUndefined();
+  });
+});
+

@@ -3,6 +3,10 @@
  *   npx tsx tools/bench/offline-speech.ts [--rounds N]
  * Synthesizes each development sentence with flite (rms) and decodes it with a one-process pocketsphinx pool in each
  * mode (auto = domain LM + off-domain check, domain only, full en-us LM only), at 16 kHz PCM16 and 8 kHz μ-law.
+ *   npx tsx tools/bench/offline-speech.ts --recordings
+ * Real human speech instead (tools/bench/recordings.ts: the Debian packages' recordings and transcripts), as a phone
+ * caller sends it (8 kHz μ-law), decoded as the local stack does (auto, the front desk's corpus): per recording its
+ * length, decode time and word error; then the totals.
  */
 import { fromPcm16 } from '../../functions/domain/audio';
 import { TELEPHONY_FORMAT } from '../../functions/contracts/audio-format';
@@ -10,6 +14,8 @@ import { toPcm16k } from '../../local/speech/audio';
 import { wordErrorRate } from '../../local/speech/stt/lm';
 import { PocketsphinxRecognizer, type DecodeMode } from '../../local/speech/stt/pocketsphinx';
 import { loadFliteModule, synthesize } from '../../local/speech/tts/flite';
+import { digitsToWords, FRONT_DESK_CORPUS } from '../../functions/domain/responder';
+import { loadRecordings } from './recordings';
 
 /** Twelve front-desk sentences the speech engines are developed and measured on (tests use them too). */
 export const DEV_CORPUS = [
@@ -35,7 +41,29 @@ const pct = (xs: number[], p: number): number => {
 const summary = (xs: number[]): string =>
   `median ${pct(xs, 50).toFixed(0)} ms, p90 ${pct(xs, 90).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms (n=${xs.length})`;
 
+async function recordings(): Promise<void> {
+  const rec = await PocketsphinxRecognizer.create({ corpus: FRONT_DESK_CORPUS, poolSize: 1 });
+  let audioMs = 0;
+  let decodeMs = 0;
+  let errs = 0;
+  let words = 0;
+  for (const r of loadRecordings()) {
+    const res = await rec.recognize(toPcm16k(r.audio, 'mulaw', 8000), { mode: 'auto' });
+    const reference = digitsToWords(r.transcript);
+    const wer = wordErrorRate(reference, digitsToWords(res.text));
+    const n = reference.split(' ').length;
+    audioMs += r.durationMs;
+    decodeMs += res.decodeMs;
+    errs += wer * n;
+    words += n;
+    console.log(`${r.id.padEnd(20)} ${String(r.durationMs).padStart(5)} ms audio → ${res.decodeMs.toFixed(0).padStart(5)} ms (${res.engine}, confidence ${res.confidence}), WER ${(100 * wer).toFixed(0).padStart(3)} %  "${res.text}"`);
+  }
+  console.log(`total: ${(audioMs / 1000).toFixed(1)} s of speech decoded in ${(decodeMs / 1000).toFixed(1)} s (${(decodeMs / audioMs).toFixed(2)} × its length); word error ${((100 * errs) / words).toFixed(1)} % over ${words} words`);
+  await rec.close();
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--recordings')) return recordings();
   const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 1;
   let t = performance.now();
   await loadFliteModule();

@@ -24,6 +24,8 @@ export interface TurnReport {
   /** Answered by preemptive generation, and what each provider took (server-reported). */
   preempted?: boolean;
   providerMs?: { stt?: number; responder?: number; modelFirstToken?: number; ttsFirstByte?: number };
+  /** The silence that ended the utterance and what its words sounded like (server-reported, speech turns). */
+  endOfTurn?: { silenceMs: number; heard?: 'complete' | 'incomplete' | 'unsure' };
 }
 
 export interface CallerOptions {
@@ -310,6 +312,7 @@ export class CallerSession {
         report.timings = msg.timings;
         report.preempted = msg.preempted;
         report.providerMs = msg.providerMs;
+        report.endOfTurn = msg.endOfTurn;
         if (msg.timings?.speechEndAt !== undefined) report.clientLatencyMs = this.pendingClientLatency.shift();
         break;
       }

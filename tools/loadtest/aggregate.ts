@@ -72,6 +72,8 @@ export function platformOverhead(report: TurnSample['report'], policy: Policy): 
   const p = report.providerMs;
   if (report.serverLatencyMs === undefined || !p || p.stt === undefined || p.ttsFirstByte === undefined) return undefined;
   const providers = p.stt + (p.responder ?? 0) + p.ttsFirstByte;
-  const startsAt = (report.preempted ? policy.preemptSilenceMs : policy.endpointSilenceMs) + policy.frameMs;
-  return report.serverLatencyMs - Math.max(policy.endpointSilenceMs + policy.frameMs, startsAt + providers);
+  // The silence this turn's end waited for: the words decide it (END_OF_TURN=adaptive), else the policy's.
+  const endpointSilenceMs = report.endOfTurn?.silenceMs ?? policy.endpointSilenceMs;
+  const startsAt = (report.preempted ? policy.preemptSilenceMs : endpointSilenceMs) + policy.frameMs;
+  return report.serverLatencyMs - Math.max(endpointSilenceMs + policy.frameMs, startsAt + providers);
 }

@@ -24,7 +24,8 @@ import { replay, type CallerEvent, type CallerRun } from './caller-process';
 import { seeded } from './random';
 import { renderHtmlReport } from './html-report';
 import { MachineSampler } from './machine';
-import { STAGES, type LoadReport, type MeasuredCounts, type Stage } from './report-types';
+import { STAGES, type LoadReport, type MeasuredCounts, type Stage, type TurnTakingCounts } from './report-types';
+import type { MetricName } from '../../functions/contracts/metrics';
 import { loadUtterances } from './utterances';
 import type { VendorFaultRates } from '../../local/vendors/behaviour';
 
@@ -71,6 +72,12 @@ const onOff = (v: string) => {
   return v === 'on';
 };
 
+const functionSetting = (v: string, prev: Record<string, string> | undefined) => {
+  const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('--function-env takes KEY=VALUE (an upper-case setting name)');
+  return { ...prev, [m[1]!]: m[2]! };
+};
+
 export function parseOptions(argv: string[]): LoadtestOptions {
   const o = new Command('loadtest')
     .option('--calls <n>', `concurrent calls (at most ${LIMITS.calls})`, int('--calls', 1, LIMITS.calls), 10)
@@ -91,6 +98,7 @@ export function parseOptions(argv: string[]): LoadtestOptions {
     .option('--answer-timeout <ms>', 'a turn not answered within this counts as an error', int('--answer-timeout', 1000, 60_000), 10_000)
     .option('--caller-process <on|off>', 'run the callers in a process of their own (off: in the stack\'s process)', onOff, true)
     .option('--no-progress', 'no progress bar')
+    .option('--function-env <KEY=VALUE>', 'local stack: a setting for every function (repeatable; an A/B of END_OF_TURN, TICK_MS, …)', functionSetting, undefined)
     .parse(argv, { from: 'user' })
     .opts();
   if (o.url && !/^wss?:\/\//.test(o.url)) throw new InvalidArgumentError('--url must be ws:// or wss://');
@@ -103,6 +111,8 @@ interface Snapshot {
   dynamodb: Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
   /** The Bedrock stand-in's counts (responder bedrock), and the discarded speculations' calls the functions published. */
   model?: { calls: number; inputTokens: number; outputTokens: number; speculationCalls: number };
+  /** Speech-to-text as the Deepgram stand-in counted it, and the turn-taking metrics the functions published. */
+  turnTaking?: TurnTakingCounts;
 }
 
 /**
@@ -146,6 +156,21 @@ async function snapshot(stack: LocalStack): Promise<Snapshot> {
     model: stack.bedrock
       ? { ...pick(stack.bedrock.stats), speculationCalls: stack.logs.metric('SpeculationModelCalls').sum }
       : undefined,
+    turnTaking: await turnTaking(stack),
+  };
+}
+
+async function turnTaking(stack: LocalStack): Promise<TurnTakingCounts | undefined> {
+  const vendors = await stack.vendorFaultStats().catch(() => undefined); // the offline profile has no vendor stand-ins
+  if (!vendors) return undefined;
+  const sum = (metric: MetricName) => stack.logs.metric(metric).sum;
+  return {
+    sttRequests: vendors.deepgram.requests,
+    sttAudioSeconds: vendors.deepgram.audioSeconds,
+    turnsPreempted: sum('TurnsPreempted'),
+    speculationsDiscarded: sum('SpeculationsDiscarded'),
+    endpointsShortened: sum('EndpointsShortened'),
+    endpointsExtended: sum('EndpointsExtended'),
   };
 }
 
@@ -448,6 +473,9 @@ function buildReport(x: {
             },
           }
         : {}),
+      ...(a.turnTaking && b.turnTaking
+        ? { turnTaking: Object.fromEntries(Object.entries(a.turnTaking).map(([k, v]) => [k, v - b.turnTaking![k as keyof TurnTakingCounts]])) as unknown as TurnTakingCounts }
+        : {}),
     };
   }
   const throttled = x.after ? names.reduce((n, name) => n + fnDiff(name, 'throttles'), 0) + ((x.after.gateway.rejected[429] ?? 0) - (x.before!.gateway.rejected[429] ?? 0)) : 0;
@@ -472,6 +500,7 @@ function buildReport(x: {
       provisioned: o.provisioned,
       ...(o.url ? {} : { placement: o.placement ?? 'mru', responder: o.responder ?? 'rules' }),
       preemptSilenceMs: policy.preemptSilenceMs,
+      ...(o.functionEnv ? { functionEnv: o.functionEnv } : {}),
     },
     turns: { attempted: x.attempted, answered: answered.length, failed: x.attempted - succeeded, bargeIns: x.bargeIns.attempted },
     calls: x.calls,
@@ -487,6 +516,12 @@ function buildReport(x: {
       ),
     },
     stages: Object.fromEntries(STAGES.map((st) => [st, distribution(byStage[st])])) as Record<Stage, LoadReport['latency']['server']>,
+    endOfTurn: Object.fromEntries(
+      (['complete', 'incomplete', 'unsure', 'none'] as const).map((heard) => {
+        const turns = answered.filter((s) => s.report.timings?.speechEndAt !== undefined && (s.report.endOfTurn?.heard ?? 'none') === heard);
+        return [heard, { turns: turns.length, latency: distribution(turns.flatMap((s) => (s.report.serverLatencyMs === undefined ? [] : [s.report.serverLatencyMs]))) }];
+      }),
+    ) as LoadReport['endOfTurn'],
     platformOverhead: distribution(overhead),
     coldStarts: {
       total: names.reduce((n, name) => n + (x.after?.functions[name]?.coldStarts ?? 0), 0),

@@ -59,6 +59,19 @@ export interface MeasuredCounts {
   readonly bytesOut: number;
   /** The language model (responder bedrock, local stand-in): calls and tokens as the service bills them. */
   readonly model?: ModelCounts;
+  /** Turn-taking's own costs (vendor profiles): what speech-to-text was asked, and the speculations thrown away. */
+  readonly turnTaking?: TurnTakingCounts;
+}
+
+export interface TurnTakingCounts {
+  /** Speech-to-text requests and the audio they carried (Deepgram bills pre-recorded audio by its duration). */
+  readonly sttRequests: number;
+  readonly sttAudioSeconds: number;
+  readonly turnsPreempted: number;
+  /** Early answers discarded: the caller went on, or a frame came late (each cost a transcription). */
+  readonly speculationsDiscarded: number;
+  readonly endpointsShortened: number;
+  readonly endpointsExtended: number;
 }
 
 export interface ModelCounts {
@@ -92,6 +105,8 @@ export interface LoadReport {
     /** Local stack: the runtime's placement policy. */
     readonly placement?: string;
     readonly preemptSilenceMs?: number;
+    /** Local stack: settings given to every function (`--function-env`). */
+    readonly functionEnv?: Readonly<Record<string, string>>;
     /** Who answered: the rules, or the model path (local: the Bedrock stand-in). */
     readonly responder?: string;
   };
@@ -109,6 +124,12 @@ export interface LoadReport {
     readonly afterEndpoint: Distribution;
   };
   readonly stages: Readonly<Record<Stage, Distribution>>;
+  /**
+   * How the answered speech turns' ends were decided (END_OF_TURN, docs/LATENCY.md "End of turn"): how many by words
+   * that sounded finished / stopped mid-phrase / neither, and how many without a transcript in time (`none`); with
+   * the turn latency of each.
+   */
+  readonly endOfTurn?: Readonly<Record<'complete' | 'incomplete' | 'unsure' | 'none', { readonly turns: number; readonly latency: Distribution }>>;
   /** Turn latency minus the time the turn waited on the endpoint silence and the providers (see docs/LATENCY.md). */
   readonly platformOverhead: Distribution;
   /** Environments started during the run; hotPath counts only the functions a call's turns run on (start, media, dtmf, mark). */

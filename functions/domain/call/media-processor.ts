@@ -4,7 +4,7 @@
  * What a frame costs depends on the frame alone, never on how many environments share the call:
  * - a silent frame costs no request;
  * - a speech frame costs one PutItem (so whichever environment closes the utterance can read all of it);
- * - the frame that crosses each `tickMs` of stream time (every 10th at 20 ms) — whichever environment handles it —
+ * - the frame that crosses each `tickMs` of stream time (every 5th at 20 ms) — whichever environment handles it —
  *   makes the call's one coordination read: the call and its newest speech frames, in one Query. From it that
  *   environment decides, for everyone, whether the caller is barging in and whether an utterance is ending. The tick
  *   that finds an utterance about to end becomes its watcher: it waits, inside its invocation, until the endpoint
@@ -16,10 +16,10 @@ import { durationMs, silence, toPcm16, isSpeech } from '../audio';
 import { outbound, ProtocolError, type MediaMessage } from '../protocol';
 import type { AudioFormat } from '../../contracts/audio-format';
 import { assembleUtterance, type StoredFrame } from '../vad';
-import { PREEMPT_SILENCE_MS, type EndpointingConfig } from '../../contracts/turn-policy';
+import { PREEMPT_SILENCE_MS, endOfTurnFor, longestEndpointSilence, type EndpointingConfig } from '../../contracts/turn-policy';
 import { CallViewCache, type CallView } from './call-view';
 import { Speculation } from './speculation';
-import type { CallRecord, CallState, CallStore, ConnectionSender, FrameMeta, Telemetry } from './model';
+import type { CallRecord, CallState, CallStore, ConnectionSender, EndOfTurn, FrameMeta, Telemetry } from './model';
 import type { TurnRunner, UtteranceSource } from './turn-runner';
 
 export interface MediaConfig extends EndpointingConfig {
@@ -63,14 +63,15 @@ export interface MediaConfig extends EndpointingConfig {
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
-  tickMs: 200,
+  tickMs: 100,
   maxFrameMs: 1000,
   startWaitAttempts: 3,
   endpointGraceMs: 20,
   endpointMaxLagMs: 1000,
   endpointOverdueMs: 100,
-  // Half the endpoint silence: early enough to hide most of speech-to-text and the first synthesized byte, late
-  // enough that ordinary pauses inside a sentence rarely start work that is thrown away. 0 turns it off.
+  // One frame of silence: the words are transcribed as soon as the watcher knows the caller paused, so they can decide
+  // the end of the turn (`endOfTurn`) and the answer is ready when it comes; a pause inside a sentence costs a
+  // transcription thrown away (SpeculationsDiscarded). 0 turns it off.
   preemptSilenceMs: PREEMPT_SILENCE_MS,
   maxCallMs: 30 * 60 * 1000,
   maxAheadMs: 3000,
@@ -232,10 +233,11 @@ export class MediaProcessor {
     // likely as late as it was: wait as long again (bounded) for the last words among them.
     const lagMs = Math.min(this.config.endpointMaxLagMs, Math.max(0, (ctx.startedAt ?? ctx.receivedAt) - ctx.receivedAt));
     const silentFor = (ms: number) => ctx.receivedAt + (last.ts + last.durationMs + ms - ts) + lagMs;
-    const wakeAt = Math.max(this.now(), silentFor(this.config.endpointSilenceMs) + this.config.endpointGraceMs);
+    const wakeFor = (silenceMs: number) => Math.max(this.now(), silentFor(silenceMs) + this.config.endpointGraceMs);
     const owner = randomUUID();
-    // Held until well after the wake-up (an overdue tick takes over only from a watcher that died).
-    const untilMs = wakeAt + this.config.endpointOverdueMs + this.config.endpointMaxLagMs;
+    // Held until well after the latest wake-up the words may ask for (an overdue tick takes over only from a watcher
+    // that died).
+    const untilMs = wakeFor(longestEndpointSilence(this.config)) + this.config.endpointOverdueMs + this.config.endpointMaxLagMs;
     if (!(await this.store.claimWatch(ctx.callId, prev, last.chunk, owner, untilMs, this.now()))) return; // someone else watches
     // Counted by the tick that takes the utterance over, once: other overdue ticks racing it lost the claim.
     if (overdue) this.telemetry.count('EndpointsOverdue');
@@ -253,9 +255,18 @@ export class MediaProcessor {
       }
       speculation = await Speculation.start({ store: this.store, turns: this.turns, telemetry: this.telemetry, config: this.config }, ctx.callId, prev, last);
     }
-    const waitMs = wakeAt - this.now();
+    // End of turn by the words, once the speculation has transcribed them: finished words end the utterance sooner,
+    // words that stop mid-phrase later. Waiting for them costs the answer nothing (it needs the transcript too); words
+    // not transcribed by the longest silence: the ordinary one.
+    let endOfTurn: EndOfTurn = { silenceMs: this.config.endpointSilenceMs };
+    if (speculation && this.config.endOfTurn === 'adaptive') {
+      endOfTurn = endOfTurnFor(this.config, await settledWithin(speculation.heard, wakeFor(longestEndpointSilence(this.config)) - this.now()));
+      if (endOfTurn.heard === 'complete') this.telemetry.count('EndpointsShortened');
+      if (endOfTurn.heard === 'incomplete') this.telemetry.count('EndpointsExtended');
+    }
+    const waitMs = wakeFor(endOfTurn.silenceMs) - this.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-    await this.closeUtterance(ctx, view, prev, last, speculation);
+    await this.closeUtterance(ctx, view, prev, last, speculation, endOfTurn);
   }
 
   /**
@@ -263,7 +274,8 @@ export class MediaProcessor {
    * write: exactly one claimant wins); the winner runs the turn inline. A speculation is delivered when it heard
    * every frame the endpoint did, and discarded unsent otherwise.
    */
-  private async closeUtterance(ctx: MediaContext, view: CallView, prev: number, last: FrameMeta, speculation: Speculation | undefined): Promise<void> {
+  private async closeUtterance(ctx: MediaContext, view: CallView, prev: number, last: FrameMeta, speculation: Speculation | undefined, endOfTurn: EndOfTurn): Promise<void> {
+    const { silenceMs } = endOfTurn;
     const discard = () => speculation?.discard();
     let stored: StoredFrame[];
     try {
@@ -275,7 +287,7 @@ export class MediaProcessor {
     // Speech within the endpoint silence after `last` means the caller went on: not the end of the utterance, and a
     // later tick watches its new end. Speech after it (a watcher that woke late finds the next utterance begun) is the
     // next utterance's: this one still ends here.
-    const silenceEndsTs = last.ts + last.durationMs + this.config.endpointSilenceMs;
+    const silenceEndsTs = last.ts + last.durationMs + silenceMs;
     if (stored.some((f) => f.chunk > last.chunk && f.ts < silenceEndsTs)) {
       this.telemetry.count('EndpointWatchesAbandoned');
       discard();
@@ -286,7 +298,7 @@ export class MediaProcessor {
     const utterance = assembleUtterance(frames, (ms) => silence(ms, format), this.config);
     const isTurn = utterance.speechMs >= this.config.minSpeechMs;
     // Frames up to the endpoint belong to this utterance, however late they arrive; the next one starts after it.
-    const endpointChunk = last.chunk + Math.ceil(this.config.endpointSilenceMs / Math.max(1, last.durationMs));
+    const endpointChunk = last.chunk + Math.ceil(silenceMs / Math.max(1, last.durationMs));
     const endpointAt = this.now();
     const claimed = frames.length > 0 ? await this.store.claimEndpoint(ctx.callId, prev, endpointChunk, isTurn) : undefined;
     if (!claimed) {
@@ -312,6 +324,7 @@ export class MediaProcessor {
       speechMs: utterance.speechMs,
       prepared,
       utterance: this.lateFrames(ctx.callId, prev, endpointChunk, frames, format),
+      endOfTurn,
     });
   }
 
@@ -471,6 +484,17 @@ export class MediaProcessor {
   /** Forget a call (e.g. it ended). */
   forget(callId: string): void {
     this.cache.delete(callId);
+  }
+}
+
+/** The promise's value if it settles within `ms`, else undefined (the timer is cleared either way). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  if (ms <= 0) return Promise.race([promise, Promise.resolve(undefined)]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Call state as the domain sees it. Stored in DynamoDB by the call store adapter; plain data. */
 import type { AudioFormat } from '../../contracts/audio-format';
 import type { MetricName } from '../../contracts/metrics';
+import type { Completeness } from '../responder/completeness';
 import type { ModelMessage } from '../language-model';
 import type { DialogState } from '../responder/responder';
 import type { StoredFrame } from '../vad';
@@ -99,6 +100,15 @@ export interface TurnRecord {
   readonly preempted?: boolean;
   /** How long each provider took on this turn (for preempted turns, before the endpoint: overlapped with it). */
   readonly providerMs?: { readonly stt?: number; readonly responder?: number; readonly modelFirstToken?: number; readonly ttsFirstByte?: number };
+  /** Speech turns: the silence that ended the utterance, and what its words sounded like when it was chosen. */
+  readonly endOfTurn?: EndOfTurn;
+}
+
+/** How a speech turn's end was decided (docs/LATENCY.md, "End of turn"). */
+export interface EndOfTurn {
+  readonly silenceMs: number;
+  /** `complete` / `incomplete` / `unsure`; absent when the words were not transcribed before the endpoint. */
+  readonly heard?: Completeness;
 }
 
 export interface StartFields {

@@ -5,7 +5,7 @@
  * discarded unsent and the whole utterance answered the ordinary way.
  */
 import { silence } from '../audio';
-import type { EndpointingConfig } from '../../contracts/turn-policy';
+import type { EndpointingConfig, HeardWords } from '../../contracts/turn-policy';
 import { assembleUtterance, type StoredFrame } from '../vad';
 import type { CallStore, FrameMeta, Telemetry } from './model';
 import type { PreparedTurn, TurnRunner } from './turn-runner';
@@ -26,6 +26,11 @@ export class Speculation {
     private readonly frames: readonly StoredFrame[],
     private readonly preparing: Promise<PreparedTurn>,
     private readonly abort: AbortController,
+    /**
+     * Whether the words it heard sound finished, once they are transcribed (before the reply); undefined when the
+     * transcript is empty, the responder cannot say, or the speculation failed. Never rejects.
+     */
+    readonly heard: Promise<HeardWords | undefined>,
   ) {}
 
   /** Starts answering the utterance after `prev` up to `last`; undefined when there is nothing to answer. */
@@ -37,9 +42,11 @@ export class Speculation {
     const utterance = assembleUtterance(frames, (ms) => silence(ms, format), deps.config);
     if (utterance.speechMs < deps.config.minSpeechMs) return undefined;
     const abort = new AbortController();
-    const preparing = deps.turns.prepare(call, utterance.audio, abort.signal);
-    preparing.catch(() => undefined); // observed when used; never an unhandled rejection
-    return new Speculation(deps.telemetry, frames, preparing, abort);
+    let onHeard!: (heard: HeardWords | undefined) => void;
+    const heard = new Promise<HeardWords | undefined>((resolve) => (onHeard = resolve));
+    const preparing = deps.turns.prepare(call, utterance.audio, abort.signal, onHeard);
+    preparing.then(() => onHeard(undefined), () => onHeard(undefined)); // settles `heard` if the transcript never came; never an unhandled rejection
+    return new Speculation(deps.telemetry, frames, preparing, abort, heard);
   }
 
   /**

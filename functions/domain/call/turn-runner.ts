@@ -4,8 +4,9 @@
  */
 import { outbound, type ExtraEventType } from '../protocol';
 import type { DialogState, Reply, Responder, ResponderInput } from '../responder/responder';
+import type { HeardWords } from '../../contracts/turn-policy';
 import { describeError, type SpeechToText, type TextToSpeech } from '../speech';
-import { audioFormatOf, type CallRecord, type CallStore, type ConnectionSender, type PhoneLine, type Telemetry, type TurnKind, type TurnRecord, type TurnStatus, type TurnTimings } from './model';
+import { audioFormatOf, type CallRecord, type CallStore, type ConnectionSender, type EndOfTurn, type PhoneLine, type Telemetry, type TurnKind, type TurnRecord, type TurnStatus, type TurnTimings } from './model';
 import { sentencesOf, splitSentences } from './sentences';
 import { Speaker, type PreparedHead, type SpeakOutcome, type SpeakerConfig } from './speaker';
 import { onFirst, prepend, withStreamTimeout, withTimeout } from './streams';
@@ -36,6 +37,8 @@ export interface TurnInput {
   readonly prepared?: PreparedTurn;
   /** Speech turns: frames of the utterance that arrive after it was read, merged while nothing has been sent. */
   readonly utterance?: UtteranceSource;
+  /** Speech turns: how the utterance's end was decided. */
+  readonly endOfTurn?: EndOfTurn;
 }
 
 /**
@@ -111,8 +114,9 @@ export class TurnRunner {
   /**
    * Preemptive generation: transcribe the utterance as it stands, reply, and open the first sentence's synthesis —
    * sending nothing. `signal` aborts it. Rejects on a provider error (the turn is then run the ordinary way).
+   * `onHeard` learns, as soon as the transcript is in, whether the words sound finished (the endpoint waits on it).
    */
-  async prepare(call: CallRecord, audio: Uint8Array, signal: AbortSignal): Promise<PreparedTurn> {
+  async prepare(call: CallRecord, audio: Uint8Array, signal: AbortSignal, onHeard?: (heard: HeardWords | undefined) => void): Promise<PreparedTurn> {
     const { now, config } = this.deps;
     const dialog = await this.dialogOf(call);
     const sttStarted = now();
@@ -123,6 +127,8 @@ export class TurnRunner {
     );
     const sttMs = now() - sttStarted;
     const transcript = result.text.trim();
+    const completeness = transcript === '' ? undefined : this.deps.responder.completeness?.(transcript, dialog);
+    onHeard?.(completeness && { completeness, ...(result.confidence !== undefined ? { confidence: result.confidence } : {}) });
     const base = { transcript, dialogTurn: call.dialogTurn, sttMs, discard: () => undefined };
     if (transcript === '' || signal.aborted) return base;
     const replyStarted = now();
@@ -247,6 +253,7 @@ export class TurnRunner {
       error,
       ...(preempted ? { preempted } : {}),
       ...(Object.keys(providerMs).length > 0 ? { providerMs } : {}),
+      ...(input.endOfTurn ? { endOfTurn: input.endOfTurn } : {}),
     };
     const agentUntilMs = timings.firstAudioAt !== undefined ? timings.firstAudioAt + audioMs + 500 : undefined;
     await store.finishTurn(call.callId, record, {
@@ -263,6 +270,7 @@ export class TurnRunner {
         latencyMs: turnLatency(record),
         preempted: record.preempted ?? false,
         providerMs: record.providerMs,
+        ...(record.endOfTurn ? { endOfTurn: record.endOfTurn } : {}),
       });
     }
     return record;

@@ -170,6 +170,8 @@ export function createModelResponder(agent: ModelAgent, options: ModelResponderO
     greet: (state) => ({ text: agent.greeting, state, intent: 'greeting' }),
     respond,
     stream,
+    // The cheap signal, not a second model call: the fallback's understanding of the words, on the facts so far.
+    completeness: (text, state) => fallback.completeness?.(text, { name: 'main', slots: { ...state.slots }, misses: 0 }) ?? 'unsure',
     staticPrompts: () => [agent.greeting, failureText],
   };
 }

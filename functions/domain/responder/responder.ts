@@ -4,6 +4,7 @@
  * run in a different process, so everything a responder needs lives in the (plain JSON) DialogState.
  */
 import type { ModelMessage } from '../language-model';
+import type { Completeness } from './completeness';
 
 /** Plain JSON: stored in DynamoDB between turns. */
 export interface DialogState {
@@ -76,6 +77,12 @@ export interface Responder {
    * spoken while the rest is generated. `signal` abandons it (a discarded speculation).
    */
   stream?(input: ResponderInput, state: DialogState, options?: { readonly signal?: AbortSignal }): ReplyStream;
+  /**
+   * Whether the caller's words sound finished, in this dialog state: the end of the turn comes sooner when they do,
+   * later when they stop mid-phrase (docs/LATENCY.md, "End of turn"). Cheap and synchronous: called on every
+   * speculative transcript. Without it the endpoint is the fixed silence.
+   */
+  completeness?(text: string, state: DialogState): Completeness;
   /**
    * Every text the responder can say that never depends on the call (greeting, re-prompts, goodbye, …), so speech
    * can be synthesized ahead and replayed without a round trip.

@@ -9,6 +9,7 @@ import { speakClock, stem, tokenize } from './normalize';
 import { capitalize, createRenderer, spanText } from './rule-rendering';
 import { createUnderstanding, type Heard } from './rule-understanding';
 import { validateDefinition } from './rule-validation';
+import { phraseCompleteness, type Completeness } from './completeness';
 
 export interface RuleResponderOptions {
   /** Responder name (default `rules`). */
@@ -192,6 +193,22 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
     return reply(turn, intent, 0);
   }
 
+  /**
+   * Complete when the words are understood in this state (an intent, or slot values the state takes) and do not stop
+   * mid-phrase; incomplete when they do; unsure otherwise. The same understanding as `respond`, without the dialog.
+   */
+  function completeness(text: string, raw: DialogState): Completeness {
+    const phrase = phraseCompleteness(text);
+    if (phrase === 'incomplete') return phrase;
+    const state = sanitize(raw);
+    const stateDef = def.states[state.name] as StateDefinition;
+    const active = new Set([...Object.keys(def.global), ...Object.keys(stateDef.on ?? {})]);
+    const stemmed = tokenize(text).map(stem);
+    if (classify(stemmed, active) !== undefined) return 'complete';
+    const takesSlots = stateDef.onSlots !== undefined || stateDef.form !== undefined;
+    return takesSlots && Object.keys(hear(stemmed, awaitedTypes(state))).length > 0 ? 'complete' : phrase;
+  }
+
   function sanitize(raw: unknown): DialogState {
     if (!raw || typeof raw !== 'object') return initialState();
     const r = raw as { name?: unknown; slots?: unknown; misses?: unknown };
@@ -225,6 +242,7 @@ export function createRuleResponder(definition: RuleDefinition, options: RuleRes
     name: options.name ?? 'rules',
     initialState,
     staticPrompts,
+    completeness,
     greet(state: DialogState): Reply {
       const s = sanitize(state);
       const turn = turnOf(s, {});

@@ -75,12 +75,14 @@ export interface DeepgramServerStats {
   faults: Partial<Record<Fault, number>>;
   /** Recognitions by how they were answered. */
   recognized: { known: number; fallback: number; none: number };
+  /** Pre-recorded audio transcribed, in seconds (what Deepgram bills: `metadata.duration`). */
+  audioSeconds: number;
 }
 
 /** Deepgram's encodings (the SDK's ListenV1Encoding); the stand-in decodes only LOCAL_ENCODINGS. */
 export class DeepgramServer {
   readonly faults: FaultPlan;
-  readonly stats: DeepgramServerStats = { httpRequests: 0, wsConnections: 0, faults: {}, recognized: { known: 0, fallback: 0, none: 0 } };
+  readonly stats: DeepgramServerStats = { httpRequests: 0, wsConnections: 0, faults: {}, recognized: { known: 0, fallback: 0, none: 0 }, audioSeconds: 0 };
   /** The last 200 requests and upgrades, oldest first. */
   readonly requests: RecordedRequest[] = [];
   private readonly latency: LatencyModel;
@@ -277,6 +279,7 @@ export class DeepgramServer {
     const info = modelInfo(params.model);
     const bytesPerSample = format.encoding === 'pcm16' ? 2 : 1;
     const duration = round(audio.byteLength / bytesPerSample / format.sampleRate, 6);
+    this.stats.audioSeconds += duration;
     const transcript = params.punctuate ? punctuated(r.transcript) : r.transcript;
     return {
       metadata: {
