@@ -148,7 +148,7 @@ function verdict(reports: Map<string, LoadReport>, runs: Run[], frameCosts: Fram
   const one = reports.get('seed-20ms-1');
   if (one) {
     out.push(
-      `- One call, 20 ms frames: turn latency p95 ${Math.round(one.p95_latency_ms)} ms, of which 400 ms is the endpoint silence the caller must leave; endpoint → first audio p95 ${Math.round(one.latency.afterEndpoint.p95)} ms; platform overhead p95 ${Math.round(one.platformOverhead.p95)} ms.`,
+      `- One call, 20 ms frames: turn latency p95 ${Math.round(one.p95_latency_ms)} ms, which includes the silence that ended each turn (300–1,000 ms, chosen by the caller's words: docs/LATENCY.md); endpoint → first audio p95 ${Math.round(one.latency.afterEndpoint.p95)} ms; platform overhead p95 ${Math.round(one.platformOverhead.p95)} ms.`,
     );
   }
   out.push('');
@@ -225,7 +225,8 @@ function render(dir: string, runs: Run[]): string {
   out.push('Each row is one run of `npm run loadtest` (its command is in the row\'s report); the full reports, with');
   out.push('histograms and CDFs per stage, are written to `.cache/benchmarks/<run>/report.html`. Latency is defined in');
   out.push('[`docs/LATENCY.md`](docs/LATENCY.md): last caller speech frame at the gateway → first agent audio leaving it,');
-  out.push('**including the 400 ms endpoint silence**. Percentiles from HDR histograms. Durations are shorter than the');
+  out.push('**including the silence that ends the turn** (chosen by the words since issue 17; rows measured before it waited a');
+  out.push('fixed 400 ms: each row\'s date is in its report). Percentiles from HDR histograms. Durations are shorter than the');
   out.push("seed's 10 minutes so the matrix fits in a session; `npm run loadtest -- --calls 100 --duration 600` runs the seed's.");
   out.push('');
   out.push('"endpoint → audio" is the same turn measured from the endpoint decision instead of the caller\'s last word:');
@@ -246,8 +247,16 @@ function render(dir: string, runs: Run[]): string {
   out.push('| design | success | avg | p95 | p99 |', '|---|---|---|---|---|');
   out.push(`| seed: serverless | ${SEED.serverless.success_rate} % | ${SEED.serverless.avg_latency_ms} ms | ${SEED.serverless.p95_latency_ms} ms | ${SEED.serverless.p99_latency_ms} ms |`);
   out.push(`| seed: container ("optimized") | ${SEED.container.success_rate} % | ${SEED.container.avg_latency_ms} ms | ${SEED.container.p95_latency_ms} ms | ${SEED.container.p99_latency_ms} ms |`, '');
+  // Rows are re-run one by one (`--only`): each headline row says when it was measured, and whether before issue 17's end
+  // of turn (a fixed 400 ms silence, 200 ms ticks) or after it.
+  const measured = (id: string) => {
+    const r = reports.get(id);
+    if (!r) return '';
+    const eot = r.endOfTurn && r.endOfTurn.none.turns < r.turns.answered ? 'end of turn by the words' : 'fixed 400 ms end of turn';
+    return ` (${r.run.date.slice(0, 16).replace('T', ' ')}, ${eot})`;
+  };
   for (const frame of [20, 100]) {
-    const ids = runs.filter((r) => r.group === `headline-${frame}`).map((r) => [`${r.id.split('-').at(-1)} calls`, r.id] as [string, string]);
+    const ids = runs.filter((r) => r.group === `headline-${frame}`).map((r) => [`${r.id.split('-').at(-1)} calls${measured(r.id)}`, r.id] as [string, string]);
     section(`Headline: seed provider latencies, reply cache off, ${frame} ms ${frame === 20 ? 'frames (Twilio)' : 'chunks'}`, ids);
   }
   section('Zero provider latency: what the platform itself adds', [

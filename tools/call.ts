@@ -74,6 +74,7 @@ async function main() {
     console.log(`agent: ${report.reply ?? '(no reply)'}  [${report.intent ?? report.status}]`);
     console.log(`latency: ${fmt(report.serverLatencyMs)} end of speech → first agent audio (server); ${fmt(report.clientLatencyMs)} (client)`);
     if (report.timings) console.log(`stages: ${stages(report.timings)}`);
+    if (report.endOfTurn) console.log(`end of turn: after ${report.endOfTurn.silenceMs} ms of silence${report.endOfTurn.heard ? ` (the words sounded ${report.endOfTurn.heard})` : ''}`);
     if (report.status !== 'completed') failures++;
     await caller.waitForAgentSilence(300, timeoutMs);
     if (caller.closed) break;
