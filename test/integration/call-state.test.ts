@@ -330,9 +330,9 @@ describe('endpointing across environments', () => {
     const before = table.requests();
     const queriesBefore = table.counts().Query?.requests ?? 0;
     for (const f of frames.slice(1, 60)) await env.process({ callId, receivedAt: Date.now() }, f);
-    // Chunks 2–60 are 20 ms to 1180 ms of stream time: the ticks are the frames at tickMs, 2 × tickMs, … (100 ms: 11).
+    // Chunks 2–60 are 20 ms to 1180 ms of stream time: the ticks are the frames at tickMs, 2 × tickMs, … (200 ms: 5).
     const ticks = Math.floor(1180 / CONFIG.tickMs);
-    expect(ticks).toBe(11);
+    expect(ticks).toBe(5);
     expect((table.counts().Query?.requests ?? 0) - queriesBefore).toBe(ticks);
     expect(table.requests() - before).toBe(ticks);
   });

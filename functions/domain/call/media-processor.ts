@@ -4,7 +4,7 @@
  * What a frame costs depends on the frame alone, never on how many environments share the call:
  * - a silent frame costs no request;
  * - a speech frame costs one PutItem (so whichever environment closes the utterance can read all of it);
- * - the frame that crosses each `tickMs` of stream time (every 5th at 20 ms) — whichever environment handles it —
+ * - the frame that crosses each `tickMs` of stream time (every 10th at 20 ms) — whichever environment handles it —
  *   makes the call's one coordination read: the call and its newest speech frames, in one Query. From it that
  *   environment decides, for everyone, whether the caller is barging in and whether an utterance is ending. The tick
  *   that finds an utterance about to end becomes its watcher: it waits, inside its invocation, until the endpoint
@@ -63,7 +63,7 @@ export interface MediaConfig extends EndpointingConfig {
 }
 
 export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = {
-  tickMs: 100,
+  tickMs: 200,
   maxFrameMs: 1000,
   startWaitAttempts: 3,
   endpointGraceMs: 20,
