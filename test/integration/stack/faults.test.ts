@@ -342,10 +342,12 @@ describe('the caller goes away', () => {
     const failuresBefore = routeFailures.length;
     const greetingBytes = caller.agentAudio().byteLength;
     await caller.speak(await speech('where are you located'));
-    // 250 ms after the last frame the utterance's watcher is answering it ahead of the endpoint (preemptive generation
-    // starts at 200 ms of silence; the endpoint is due at 400 ms, the reply's first audio a few hundred ms later on
-    // the seed latency model): the turn is in flight, and nothing of it has been sent.
-    await new Promise((r) => setTimeout(r, 250));
+    // Drop the line as soon as the utterance has its watcher (the call item's `watch`, written by the first silent tick):
+    // the watcher is answering it ahead of the endpoint (preemptive generation starts one frame into the silence), and
+    // its first audio is a transcription away (the seed model's speech-to-text takes at least 150 ms): the turn is in
+    // flight and nothing of it has been sent. (A fixed 250 ms wait stopped being "before any audio" once the words
+    // ended the turn: a cached reply can start ~250 ms after the last word.)
+    await until(async () => (await callItems(callId)).find((i) => i.sk === 'META')?.watch !== undefined, 5_000, 5);
     const meta = (await callItems(callId)).find((i) => i.sk === 'META');
     const phase = (meta?.turnCount as number) >= 2 ? 'endpoint claimed' : 'being prepared (preemptive generation)';
     socketOf(caller).terminate();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseOptions, runLoadtest } from '../../../tools/loadtest/loadtest';
 import type { LoadReport } from '../../../tools/loadtest/report-types';
+import { DEFAULT_ENDPOINTING } from '../../../functions/contracts/turn-policy';
 
 jest.setTimeout(180_000);
 
@@ -25,8 +26,14 @@ it('runs two calls against a local stack it starts, and writes the JSON and HTML
   expect(report.success_rate).toBe(Math.round((10000 * (report.turns.attempted - report.turns.failed)) / report.turns.attempted) / 100);
   expect(report.latency.server.count).toBe(report.turns.answered);
   expect(report.p95_latency_ms).toBe(report.latency.server.p95);
-  // Every answered turn went through the endpoint silence (400 ms) before its answer.
-  expect(report.latency.server.p50).toBeGreaterThan(400);
+  // Every answered turn went through the silence that ended it before its answer (at least the shortest the words can
+  // ask for, 300 ms), and the report says how each turn's end was decided.
+  expect(report.latency.server.p50).toBeGreaterThan(DEFAULT_ENDPOINTING.completeSilenceMs);
+  const ended = report.endOfTurn!;
+  expect(ended.complete.turns + ended.unsure.turns + ended.incomplete.turns + ended.none.turns).toBe(report.turns.answered);
+  if (ended.complete.turns > 0) expect(ended.complete.latency.p50).toBeGreaterThan(DEFAULT_ENDPOINTING.completeSilenceMs);
+  if (ended.unsure.turns > 0) expect(ended.unsure.latency.p50).toBeGreaterThan(DEFAULT_ENDPOINTING.unsureSilenceMs);
+  expect(report.counts?.turnTaking?.sttRequests).toBeGreaterThanOrEqual(report.turns.answered);
   expect(report.stages.stt.count).toBe(report.turns.answered);
   expect(report.stages.dispatch.count).toBeGreaterThan(0);
   // Client and server measured the same turns: the difference is loopback and queueing, not a different turn.
