@@ -75,11 +75,12 @@ class Engine:
         c.set_string('-lm', cfg['fullLm'])
         c.set_string('-logfn', logfn)
         # Free speech must be decoded in a fraction of its length (a caller waits for it). Measured on the 16 real
-        # recordings of tools/bench/recordings.ts (53 s of speech, one decoder, 2026-12-07): the defaults took 13.5 s at
-        # 56.6 % word error (3.8 % on four synthetic 8 kHz sentences); without the second, flat-lexicon pass and with
-        # at most 3,000 active HMMs a frame, 7.2 s at 54.1 % (synthetic: 3.8 %). Narrower beams or every other frame
-        # only (-ds 2) were faster still but lost synthetic 8 kHz speech (27 % word error). Reproduce:
-        # `npx tsx tools/bench/offline-speech.ts --recordings`.
+        # recordings of tools/bench/recordings.ts (53 s of speech, this decoder alone, one core, 2026-12-07, with a
+        # one-off script over a grid of settings, not kept): the defaults took 13.5 s at 56.6 % word error (3.8 % on
+        # four synthetic 8 kHz sentences); without the second, flat-lexicon pass and with at most 3,000 active HMMs a
+        # frame, 7.2 s at 54.1 % (synthetic: 3.8 %). Narrower beams or every other frame only (-ds 2) were faster
+        # still but lost synthetic 8 kHz speech (27 % word error). The recognizer as the stack uses it (domain LM, then
+        # this decoder) on the same recordings: `npx tsx tools/bench/offline-speech.ts --recordings`.
         c.set_boolean('-fwdflat', False)
         c.set_int('-maxhmmpf', 3000)
         self.full = Decoder(c)
