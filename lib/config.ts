@@ -105,6 +105,11 @@ export interface EnvironmentConfig {
     readonly retain: boolean;
     /** Refuse DeleteTable until switched off. */
     readonly deletionProtection: boolean;
+    /**
+     * How long a call and its turns are kept (hours; DynamoDB TTL). Transcripts are personal data: keep them no longer
+     * than the on-call history needs. Caller audio is kept an hour regardless (table-schema.ts RETENTION).
+     */
+    readonly callRetentionHours: number;
   };
   readonly logs: { readonly retention: RetentionDays; readonly retain: boolean };
   readonly alarms: AlarmThresholds;
@@ -132,7 +137,7 @@ export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = 
     hotPath: { provisioned: 1, maxProvisioned: 4, utilizationTarget: 0.7 },
     stageThrottle: { rateLimit: 500, burstLimit: 1000 }, // ~10 calls
     detailedRouteMetrics: false,
-    table: { retain: false, deletionProtection: false },
+    table: { retain: false, deletionProtection: false, callRetentionHours: 24 },
     logs: { retention: RetentionDays.ONE_WEEK, retain: false },
     alarms: {
       turnLatencyP95Ms: 1000,
@@ -154,7 +159,7 @@ export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = 
     hotPath: { provisioned: 2, maxProvisioned: 20, utilizationTarget: 0.7 },
     stageThrottle: { rateLimit: 2500, burstLimit: 5000 }, // ~50 calls
     detailedRouteMetrics: true,
-    table: { retain: false, deletionProtection: false },
+    table: { retain: false, deletionProtection: false, callRetentionHours: 72 },
     logs: { retention: RetentionDays.TWO_WEEKS, retain: false },
     alarms: {
       turnLatencyP95Ms: SEED_BUDGET_MS,
@@ -183,7 +188,8 @@ export const ENVIRONMENT_CONFIG: Readonly<Record<EnvName, EnvironmentConfig>> = 
     // 100 concurrent calls at 50 messages/s plus marks, with headroom; within the account's default 10,000/s.
     stageThrottle: { rateLimit: 7500, burstLimit: 10000 },
     detailedRouteMetrics: true,
-    table: { retain: true, deletionProtection: true },
+    // A week: an alarm on Friday night is still explainable on Monday, and no longer.
+    table: { retain: true, deletionProtection: true, callRetentionHours: 168 },
     logs: { retention: RetentionDays.ONE_MONTH, retain: true },
     alarms: {
       turnLatencyP95Ms: SEED_BUDGET_MS,

@@ -58,6 +58,7 @@ export class VoiceAgentStack extends Stack {
       envName,
       responder: config.responder,
       table: this.callTable.table,
+      callRetentionHours: config.table.callRetentionHours,
       appSecret: this.appSecret.secret,
       memoryMb: config.memoryMb,
       logRetention: config.logs.retention,
@@ -87,7 +88,12 @@ export class VoiceAgentStack extends Stack {
       throttle: { rateLimit: 20, burstLimit: 50 },
       // The browser token endpoint is open: one token per Call pressed. Its own, lower limit keeps a flood of token
       // requests from taking the phone line's share of the stage.
-      routeThrottle: { 'POST /browser/token': { rateLimit: 5, burstLimit: 10 }, 'POST /calls': { rateLimit: 1, burstLimit: 5 } },
+      routeThrottle: {
+        'POST /browser/token': { rateLimit: 5, burstLimit: 10 },
+        'POST /calls': { rateLimit: 1, burstLimit: 5 },
+        // An engineer's page: a few requests a second is plenty, and bounds what a leaked token could pull out quickly.
+        'GET /history': { rateLimit: 2, burstLimit: 10 },
+      },
       logRetention: config.logs.retention,
       retainLogs: config.logs.retain,
     });
@@ -121,6 +127,10 @@ export class VoiceAgentStack extends Stack {
     new CfnOutput(this, 'WebClientPage', {
       value: this.web.pageS3Uri,
       description: 'The browser page (private bucket): open the link `aws s3 presign <this> --expires-in 3600` prints',
+    });
+    new CfnOutput(this, 'CallHistoryPage', {
+      value: this.web.historyPageS3Uri,
+      description: "The on-call history of this environment's calls (private bucket; presign it like WebClientPage; it asks for the voiceAgentToken)",
     });
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl, description: 'CloudWatch dashboard of the latency budget' });
     new CfnOutput(this, 'CallsTableName', { value: this.callTable.table.tableName, description: 'DynamoDB call table' });

@@ -3,7 +3,7 @@ import { PLACEMENTS, type Placement } from './runtime/types';
 import { LocalStack, PROVIDERS, type Providers } from './stack';
 
 /** Function settings `npm start` passes through from its own environment (functions see nothing else of it). */
-const TUNING_VARIABLES = ['PREEMPT_SILENCE_MS', 'ENDPOINT_SILENCE_MS', 'END_OF_TURN', 'COMPLETE_SILENCE_MS', 'COMPLETE_MIN_CONFIDENCE', 'UNSURE_SILENCE_MS', 'INCOMPLETE_SILENCE_MS', 'TICK_MS', 'STT_TIMEOUT_MS', 'TTS_TIMEOUT_MS', 'VAD_THRESHOLD_DBFS', 'PROMPT_CACHE', 'POWERTOOLS_LOG_LEVEL'];
+const TUNING_VARIABLES = ['PREEMPT_SILENCE_MS', 'ENDPOINT_SILENCE_MS', 'END_OF_TURN', 'COMPLETE_SILENCE_MS', 'COMPLETE_MIN_CONFIDENCE', 'UNSURE_SILENCE_MS', 'INCOMPLETE_SILENCE_MS', 'TICK_MS', 'STT_TIMEOUT_MS', 'TTS_TIMEOUT_MS', 'VAD_THRESHOLD_DBFS', 'PROMPT_CACHE', 'POWERTOOLS_LOG_LEVEL', 'CALL_RETENTION_HOURS'];
 
 async function main() {
   const providers = (process.env.PROVIDERS || 'offline') as Providers;
@@ -41,6 +41,7 @@ async function main() {
   );
   console.log(`call it: npm run call -- --url '${stack.callerUrl()}' --say "what are your opening hours"`);
   console.log(`or talk to it in a browser: ${stack.pageUrl()} (press Call; the page asks for a 5-minute token itself)`);
+  console.log(`the calls, turn by turn (the on-call history): ${stack.pageUrl()}history.html (token: ${stack.token}, the one in the call URL)`);
   if (stack.bedrock) console.log(`Bedrock Runtime is a local stand-in at ${stack.bedrock.url}: a deterministic policy (the front desk's rules asking for tool calls), not a language model`);
   if (process.env.TWILIO_AUTH_TOKEN) {
     console.log(`Twilio voice webhook: http://127.0.0.1:${stack.port}/twilio/voice (signed with TWILIO_AUTH_TOKEN)`);

@@ -6,7 +6,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createTableInput } from '../functions/contracts/table-schema';
-import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTES } from '../functions/contracts/routes';
+import { ALL_FUNCTIONS, AUTHORIZER, HTTP_CORS, HTTP_ROUTES, ROUTES } from '../functions/contracts/routes';
 import { buildFunctions, bundlePath } from '../scripts/build-functions';
 import { startChild, type ChildService } from './child';
 import { WebSocketGateway } from './gateway/gateway';
@@ -219,6 +219,7 @@ export class LocalStack {
       accountId: ACCOUNT_ID,
       isAllowed: iam.isAllowed,
       httpRoutes: HTTP_ROUTES.map((r) => ({ method: r.method, path: r.path, functionName: r.name })),
+      httpCors: HTTP_CORS,
       // The browser page, on the same origin as the token endpoint it calls (on AWS: an S3 bucket, lib/constructs/web-client.ts).
       staticRoot: path.join(ROOT, 'web'),
       customDomain: o.customDomain,

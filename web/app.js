@@ -10,11 +10,15 @@
  *  3. the agent's `media` played gaplessly (AudioBufferSources scheduled back to back), each `mark` echoed when
  *     playback reaches it, `clear` (the caller talked over the agent) stopping playback at once.
  *
- * Plain script, no build step, no external URLs. Helpers in codec.js (VoiceAgentCodec).
+ * Each turn's timings come back as a `voiceagent.turn` event: shown as a line of stages, a waterfall of them and a
+ * bar in the call's latency chart (waterfall.js, VoiceAgentWaterfall; the history page draws stored turns the same way).
+ *
+ * Plain script, no build step, no external URLs. Helpers in codec.js (VoiceAgentCodec) and waterfall.js.
  */
 (function () {
   'use strict';
   const C = window.VoiceAgentCodec;
+  const W = window.VoiceAgentWaterfall;
   const $ = (id) => document.getElementById(id);
 
   const FORMATS = {
@@ -39,6 +43,24 @@
   }
 
   $('api').value = initialApi();
+
+  /**
+   * The history page, told this page's API address when it would not find it by itself (a typed one, or `?api=`).
+   * The page's own href is kept (the deployed pages are named otherwise). On a presigned S3 link (call.html) the
+   * relative link is not signed and S3 refuses it: the history page needs a presigned link of its own, as the title
+   * says.
+   */
+  const historyHref = $('history-link').getAttribute('href');
+  function updateHistoryLink() {
+    const link = $('history-link');
+    const api = $('api').value.trim();
+    const baked = document.querySelector('meta[name="voice-agent-api"]');
+    const own = (baked && baked.content) || location.origin;
+    link.href = historyHref + (api && api !== own ? `?api=${encodeURIComponent(api)}` : '');
+    if (/[?&]X-Amz-Signature=/.test(location.search)) link.title = 'On S3 each page needs its own link: aws s3 presign s3://<bucket>/history.html';
+  }
+  updateHistoryLink();
+  $('api').addEventListener('input', updateHistoryLink);
   const requestedFormat = new URLSearchParams(location.search).get('format');
   if (requestedFormat && FORMATS[requestedFormat]) $('format').value = requestedFormat;
 
@@ -216,7 +238,8 @@
           return this.ui.turn(msg.turn, {
             status: msg.status,
             latencyMs: msg.latencyMs,
-            stages: C.stagesOf(msg),
+            stages: W.stagesOf(msg),
+            event: msg,
             preempted: msg.preempted,
             // No end of caller speech (the greeting): its latency runs from the start of the call instead.
             answersSpeech: Boolean(msg.timings && msg.timings.speechEndAt !== undefined),
@@ -324,8 +347,8 @@
       li = document.createElement('li');
       li.className = 'turn';
       li.dataset.turn = String(n);
-      for (const part of ['heard', 'reply', 'note', 'latency', 'stages']) {
-        const p = document.createElement('p');
+      for (const part of ['heard', 'reply', 'note', 'latency', 'stages', 'waterfall']) {
+        const p = document.createElement(part === 'waterfall' ? 'div' : 'p');
         p.className = part;
         p.hidden = true;
         li.append(p);
@@ -334,6 +357,27 @@
       $('turns').append(li);
     }
     return li;
+  }
+
+  /** The turn's stages drawn on one axis under its stages line (nothing when the event has none to draw). */
+  function showWaterfall(li, n, event) {
+    const box = li.querySelector('.waterfall');
+    const svg = W.renderWaterfall(event, document, { title: `Turn ${n}` });
+    box.replaceChildren(...(svg ? [svg] : []));
+    box.hidden = !svg;
+  }
+
+  /** Latency per turn over the call, redrawn as each turn's timings arrive. */
+  const latencies = new Map();
+  function chartTurn(n, point) {
+    if (point.latencyMs === undefined) return;
+    latencies.set(n, Object.assign({ turn: n }, point));
+    drawChart();
+  }
+  function drawChart() {
+    const svg = W.renderLatencyChart([...latencies.values()], document);
+    $('latency-chart').querySelector('.chart').replaceChildren(...(svg ? [svg] : []));
+    $('latency-chart').hidden = !svg;
   }
 
   const show = (li, part, text) => {
@@ -368,10 +412,10 @@
         li.dataset.status = update.status;
         li.dataset.kind = update.answersSpeech ? 'answer' : 'greeting';
         if (update.latencyMs !== undefined) show(li, 'latency', `${Math.round(update.latencyMs)} ms${update.status === 'completed' ? '' : ` (${update.status})`}`);
-        const stages = Object.entries(update.stages)
-          .map(([stage, ms]) => `${C.STAGE_LABELS[stage] || stage} ${Math.round(ms)} ms`)
-          .join(' · ');
-        if (stages) show(li, 'stages', stages + (update.preempted ? ' — answered preemptively: speech-to-text and the reply were ready before the endpoint' : ''));
+        const stages = W.stagesLine(update.stages);
+        if (stages) show(li, 'stages', stages + (update.preempted ? W.PREEMPTED_NOTE : ''));
+        showWaterfall(li, n, update.event);
+        chartTurn(n, { latencyMs: update.latencyMs, fromSpeech: update.answersSpeech, status: update.status });
       }
       li.scrollIntoView({ block: 'nearest' });
     },
@@ -406,6 +450,8 @@
     if (!/^https?:\/\//.test(api)) return ui.error('Enter the API address (http://… or https://…), or open the page with ?api=…');
     for (const li of turns.values()) li.remove();
     turns.clear();
+    latencies.clear();
+    drawChart();
     $('timer').textContent = '00:00';
     $('call').disabled = true;
     call = new Call(api, $('format').value, ui);

@@ -3,6 +3,8 @@
  * In the page they are `window.VoiceAgentCodec`; in Node (the unit tests, test/unit/web-codec.test.ts) the same file
  * is `require`d, so what the browser sends is checked against the server's own codec.
  *
+ * A turn's stages (stagesOf, STAGE_LABELS) are in waterfall.js, with the drawing of them.
+ *
  * Resampler is written to be self-contained (no references outside its class body): app.js ships its source text
  * into the AudioWorklet, whose global scope has nothing of the page's.
  */
@@ -160,35 +162,7 @@
     return 10 * Math.log10(sum / Math.max(1, samples.length));
   }
 
-  /**
-   * The stages of one answered turn from a `voiceagent.turn` event, derived exactly as the load test derives them
-   * (tools/loadtest/aggregate.ts stagesOf; docs/LATENCY.md): all on the server's clock, in milliseconds.
-   */
-  function stagesOf(event) {
-    const t = event.timings || {};
-    const p = event.providerMs || {};
-    const out = {};
-    if (t.speechEndAt !== undefined && t.endpointAt !== undefined) out.endpoint = t.endpointAt - t.speechEndAt;
-    if (t.endpointFrameAt !== undefined && t.endpointHandlerAt !== undefined) out.dispatch = t.endpointHandlerAt - t.endpointFrameAt;
-    if (p.stt !== undefined) out.stt = p.stt;
-    if (p.modelFirstToken !== undefined) out.modelFirstToken = p.modelFirstToken;
-    if (p.responder !== undefined) out.responder = p.responder;
-    if (p.ttsFirstByte !== undefined) out.ttsFirstByte = p.ttsFirstByte;
-    if (t.firstAudioAt !== undefined && t.ttsFirstByteAt !== undefined) out.send = t.firstAudioAt - t.ttsFirstByteAt;
-    return out;
-  }
-
-  const STAGE_LABELS = {
-    endpoint: 'endpointing',
-    dispatch: 'dispatch',
-    stt: 'speech-to-text',
-    modelFirstToken: 'model first token',
-    responder: 'responder',
-    ttsFirstByte: 'TTS first byte',
-    send: 'send',
-  };
-
-  const api = { Resampler, floatToPcm16, encodeMulawSample, decodeMulawSample, encode, decodeToFloat, toBase64, fromBase64, levelDbfs, stagesOf, STAGE_LABELS };
+  const api = { Resampler, floatToPcm16, encodeMulawSample, decodeMulawSample, encode, decodeToFloat, toBase64, fromBase64, levelDbfs };
   if (typeof module === 'object' && module.exports) module.exports = api;
   else root.VoiceAgentCodec = api;
 })(this);

@@ -102,3 +102,12 @@ export function sameSecret(presented: string, expected: string): boolean {
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/**
+ * Whether a request presents the long-lived token as `Authorization: Bearer <voiceAgentToken>` (the owner's routes:
+ * placing calls, reading the call history), compared in constant time.
+ */
+export function presentsAppToken(authorization: string | undefined, voiceAgentToken: string): boolean {
+  const bearer = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+  return bearer !== undefined && sameSecret(bearer, voiceAgentToken);
+}

@@ -9,14 +9,26 @@ import { keys, RETENTION } from '../contracts/table-schema';
 
 const epochSeconds = (ms: number) => Math.floor(ms / 1000);
 
+export interface CallStoreOptions {
+  /** The deployment's environment: its calls are listed under it in the `calls-by-day` index. Default `local`. */
+  readonly environment?: string;
+  /** How long the call, its turns and its conversation are kept (TTL). Default RETENTION.callSeconds. */
+  readonly callRetentionSeconds?: number;
+}
+
 export class DynamoCallStore implements CallStore {
   private readonly doc: DynamoDBDocumentClient;
+  private readonly environment: string;
+  private readonly callRetentionSeconds: number;
 
   constructor(
     private readonly tableName: string,
     client: DynamoDBClient,
+    options: CallStoreOptions = {},
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.environment = options.environment ?? 'local';
+    this.callRetentionSeconds = options.callRetentionSeconds ?? RETENTION.callSeconds;
   }
 
   async createCall(callId: string, connectionId: string, now: number): Promise<boolean> {
@@ -35,7 +47,9 @@ export class DynamoCallStore implements CallStore {
             turnCount: 0,
             dialogTurn: 0,
             lastDtmfSeq: -1,
-            expiresAt: epochSeconds(now) + RETENTION.callSeconds,
+            // Lists the call in the environment's history (the sparse `calls-by-day` index).
+            callsDay: keys.callsDay(this.environment, now),
+            expiresAt: epochSeconds(now) + this.callRetentionSeconds,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -270,7 +284,7 @@ export class DynamoCallStore implements CallStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...keys.turn(callId, record.turn), ...record, expiresAt: epochSeconds(now) + RETENTION.callSeconds },
+        Item: { ...keys.turn(callId, record.turn), ...record, expiresAt: epochSeconds(now) + this.callRetentionSeconds },
       }),
     );
     // The conversation (a model responder's) goes to its own item, the rest of the dialog state to the call item; both
@@ -318,7 +332,7 @@ export class DynamoCallStore implements CallStore {
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...keys.history(callId), turn, history, expiresAt: epochSeconds(now) + RETENTION.callSeconds },
+          Item: { ...keys.history(callId), turn, history, expiresAt: epochSeconds(now) + this.callRetentionSeconds },
           ConditionExpression: 'attribute_not_exists(#turn) OR #turn < :turn',
           ExpressionAttributeNames: { '#turn': 'turn' },
           ExpressionAttributeValues: { ':turn': turn },
@@ -452,7 +466,7 @@ function toCallState(item: Record<string, unknown>): CallState {
 }
 
 function toCall(item: Record<string, unknown>): CallRecord {
-  const { pk: _pk, sk: _sk, expiresAt: _e, bargedTurn: _b, startedAt: _s, ...rest } = item;
+  const { pk: _pk, sk: _sk, expiresAt: _e, bargedTurn: _b, startedAt: _s, callsDay: _d, ...rest } = item;
   const call = rest as unknown as CallRecord & { callSid?: string };
   return call.callSid === '' ? { ...call, callSid: undefined } : call;
 }

@@ -14,6 +14,8 @@ export type MetricName =
   | 'OutboundCallsPlaced'
   | 'OutboundCallsRefused'
   | 'OutboundCallsFailed'
+  /** `GET /history` without the token or with a wrong one. */
+  | 'HistoryRefused'
   | 'TransferFailures'
   | 'TurnsCompleted'
   | 'TurnsFailed'

@@ -29,6 +29,11 @@ export interface Permissions {
    * calls it — bedrock:InvokeModelWithResponseStream on the configured model or inference profile, nothing else.
    */
   readonly model: boolean;
+  /**
+   * Lists calls from the call table's `calls-by-day` index (functions/contracts/table-schema.ts CALLS_BY_DAY):
+   * dynamodb:Query on that index, nothing else of it.
+   */
+  readonly callIndex: boolean;
 }
 
 export interface FunctionSpec {
@@ -56,7 +61,7 @@ const fn = (name: string, hotPath: boolean, permissions: Permissions, timeoutSec
   permissions,
 });
 
-const NONE: Permissions = { table: [], manageConnections: false, appSecret: false, speech: false, model: false };
+const NONE: Permissions = { table: [], manageConnections: false, appSecret: false, speech: false, model: false, callIndex: false };
 /** Reads and conditional updates of the call item: state transitions that never write audio or turns. */
 const UPDATE_CALL: Permissions = { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] };
 /** Speaks the greeting (turn 1): writes the turn, speaks back, needs the vendor keys; no caller audio to read. */
@@ -66,6 +71,7 @@ const GREET: Permissions = {
   appSecret: true,
   speech: true,
   model: false,
+  callIndex: false,
 };
 /** Runs turns: stores frames and turns, queries audio, speaks back, and needs the vendor keys. */
 const RUN_TURNS: Permissions = {
@@ -74,6 +80,7 @@ const RUN_TURNS: Permissions = {
   appSecret: true,
   speech: true,
   model: true,
+  callIndex: false,
 };
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -113,7 +120,26 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
   { method: 'POST', path: '/browser/token', ...fn('browser-token', false, { ...NONE, appSecret: true }, 10, 256) },
   // The agent calls someone: Twilio's REST API places a call whose TwiML connects it to the WebSocket API.
   { method: 'POST', path: '/calls', ...fn('outbound-call', false, { ...NONE, appSecret: true }, 15, 256) },
+  // The on-call engineer's history of this environment's calls (Bearer <voiceAgentToken>): lists calls from the index,
+  // reads a call and its turns; writes nothing.
+  {
+    method: 'GET',
+    path: '/history',
+    ...fn('call-history', false, { ...NONE, table: ['dynamodb:GetItem', 'dynamodb:Query'], appSecret: true, callIndex: true }, 10, 512),
+  },
 ];
+
+/**
+ * The HTTP API's CORS configuration (API Gateway answers preflights itself and sets the CORS headers of every answer;
+ * the local gateway does the same). Needed by the history page, deployed beside the call page on another origin,
+ * which sends an Authorization header; the other routes take simple requests.
+ */
+export const HTTP_CORS = {
+  allowOrigins: ['*'],
+  allowMethods: ['GET'],
+  allowHeaders: ['authorization'],
+  maxAgeSeconds: 3600,
+} as const;
 
 export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...ROUTES, AUTHORIZER, ...HTTP_ROUTES];
 

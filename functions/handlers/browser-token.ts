@@ -10,6 +10,7 @@
  * POST without body or custom headers), so no preflight route is needed.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { jsonAnswer } from '../lambda/http-answer';
 import { z } from 'zod';
 import { issueCallerToken } from '../access/caller-tokens';
 import { logger, telemetry } from '../lambda/observability';
@@ -18,16 +19,8 @@ import { appSecrets } from '../settings/secrets';
 
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
 
-const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
-  statusCode,
-  headers: {
-    'content-type': 'application/json',
-    // A token is a credential: no browser or proxy may keep it and hand it out again.
-    'cache-control': 'no-store',
-    'access-control-allow-origin': '*',
-  },
-  body: JSON.stringify(body),
-});
+/** A token is a credential: no browser or proxy may keep it (no-store); readable from any origin. */
+const json = (statusCode: number, body: unknown) => jsonAnswer(statusCode, body, { cors: true });
 
 const issue = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   const env = Env.safeParse(process.env);

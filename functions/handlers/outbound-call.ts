@@ -11,7 +11,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { TwilioCallError, TwilioCalls } from '../adapters/twilio-calls';
-import { sameSecret } from '../access/caller-tokens';
+import { presentsAppToken } from '../access/caller-tokens';
+import { jsonAnswer } from '../lambda/http-answer';
 import { logger, telemetry } from '../lambda/observability';
 import { withPowertools } from '../lambda/powertools';
 import { appSecrets } from '../settings/secrets';
@@ -21,11 +22,7 @@ import { header } from '../access/twilio-signature';
 const Env = z.object({ VOICE_STREAM_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL') });
 const Body = z.object({ to: z.string().max(32) }).strict();
 
-const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-  body: JSON.stringify(body),
-});
+const json = (statusCode: number, body: unknown) => jsonAnswer(statusCode, body);
 
 /** The number to dial in E.164, or why it may not be dialled. */
 export function dialable(to: string): { readonly e164: string } | { readonly refused: string } {
@@ -56,8 +53,7 @@ const place = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
     telemetry.count('AppSecretErrors');
     return json(503, { message: 'unavailable' });
   }
-  const bearer = /^Bearer (.+)$/.exec(header(event.headers, 'authorization') ?? '')?.[1];
-  if (!bearer || !sameSecret(bearer, secrets.voiceAgentToken)) {
+  if (!presentsAppToken(header(event.headers, 'authorization'), secrets.voiceAgentToken)) {
     logger.warn('outbound call refused: missing or wrong token');
     telemetry.count('OutboundCallsRefused');
     return json(401, { message: 'Authorization: Bearer <voiceAgentToken> required' });

@@ -4,11 +4,17 @@ import { DEFAULT_MEDIA_CONFIG, type MediaConfig } from '../domain/call/media-pro
 import { DEFAULT_TURN_CONFIG, type TurnRunnerConfig } from '../domain/call/turn-runner';
 import { DEFAULT_ENDPOINTING, preemptionDefault } from '../contracts/turn-policy';
 import { DEFAULT_MODEL_ID } from '../contracts/model';
+import { ENVIRONMENT_VARIABLE } from '../contracts/metrics';
+import { RETENTION } from '../contracts/table-schema';
 
 const num = (fallback: number) => z.coerce.number().finite().default(fallback);
 
 const EnvSchema = z.object({
   CALLS_TABLE: z.string().min(1),
+  /** The deployment's environment (dev, staging, prod; `local` for npm start): the calls it lists in its history. */
+  [ENVIRONMENT_VARIABLE]: z.string().regex(/^[a-z0-9-]{1,32}$/, 'lower-case letters, digits and -').default('local'),
+  /** How long a call and its turns (transcripts: personal data) are kept, in hours (DynamoDB TTL); 1 hour to 90 days. */
+  CALL_RETENTION_HOURS: z.coerce.number().int().min(1).max(90 * 24).default(RETENTION.callSeconds / 3600),
   /** Local stack only: the DynamoDB endpoint (dynalite). Unset on AWS. */
   DYNAMODB_ENDPOINT: z.url().optional(),
   /** offline: the local stack's engines. vendors: Deepgram + ElevenLabs (their endpoints, or local stand-ins). */
@@ -74,6 +80,10 @@ export interface ResponderConfig {
 
 export interface AppConfig {
   readonly tableName: string;
+  /** The deployment's environment name (VOICE_AGENT_ENV). */
+  readonly environment: string;
+  /** How long calls and turns are kept (seconds). */
+  readonly callRetentionSeconds: number;
   readonly dynamoEndpoint?: string;
   readonly speech: SpeechConfig;
   readonly media: MediaConfig;
@@ -90,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = parsed.data;
   return {
     tableName: e.CALLS_TABLE,
+    environment: e[ENVIRONMENT_VARIABLE],
+    callRetentionSeconds: e.CALL_RETENTION_HOURS * 3600,
     dynamoEndpoint: e.DYNAMODB_ENDPOINT,
     speech: {
       providers: e.SPEECH_PROVIDERS,

@@ -60,7 +60,7 @@ function baseServices() {
   if (base) return base;
   const config = loadConfig();
   const dynamo = new DynamoDBClient(config.dynamoEndpoint ? { endpoint: config.dynamoEndpoint } : {});
-  const store = new DynamoCallStore(config.tableName, dynamo);
+  const store = new DynamoCallStore(config.tableName, dynamo, { environment: config.environment, callRetentionSeconds: config.callRetentionSeconds });
   // The functions that speak choose who answers (speech-services.ts); the others only greet or end calls.
   const speech = speechFactory ? speechFactory(config, telemetry) : NO_SPEECH;
   base = { config, store, stt: speech.stt, tts: speech.tts, responder: speech.responder, warmSpeech: speech.warm };

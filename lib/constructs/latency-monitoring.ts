@@ -1,7 +1,9 @@
 /**
  * The per-turn latency budget, watched: a CloudWatch dashboard (p50/p95/p99 of every stage against the budget,
- * calls in progress, errors, throttles, provisioned concurrency) and alarms on an encrypted SNS topic for the
- * on-call engineer. Metric names come from functions/contracts/metrics.ts, the module the functions publish with.
+ * the slowest turns with their call ids, calls in progress, errors, throttles, provisioned concurrency), saved Logs
+ * Insights queries (saved-queries.ts) and alarms on an encrypted SNS topic for the on-call engineer, each saying what
+ * it means, what to look at first and where the dashboard is (docs/ONCALL.md). Metric names come from
+ * functions/contracts/metrics.ts, the module the functions publish with.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import {
@@ -9,6 +11,8 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  LogQueryVisualizationType,
+  LogQueryWidget,
   MathExpression,
   Metric,
   SingleValueWidget,
@@ -21,6 +25,7 @@ import { Operation, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Alias, IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -36,14 +41,15 @@ import {
 } from '../../functions/contracts/metrics';
 import { HTTP_ROUTES } from '../../functions/contracts/routes';
 import type { AlarmThresholds } from '../config';
+import { SavedQueries, slowestTurnsQuery } from './saved-queries';
 
 export interface LatencyMonitoringProps {
   readonly envName: string;
   /** Turn latency budget drawn on every latency graph (ms). */
   readonly budgetMs: number;
   readonly thresholds: AlarmThresholds;
-  /** Every function of the stack, by route-table name. */
-  readonly functions: ReadonlyMap<string, IFunction>;
+  /** Every function of the stack, by route-table name, with the log group it writes to. */
+  readonly functions: ReadonlyMap<string, IFunction & { readonly logGroup: ILogGroup }>;
   /** The hot path's provisioned aliases, by function name. */
   readonly liveAliases: ReadonlyMap<string, Alias>;
   readonly table: ITable;
@@ -57,11 +63,14 @@ const PERIOD = Duration.minutes(1);
 const PERCENTILES = ['p50', 'p95', 'p99'] as const;
 /** CloudWatch alarms on a metric-math expression may reference at most 10 metrics. */
 const MAX_ALARM_METRICS = 10;
+/** CloudFormation's limit on AlarmDescription: the text of the alarm e-mail. */
+export const MAX_ALARM_DESCRIPTION = 1024;
 
 export class LatencyMonitoring extends Construct {
   readonly dashboard: Dashboard;
   readonly topic: Topic;
   readonly alarms: readonly Alarm[];
+  readonly queries: SavedQueries;
 
   constructor(scope: Construct, id: string, props: LatencyMonitoringProps) {
     super(scope, id);
@@ -115,6 +124,20 @@ export class LatencyMonitoring extends Construct {
     });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
 
+    // --- Where the on-call engineer looks: the dashboard (created first: every alarm links to it) and the saved
+    // queries (every alarm that has one names it).
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `voice-agent-${props.envName}`,
+      // An alarm's link opens the dashboard on the last hour: the hour the alarm looked at, and the time range of the
+      // "Slowest turns" table (a Logs Insights widget has none of its own; it follows the dashboard's).
+      defaultInterval: Duration.hours(1),
+    });
+    this.queries = new SavedQueries(this, 'Queries', {
+      envName: props.envName,
+      logGroups: new Map(functions.map(([name, fn]) => [name, fn.logGroup])),
+    });
+    const q = this.queries.names;
+
     // --- Alarms
     const t = props.thresholds;
     const turns = new MathExpression({
@@ -122,6 +145,14 @@ export class LatencyMonitoring extends Construct {
       usingMetrics: { completed: app('TurnsCompleted', 'Sum'), failed: app('TurnsFailed', 'Sum') },
       period: PERIOD,
     });
+    const breachWindow = `in ${t.datapointsToAlarm} of the last ${t.evaluationPeriods} minutes`;
+    const secret = `voice-agent/${props.envName}`;
+    /**
+     * The alarm e-mail is all the engineer has at night: what it means, what to look at first, the saved query to run
+     * (where one helps), and the dashboard's link last, where mail clients make it clickable.
+     */
+    const describe = (means: string, first: string, query?: string) =>
+      `${means} First: ${first}${query ? ` Logs Insights, saved query ${query}.` : ''} Dashboard: ${this.dashboardUrl}`;
     const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number, once = false) => {
       const a = new Alarm(this, alarmId, {
         alarmName: `voice-agent-${props.envName}-${alarmId}`,
@@ -142,13 +173,21 @@ export class LatencyMonitoring extends Construct {
     this.alarms = [
       alarm(
         'TurnLatencyP95',
-        `Turn latency p95 (end of caller speech → first agent audio) over ${t.turnLatencyP95Ms} ms. Dashboard: which stage grew.`,
+        describe(
+          `Turn latency p95 (end of caller speech → first agent audio) over ${t.turnLatencyP95Ms} ms ${breachWindow}: callers wait too long for answers.`,
+          'the dashboard\'s "Where the p95 goes" graph shows which stage grew; its "Slowest turns" table lists the slow turns with their call ids and stage times. If every stage grew at once, look at "Spillover" and "Cold starts".',
+          `${q.slowestTurns} (a longer list), then ${q.callTimeline} with one of its call ids`,
+        ),
         app(TURN_LATENCY_METRIC, 'p95'),
         t.turnLatencyP95Ms,
       ),
       alarm(
         'ProviderErrorRate',
-        `Speech providers failing on more than ${t.providerErrorRatePercent}% of turns (timeouts, errors, bad keys).`,
+        describe(
+          `Speech providers (Deepgram speech-to-text, ElevenLabs text-to-speech) failing on more than ${t.providerErrorRatePercent}% of turns ${breachWindow} (timeouts, errors, bad keys): callers hear the fallback phrase.`,
+          `the saved query below lists the calls hit and each one's last error (provider, kind, message). The same error on every call points at a key (app secret ${secret}), a quota or the vendor's status page; the dashboard's "Bad input and providers" graph shows errors against retries.`,
+          q.providerErrors,
+        ),
         new MathExpression({
           expression: 'IF(turns > 0, 100 * errors / turns, 0)',
           usingMetrics: { errors: app('ProviderErrors', 'Sum'), turns },
@@ -159,7 +198,11 @@ export class LatencyMonitoring extends Construct {
       ),
       alarm(
         'LlmErrors',
-        `The language model failing on more than ${t.llmErrorRatePercent}% of its calls (throttled, timed out, refused, broken stream). Callers are still answered (by the rules, or the failure line); check Bedrock's quotas and model access, then the dashboard's "Language model" row.`,
+        describe(
+          `The language model failing on more than ${t.llmErrorRatePercent}% of its calls ${breachWindow} (throttled, timed out, refused, broken stream). Callers are still answered (by the rules, or the failure line).`,
+          'Bedrock\'s quotas and model access, then the dashboard\'s "Language model" row.',
+          `${q.providerErrors} (lines "the language model failed", with the model's errors)`,
+        ),
         new MathExpression({
           expression: 'IF(calls > 0, 100 * errors / calls, 0)',
           usingMetrics: { errors: app('LlmErrors', 'Sum'), calls: app('ModelCalls', 'Sum') },
@@ -170,38 +213,58 @@ export class LatencyMonitoring extends Construct {
       ),
       alarm(
         'FunctionErrors',
-        'Lambda errors (crash, timeout, out of memory) plus handler failures answered with 500 (RouteErrors).',
+        describe(
+          `Lambda errors (crash, timeout, out of memory) on the call path plus handler failures answered with 500 (RouteErrors) ${breachWindow}: callers may lose a turn or the call.`,
+          'the dashboard\'s "Lambda errors" graph names the function; its log group holds the "route failed" line (error and stack, with the callId) or Lambda\'s own timeout or out-of-memory report.',
+          `${q.callTimeline} with that callId: what the call went through`,
+        ),
         sumOf('function errors', [...lambda('Errors', 'Sum', isCallPath), app('RouteErrors', 'Sum')]),
         t.functionErrorsPerMinute,
       ),
       alarm(
         'Throttles',
-        'Lambda invocations of the call path throttled: account or reserved concurrency exhausted.',
+        describe(
+          `Lambda invocations of the call path throttled ${breachWindow}: account or reserved concurrency exhausted, callers' messages (audio, marks) refused.`,
+          `the dashboard's "Lambda throttles" graph names the function and "Calls in progress" whether load grew; then the account's unreserved concurrency (npm run preflight -- --env ${props.envName}).`,
+        ),
         sumOf('throttles', lambda('Throttles', 'Sum', isCallPath)),
         t.throttlesPerMinute,
       ),
       alarm(
         'HttpRouteErrors',
-        'Lambda errors or throttles of the HTTP routes: the Twilio webhook (calls to the number go unanswered), the browser token endpoint or the outbound call endpoint.',
+        describe(
+          `Lambda errors or throttles of the HTTP routes (${HTTP_ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')}) ${breachWindow}: when it is the Twilio webhook, calls to the number go unanswered.`,
+          'the dashboard\'s "Lambda errors" and "Lambda throttles" graphs name the function; its log group says why (app secret unavailable, VOICE_STREAM_URL not configured, outbound call refused by Twilio).',
+        ),
         sumOf('HTTP route errors', [...lambda('Errors', 'Sum', isHttp), ...lambda('Throttles', 'Sum', isHttp)]),
         t.functionErrorsPerMinute,
       ),
       alarm(
         'PhoneLineFailures',
-        'Twilio refused or could not be reached: a caller asking for a person was dropped (TransferFailures), or an outbound call was not placed (OutboundCallsFailed). Check the Twilio account, its credentials and the numbers in the app secret.',
+        describe(
+          'Twilio refused or could not be reached: a caller asking for a person was dropped (TransferFailures), or an outbound call was not placed (OutboundCallsFailed).',
+          `the Twilio account, its credentials and the numbers in the app secret ${secret}. The mark function logs "transfer failed: ending the call" (with the callId), the outbound-call function "outbound call refused by Twilio" (status, code).`,
+          `${q.callTimeline} with the dropped call's callId`,
+        ),
         sumOf('phone line failures', [app('TransferFailures', 'Sum'), app('OutboundCallsFailed', 'Sum')]),
         0,
         true,
       ),
       alarm(
         'ProvisionedSpillover',
-        'Hot-path invocations beyond provisioned concurrency: cold starts on the call path. Raise provisioned/max or the schedule.',
+        describe(
+          `Hot-path invocations beyond provisioned concurrency ${breachWindow}: cold starts on the call path, which add to turn latency.`,
+          'the dashboard\'s "Provisioned concurrency utilization" and "Spillover" graphs. Raise provisioned/max or the business-hours schedule (lib/config.ts).',
+        ),
         sumOf('spillover', spillover),
         t.spilloverPerMinute,
       ),
       alarm(
         'DynamoThrottles',
-        'Call table requests throttled.',
+        describe(
+          `Call table requests throttled ${breachWindow}: frames, turns or call state not written or read, so turns may fail.`,
+          'the dashboard\'s "Call table" graph (consumed capacity against throttles): an on-demand table may throttle traffic that jumps past twice its previous peak. Requests still throttled after the SDK\'s retries may end as "route failed" lines in the functions\' log groups.',
+        ),
         props.table.metricThrottledRequestsForOperations({
           operations: [Operation.GET_ITEM, Operation.PUT_ITEM, Operation.UPDATE_ITEM, Operation.QUERY],
           period: PERIOD,
@@ -213,18 +276,15 @@ export class LatencyMonitoring extends Construct {
     // --- Dashboard
     const budget = [{ value: props.budgetMs, label: `budget ${props.budgetMs} ms` }];
     const percentiles = (metric: MetricName) => PERCENTILES.map((p) => app(metric, p, {}, `${p}`));
-    this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: `voice-agent-${props.envName}`,
-      defaultInterval: Duration.hours(3),
-    });
     this.dashboard.addWidgets(
       new TextWidget({
         markdown:
           `# Voice agent — ${props.envName}\n` +
           `Turn latency = end of caller speech → first agent audio sent. Budget ${props.budgetMs} ms; ` +
-          `the p95 alarm fires over ${t.turnLatencyP95Ms} ms. Stages below add up to the turn.`,
+          `the p95 alarm fires over ${t.turnLatencyP95Ms} ms. Stages below add up to the turn. ` +
+          `Saved Logs Insights queries: \`${q.slowestTurns}\`, \`${q.providerErrors}\`, \`${q.callTimeline}\` (docs/ONCALL.md).`,
         width: 24,
-        height: 2,
+        height: 3,
       }),
     );
     this.dashboard.addWidgets(
@@ -235,6 +295,18 @@ export class LatencyMonitoring extends Construct {
         leftAnnotations: budget,
         stacked: true,
         width: 12,
+        height: 6,
+      }),
+    );
+    // The turns behind the percentiles: the alarm's link lands here, and each row's call id opens that call's timeline
+    // (the saved query) or its history. Numbers only: the `turn finished` line carries no transcript or reply.
+    this.dashboard.addWidgets(
+      new LogQueryWidget({
+        title: 'Slowest turns, last hour (or the time range picked above): call ids, stage times in ms',
+        logGroupNames: this.queries.turnLogGroups.map((g) => g.logGroupName),
+        queryString: slowestTurnsQuery().toString(),
+        view: LogQueryVisualizationType.TABLE,
+        width: 24,
         height: 6,
       }),
     );

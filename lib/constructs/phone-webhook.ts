@@ -1,18 +1,18 @@
 /**
  * The HTTP front doors (functions/contracts/routes.ts HTTP_ROUTES), one HTTP API: `POST /twilio/voice`, which Twilio calls when
  * the number rings (its function answers with TwiML pointing the call at the WebSocket stage), `POST /browser/token`,
- * where the browser page gets a short-lived caller token, and `POST /calls`, where the owner of the line has the
- * agent call someone. Every function behind it is told the stream URL callers are given (VOICE_STREAM_URL). No route
+ * where the browser page gets a short-lived caller token, `POST /calls`, where the owner of the line has the
+ * agent call someone, and `GET /history`, the on-call engineer's list of calls turn by turn. Every function behind it is told the stream URL callers are given (VOICE_STREAM_URL). No route
  * has an API Gateway authorizer: each says why below.
  */
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type CfnRoute, type CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type CfnRoute, type CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { HTTP_ROUTES } from '../../functions/contracts/routes';
+import { HTTP_CORS, HTTP_ROUTES } from '../../functions/contracts/routes';
 
 export interface PhoneWebhookProps {
   /** Function name → function (RouteFunctions.byName). */
@@ -35,6 +35,9 @@ const WHY_NO_AUTHORIZER: Readonly<Record<string, string>> = {
   'browser-token':
     'Open on purpose: the demo line\'s browser page has no credential to present. It hands out only 5-minute caller tokens ' +
     '(never the long-lived one), and its stage route is throttled.',
+  'call-history':
+    'Authenticated in the function: Authorization: Bearer <voiceAgentToken>, compared in constant time with the app secret; ' +
+    'it reads only this environment\'s calls, writes nothing, and its stage route is throttled.',
   'outbound-call':
     'Authenticated in the function: Authorization: Bearer <voiceAgentToken>, compared in constant time with the app secret ' +
     '(the same check the WebSocket authorizer makes); its stage route is throttled to a few calls a second.',
@@ -45,7 +48,18 @@ export class PhoneWebhook extends Construct {
 
   constructor(scope: Construct, id: string, props: PhoneWebhookProps) {
     super(scope, id);
-    this.api = new HttpApi(this, 'Api', { description: 'Twilio voice webhook, browser token and outbound call endpoints of the voice agent', createDefaultStage: false });
+    this.api = new HttpApi(this, 'Api', {
+      description: 'Twilio voice webhook, browser token, outbound call and call history endpoints of the voice agent',
+      createDefaultStage: false,
+      // The history page (deployed beside the call page, another origin) sends an Authorization header: its browser asks
+      // first (a CORS preflight), which HTTP API answers itself from this. Nothing else needs it (simple requests).
+      corsPreflight: {
+        allowOrigins: [...HTTP_CORS.allowOrigins],
+        allowMethods: HTTP_CORS.allowMethods.map((m) => CorsHttpMethod[m]),
+        allowHeaders: [...HTTP_CORS.allowHeaders],
+        maxAge: Duration.seconds(HTTP_CORS.maxAgeSeconds),
+      },
+    });
     const logs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

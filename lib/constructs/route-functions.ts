@@ -17,6 +17,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENVIRONMENT_VARIABLE } from '../../functions/contracts/metrics';
+import { CALLS_BY_DAY } from '../../functions/contracts/table-schema';
 import { ALL_FUNCTIONS, AUTHORIZER, ROUTES, type FunctionSpec } from '../../functions/contracts/routes';
 import type { HotPathConcurrency, ResponderSettings } from '../config';
 import { INVOKE_MODEL_STREAM_ACTION, modelResourceArns } from '../../functions/contracts/model';
@@ -29,6 +30,8 @@ export interface RouteFunctionsProps {
   /** Environment name: the functions' metric dimension. */
   readonly envName: string;
   readonly table: ITable;
+  /** How long calls and turns are kept (hours): the functions' CALL_RETENTION_HOURS, which sets the items' TTL. */
+  readonly callRetentionHours: number;
   /** The app secret (caller token, vendor keys); its ARN is passed as APP_SECRET_ID to functions that may read it. */
   readonly appSecret: ISecret;
   /** Memory per function name where it differs from the route table's default. */
@@ -158,8 +161,14 @@ export class RouteFunctions extends Construct {
     );
     const { table, manageConnections: _later, appSecret } = spec.permissions;
     if (table.length > 0) {
-      // The table itself: no index (there is none), no Scan, no Delete, no batch operations.
+      // The table itself: no Scan, no Delete, no batch operations, and no index unless declared below.
       role.addToPrincipalPolicy(new PolicyStatement({ actions: [...table], resources: [props.table.tableArn] }));
+    }
+    if (spec.permissions.callIndex) {
+      // The history's listing: Query on the one index of calls by day, nothing else of it.
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${props.table.tableArn}/index/${CALLS_BY_DAY.indexName}`] }),
+      );
     }
     if (appSecret) {
       role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.appSecret.secretArn] }));
@@ -188,7 +197,7 @@ export class RouteFunctions extends Construct {
       role,
       logGroup,
       environment: {
-        ...(table.length > 0 ? { CALLS_TABLE: props.table.tableName } : {}),
+        ...(table.length > 0 ? { CALLS_TABLE: props.table.tableName, CALL_RETENTION_HOURS: String(props.callRetentionHours) } : {}),
         ...(appSecret ? { APP_SECRET_ID: props.appSecret.secretArn } : {}),
         // Functions that speak hear through Deepgram and speak through ElevenLabs (keys from the app secret).
         ...(spec.permissions.speech ? { SPEECH_PROVIDERS: 'vendors' } : {}),
@@ -234,6 +243,7 @@ function describePermissions(spec: FunctionSpec, callsModel: boolean): string {
     manageConnections ? 'post to connections' : undefined,
     appSecret ? 'read app secret' : undefined,
     callsModel ? 'call the language model' : undefined,
+    spec.permissions.callIndex ? 'list calls by day' : undefined,
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : 'no AWS access';
 }

@@ -1,12 +1,13 @@
 /**
  * The browser page (web/) on AWS: its files in a private S3 bucket, deployed with the stack (BucketDeployment).
  *
- * No website hosting and no CloudFront: the bucket stays private, and a person opens the page through a presigned
- * link (`aws s3 presign s3://<bucket>/call.html`), which only someone with access to the account can make. For that
- * link to work on its own, `call.html` is the page made self-contained at synth time: its scripts inlined (a
- * presigned URL signs one object; the relative `app.js` beside it would be refused) and the HTTP API's address
- * filled in at deploy time, so it needs no `?api=`. The plain files (index.html, app.js, codec.js) are deployed too,
- * for serving or downloading them elsewhere with `?api=`.
+ * No website hosting and no CloudFront: the bucket stays private, and a person opens a page through a presigned
+ * link (`aws s3 presign s3://<bucket>/call.html`, or `…/call-history.html` for the call history), which only someone
+ * with access to the account can make. For that link to work on its own, `call.html` and `call-history.html` are the pages
+ * made self-contained at synth time: their scripts inlined (a presigned URL signs one object; the relative `app.js`
+ * beside it would be refused) and the HTTP API's address filled in at deploy time, so they need no `?api=`. The
+ * plain files (index.html, history.html, app.js, codec.js, waterfall.js, history.js) are deployed too, for serving
+ * or downloading them elsewhere with `?api=`.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,8 +19,21 @@ import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 
 export const WEB_DIR = path.resolve(__dirname, '..', '..', 'web');
-/** The self-contained page a presigned link opens. */
+/** The self-contained call page a presigned link opens. */
 export const STANDALONE_PAGE = 'call.html';
+/**
+ * The self-contained call history page. Not `history.html`: that name is the plain page (web/history.html, deployed
+ * too), and two sources of one deployment must not write the same key.
+ */
+export const STANDALONE_HISTORY_PAGE = 'call-history.html';
+/**
+ * Each self-contained page deployed, by the web/ page it is made from. Links between the pages name the deployed
+ * files (index.html → call.html), so they still lead somewhere when the pages are downloaded side by side.
+ */
+export const STANDALONE_PAGES: Readonly<Record<string, string>> = {
+  [STANDALONE_PAGE]: 'index.html',
+  [STANDALONE_HISTORY_PAGE]: 'history.html',
+};
 
 export interface WebClientProps {
   /** Base URL of the HTTP API serving `POST /browser/token` (https://{api}.execute-api.{region}.amazonaws.com). */
@@ -29,25 +43,37 @@ export interface WebClientProps {
 }
 
 /**
- * web/index.html with each local `<script src>` inlined and the API address in its `voice-agent-api` meta tag.
- * Throws when the page no longer has what this replaces, so a renamed script fails the synth instead of shipping a
- * page that cannot load.
+ * A web/ page (index.html unless told) with each local `<script src>` inlined, the API address in its
+ * `voice-agent-api` meta tag, and its links to the other pages pointed at their deployed names. Throws when the page
+ * no longer has what this replaces, so a renamed script fails the synth instead of shipping a page that cannot load.
  */
-export function standalonePage(apiUrl: string, webDir = WEB_DIR): string {
-  let html = readFileSync(path.join(webDir, 'index.html'), 'utf8');
+export function standalonePage(apiUrl: string, webDir = WEB_DIR, page = 'index.html'): string {
+  let html = readFileSync(path.join(webDir, page), 'utf8');
   const meta = '<meta name="voice-agent-api" content="">';
-  if (!html.includes(meta)) throw new Error(`web/index.html: no ${meta} to fill in`);
-  html = html.replace(meta, `<meta name="voice-agent-api" content="${apiUrl}">`);
+  if (!html.includes(meta)) throw new Error(`web/${page}: no ${meta} to fill in`);
+  html = html.replace(meta, () => `<meta name="voice-agent-api" content="${escapeAttribute(apiUrl)}">`);
   const scripts = [...html.matchAll(/<script src="([A-Za-z0-9_-]+\.js)"><\/script>/g)];
-  if (scripts.length === 0) throw new Error('web/index.html: no local scripts to inline');
+  if (scripts.length === 0) throw new Error(`web/${page}: no local scripts to inline`);
   for (const [tag, file] of scripts) {
     const js = readFileSync(path.join(webDir, file!), 'utf8');
     // Inside an inline <script>, "</script" would end the element early.
     if (/<\/script/i.test(js)) throw new Error(`web/${file}: contains "</script", cannot be inlined`);
     html = html.replace(tag, () => `<script>\n${js}</script>`);
   }
+  for (const [deployed, source] of Object.entries(STANDALONE_PAGES)) html = html.replaceAll(`href="${source}"`, `href="${deployed}"`);
   return html;
 }
+
+/** Each self-contained page by its deployed name (call.html, call-history.html). */
+export function standalonePages(apiUrl: string, webDir = WEB_DIR): Record<string, string> {
+  return Object.fromEntries(Object.entries(STANDALONE_PAGES).map(([deployed, source]) => [deployed, standalonePage(apiUrl, webDir, source)]));
+}
+
+/**
+ * For the attribute it is put in. The address is a deploy-time token here (`${Token[…]}`, no such characters) or a
+ * URL; quoting it anyway keeps a stray `"` from ending the attribute.
+ */
+const escapeAttribute = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
 export class WebClient extends Construct {
   readonly bucket: Bucket;
@@ -80,7 +106,7 @@ export class WebClient extends Construct {
     role.addToPrincipalPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
 
     new BucketDeployment(this, 'Deployment', {
-      sources: [Source.asset(WEB_DIR), Source.data(STANDALONE_PAGE, standalonePage(props.apiUrl))],
+      sources: [Source.asset(WEB_DIR), ...Object.entries(standalonePages(props.apiUrl)).map(([name, html]) => Source.data(name, html))],
       destinationBucket: this.bucket,
       retainOnDelete: false,
       role,
@@ -119,5 +145,10 @@ export class WebClient extends Construct {
   /** Where the self-contained page is: open it with `aws s3 presign <this> --expires-in 3600`. */
   get pageS3Uri(): string {
     return `s3://${this.bucket.bucketName}/${STANDALONE_PAGE}`;
+  }
+
+  /** Where the self-contained call history page is (opened the same way). */
+  get historyPageS3Uri(): string {
+    return `s3://${this.bucket.bucketName}/${STANDALONE_HISTORY_PAGE}`;
   }
 }

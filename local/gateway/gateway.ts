@@ -36,7 +36,7 @@ import {
   type StageInfo,
 } from './events';
 import { parseHandshake, type Handshake } from './handshake';
-import { HttpApiRoutes, type HttpRouteBinding } from './http-api';
+import { HttpApiRoutes, type HttpCors, type HttpRouteBinding } from './http-api';
 import { StaticWeb } from './static-web';
 import { resolveLimits, TokenBucket, type GatewayLimits } from './limits';
 import { compileRouteSelection, type RouteSelector } from './route-selection';
@@ -75,6 +75,8 @@ export interface WebSocketGatewayOptions {
   readonly isAllowed?: IsAllowed;
   /** HTTP API routes served on the same port (payload 2.0; local/gateway/http-api.ts). */
   readonly httpRoutes?: readonly HttpRouteBinding[];
+  /** The HTTP API's CORS configuration (none: no preflight answered, the functions' headers passed as they are). */
+  readonly httpCors?: HttpCors;
   /** A folder whose files are served at `/` (the browser page, web/; local/gateway/static-web.ts). */
   readonly staticRoot?: string;
   /**
@@ -216,7 +218,7 @@ export class WebSocketGateway {
 
   constructor(options: WebSocketGatewayOptions) {
     this.invoker = options.invoker;
-    if (options.httpRoutes?.length) this.httpApi = new HttpApiRoutes(options.httpRoutes, options.invoker, () => `${this.host}:${this.port}`);
+    if (options.httpRoutes?.length) this.httpApi = new HttpApiRoutes(options.httpRoutes, options.invoker, () => `${this.host}:${this.port}`, options.httpCors);
     if (options.staticRoot) this.staticWeb = new StaticWeb(options.staticRoot);
     this.limits = resolveLimits(options.limits);
     this.stageName = options.stage ?? 'local';

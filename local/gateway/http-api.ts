@@ -13,6 +13,14 @@ export interface HttpRouteBinding {
   readonly functionName: string;
 }
 
+/** An HTTP API's CORS configuration (functions/contracts/routes.ts HTTP_CORS). */
+export interface HttpCors {
+  readonly allowOrigins: readonly string[];
+  readonly allowMethods: readonly string[];
+  readonly allowHeaders: readonly string[];
+  readonly maxAgeSeconds: number;
+}
+
 /** HTTP API's payload limit (10 MB) is far above anything here; a webhook body is a few KB. Refuse beyond 1 MB. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -26,11 +34,18 @@ export class HttpApiRoutes {
     private readonly routes: readonly HttpRouteBinding[],
     private readonly invoker: Invoker,
     private readonly domainName: () => string,
+    /** With CORS configured, HTTP API answers preflights itself and sets every answer's CORS headers (its own, not the function's). */
+    private readonly cors?: HttpCors,
   ) {}
 
   /** Serves `req` when it matches a route; false otherwise (the caller answers it). */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://local');
+    if (req.method === 'OPTIONS' && this.cors && req.headers.origin && req.headers['access-control-request-method']) {
+      if (!this.routes.some((r) => r.path === url.pathname)) return false;
+      send(res, 204, this.preflightHeaders(req.headers.origin), '');
+      return true;
+    }
     const route = this.routes.find((r) => r.path === url.pathname && r.method === req.method);
     if (!route) return false;
     const chunks: Buffer[] = [];
@@ -42,11 +57,35 @@ export class HttpApiRoutes {
     req.on('end', () => {
       if (size > MAX_BODY_BYTES) return send(res, 413, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Request Entity Too Large' }));
       void this.invoke(route, req, url, Buffer.concat(chunks)).then(
-        (r) => send(res, r.status, r.headers, r.body),
+        (r) => send(res, r.status, this.corsHeaders(req.headers.origin, r.headers), r.body),
         () => send(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' })),
       );
     });
     return true;
+  }
+
+  private allowedOrigin(origin: string): string | undefined {
+    const allow = this.cors?.allowOrigins ?? [];
+    return allow.includes('*') ? '*' : allow.includes(origin) ? origin : undefined;
+  }
+
+  private preflightHeaders(origin: string): Record<string, string> {
+    const allowed = this.allowedOrigin(origin);
+    if (!allowed || !this.cors) return {};
+    return {
+      'access-control-allow-origin': allowed,
+      'access-control-allow-methods': this.cors.allowMethods.join(','),
+      'access-control-allow-headers': this.cors.allowHeaders.join(','),
+      'access-control-max-age': String(this.cors.maxAgeSeconds),
+    };
+  }
+
+  /** With CORS configured, the function's own CORS headers are replaced by the API's (for requests with an Origin). */
+  private corsHeaders(origin: string | undefined, headers: Record<string, string>): Record<string, string> {
+    if (!this.cors) return headers;
+    const out = Object.fromEntries(Object.entries(headers).filter(([k]) => !k.toLowerCase().startsWith('access-control-')));
+    const allowed = origin ? this.allowedOrigin(origin) : undefined;
+    return allowed ? { ...out, 'access-control-allow-origin': allowed } : out;
   }
 
   private async invoke(route: HttpRouteBinding, req: IncomingMessage, url: URL, body: Buffer) {

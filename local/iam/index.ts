@@ -8,6 +8,7 @@
  */
 import { DEFAULT_MODEL_ID, INVOKE_MODEL_STREAM_ACTION, modelResourceArns } from '../../functions/contracts/model';
 import { ALL_FUNCTIONS, type FunctionSpec } from '../../functions/contracts/routes';
+import { CALLS_BY_DAY } from '../../functions/contracts/table-schema';
 import { ACCOUNT_ID, FUNCTION_KEY_PREFIX, REGION, isAllowedBy, type IsAllowed, type PolicyTable, type Statement } from './policy.cjs';
 
 export { ACCOUNT_ID, REGION, accessKeyIdOf, isAllowedBy, principalArn } from './policy.cjs';
@@ -47,6 +48,7 @@ export function policyTable(options: PolicyOptions): PolicyTable {
     const p = fn.permissions;
     const statements: Statement[] = [];
     if (p.table.length > 0) statements.push({ actions: [...p.table], resources: [tableArn(options.tableName)] });
+    if (p.callIndex) statements.push({ actions: ['dynamodb:Query'], resources: [`${tableArn(options.tableName)}/index/${CALLS_BY_DAY.indexName}`] });
     // POST and DELETE only, like the CDK grant: GetConnection is not part of the declaration.
     if (p.manageConnections) {
       statements.push({

@@ -1,11 +1,11 @@
 /**
  * The browser page's audio helpers (web/codec.js, the same file the page loads): what it sends must be what the
  * server decodes (checked against alawmulaw, the server's μ-law codec, and the server's PCM reader), its resampler
- * must keep speech and drop what the target rate cannot carry, and its turn stages must be the load test's.
+ * must keep speech and drop what the target rate cannot carry. (The turn stages it once held are web/waterfall.js's
+ * now: test/unit/web-waterfall.test.ts.)
  */
 import { mulaw } from 'alawmulaw';
 import { toPcm16 } from '../../functions/domain/audio';
-import { stagesOf as loadtestStagesOf } from '../../tools/loadtest/aggregate';
 
 const codec = require('../../web/codec.js') as {
   Resampler: new (inRate: number, outRate: number) => { push(input: Float32Array): Float32Array };
@@ -16,7 +16,6 @@ const codec = require('../../web/codec.js') as {
   decodeToFloat(bytes: Uint8Array, encoding: 'mulaw' | 'l16'): Float32Array;
   toBase64(bytes: Uint8Array): string;
   fromBase64(text: string): Uint8Array;
-  stagesOf(event: unknown): Record<string, number>;
 };
 
 const sine = (hz: number, rate: number, seconds: number, amplitude = 0.5) =>
@@ -97,20 +96,5 @@ describe('web/codec.js', () => {
     const blocks = resampleInBlocks(input, 48000, 16000);
     expect(blocks.length).toBe(whole.length);
     for (let i = 0; i < whole.length; i++) expect(blocks[i]).toBeCloseTo(whole[i]!, 5);
-  });
-
-  it('derives a turn\'s stages exactly as the load test does', () => {
-    const event = {
-      turn: 2,
-      status: 'completed',
-      latencyMs: 610,
-      timings: { speechEndAt: 1000, endpointFrameAt: 1400, endpointHandlerAt: 1402, endpointAt: 1410, ttsFirstByteAt: 1590, firstAudioAt: 1610 },
-      providerMs: { stt: 120, responder: 3, ttsFirstByte: 60 },
-      preempted: true,
-    };
-    const expected = loadtestStagesOf({ timings: event.timings, providerMs: event.providerMs } as never);
-    expect(codec.stagesOf(event)).toEqual(expected);
-    expect(Object.keys(expected).sort()).toEqual(['dispatch', 'endpoint', 'responder', 'send', 'stt', 'ttsFirstByte']);
-    expect(codec.stagesOf({ turn: 1, timings: { ttsFirstByteAt: 5, firstAudioAt: 9 } })).toEqual({ send: 4 });
   });
 });

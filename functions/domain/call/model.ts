@@ -104,6 +104,13 @@ export interface TurnRecord {
   readonly endOfTurn?: EndOfTurn;
 }
 
+/** Turn latency: the caller's last speech frame reaching the gateway → the first agent audio handed back to it. */
+export function turnLatency(record: Pick<TurnRecord, 'timings'>): number | undefined {
+  const { speechEndAt, endpointAt, firstAudioAt } = record.timings;
+  if (firstAudioAt === undefined) return undefined;
+  return firstAudioAt - (speechEndAt ?? endpointAt);
+}
+
 /** How a speech turn's end was decided (docs/LATENCY.md, "End of turn"). */
 export interface EndOfTurn {
   readonly silenceMs: number;

@@ -6,8 +6,9 @@ import { outbound, type ExtraEventType } from '../protocol';
 import type { DialogState, Reply, Responder, ResponderInput } from '../responder/responder';
 import type { HeardWords } from '../../contracts/turn-policy';
 import { describeError, type SpeechToText, type TextToSpeech } from '../speech';
-import { audioFormatOf, type CallRecord, type CallStore, type ConnectionSender, type EndOfTurn, type PhoneLine, type Telemetry, type TurnKind, type TurnRecord, type TurnStatus, type TurnTimings } from './model';
+import { audioFormatOf, turnLatency, type CallRecord, type CallStore, type ConnectionSender, type EndOfTurn, type PhoneLine, type Telemetry, type TurnKind, type TurnRecord, type TurnStatus, type TurnTimings } from './model';
 import { sentencesOf, splitSentences } from './sentences';
+export { turnLatency } from './model';
 import { Speaker, type PreparedHead, type SpeakOutcome, type SpeakerConfig } from './speaker';
 import { onFirst, prepend, withStreamTimeout, withTimeout } from './streams';
 
@@ -440,6 +441,12 @@ export class TurnRunner {
       record.status as 'completed'
     ];
     telemetry.count(metric ?? 'TurnsFailed');
+    // The stages on the turn's path, each from where the one before ended: for a speech turn they add up to latencyMs,
+    // so the on-call engineer's "slowest turns" (lib/constructs/saved-queries.ts) show which stage took the time. A
+    // preempted turn did its speech-to-text and responder work before the endpoint: 0 here, `preempted` says why.
+    // Numbers and names only: never what the caller said or heard.
+    const t = record.timings;
+    const heardAt = t.transcriptAt ?? t.endpointAt;
     telemetry.info('turn finished', {
       turn: record.turn,
       kind: record.kind,
@@ -448,18 +455,18 @@ export class TurnRunner {
       latencyMs: latency,
       stt: this.deps.stt.name,
       tts: this.deps.tts.name,
-      sttMs: diff(record.timings.transcriptAt, record.timings.endpointAt),
-      ttsFirstByteMs: diff(record.timings.ttsFirstByteAt, record.timings.replyAt),
+      endpointMs: diff(t.endpointAt, t.speechEndAt),
+      sttMs: diff(t.transcriptAt, t.endpointAt),
+      responderMs: diff(t.replyAt, heardAt),
+      modelFirstTokenMs: diff(t.firstTokenAt, heardAt),
+      ttsFirstByteMs: diff(t.ttsFirstByteAt, t.replyAt),
+      sendMs: diff(t.firstAudioAt, t.ttsFirstByteAt),
+      endOfTurnMs: record.endOfTurn?.silenceMs,
+      preempted: record.preempted ?? false,
     });
   }
 }
 
-/** Turn latency: the caller's last speech frame reaching the gateway → the first agent audio handed back to it. */
-export function turnLatency(record: Pick<TurnRecord, 'timings'>): number | undefined {
-  const { speechEndAt, endpointAt, firstAudioAt } = record.timings;
-  if (firstAudioAt === undefined) return undefined;
-  return firstAudioAt - (speechEndAt ?? endpointAt);
-}
 
 
 

@@ -4,6 +4,7 @@
  */
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { ALL_FUNCTIONS, type FunctionSpec } from '../../../functions/contracts/routes';
+import { CALLS_BY_DAY } from '../../../functions/contracts/table-schema';
 import { functionOf, nagViolations, referencedIds, resources, synth, type Resource } from './synth';
 
 const dev = synth('dev');
@@ -35,6 +36,7 @@ function expectedActions(spec: FunctionSpec): string[] {
     'xray:PutTelemetryRecords',
     'xray:PutTraceSegments',
     ...p.table,
+    ...(p.callIndex ? ['dynamodb:Query'] : []),
     ...(p.manageConnections ? ['execute-api:ManageConnections'] : []),
     ...(p.appSecret ? ['secretsmanager:GetSecretValue'] : []),
   ].sort();
@@ -54,8 +56,12 @@ describe('least privilege per function (functions/contracts/routes.ts permission
       const actions = actionsOf(s);
       const resource = JSON.stringify(s.Resource);
       if (actions.some((a) => a.startsWith('dynamodb:'))) {
-        // The table itself, not `table/*` (indexes) and not `*`.
-        expect(s.Resource).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+        // The table itself, not `table/*` (every index) and not `*`; the history's list: Query on the one index of calls by day.
+        const onIndex = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, `/index/${CALLS_BY_DAY.indexName}`]] };
+        if (JSON.stringify(s.Resource) === JSON.stringify(onIndex)) {
+          expect(spec.permissions.callIndex).toBe(true);
+          expect(actions).toEqual(['dynamodb:Query']);
+        } else expect(s.Resource).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
       }
       if (actions.includes('secretsmanager:GetSecretValue')) expect(s.Resource).toEqual({ Ref: secretId });
       if (actions.includes('execute-api:ManageConnections')) {
@@ -72,8 +78,11 @@ describe('least privilege per function (functions/contracts/routes.ts permission
 
   it('keeps the declarations minimal where they are obvious', () => {
     const by = (n: string) => ALL_FUNCTIONS.find((f) => f.name === n)!.permissions;
-    expect(by('fallback')).toEqual({ table: [], manageConnections: false, appSecret: false, speech: false, model: false });
-    expect(by('authorizer')).toEqual({ table: [], manageConnections: false, appSecret: true, speech: false, model: false });
+    expect(by('fallback')).toEqual({ table: [], manageConnections: false, appSecret: false, speech: false, model: false, callIndex: false });
+    expect(by('authorizer')).toEqual({ table: [], manageConnections: false, appSecret: true, speech: false, model: false, callIndex: false });
+    // Only the history lists calls, and it writes nothing.
+    expect(ALL_FUNCTIONS.filter((f) => f.permissions.callIndex).map((f) => f.name)).toEqual(['call-history']);
+    expect(by('call-history').table).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
     for (const f of ALL_FUNCTIONS) {
       // Priming reads one item: any table access needs GetItem, and nothing may Scan or delete.
       if (f.permissions.table.length > 0) expect(f.permissions.table).toContain('dynamodb:GetItem');

@@ -4,8 +4,8 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENT_CONFIG } from '../../../lib/config';
-import { CALL_TABLE_SCHEMA } from '../../../functions/contracts/table-schema';
-import { ALL_FUNCTIONS, AUTHORIZER, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/contracts/routes';
+import { CALL_TABLE_SCHEMA, CALLS_BY_DAY, createTableInput } from '../../../functions/contracts/table-schema';
+import { ALL_FUNCTIONS, AUTHORIZER, HTTP_CORS, HTTP_ROUTES, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../../functions/contracts/routes';
 import { standalonePage, STANDALONE_PAGE } from '../../../lib/constructs/web-client';
 import { parseEnvName, stackName } from '../../../lib/environments';
 import { functionIdByName, functionOf, referencedIds, resources, synth } from './synth';
@@ -120,6 +120,7 @@ describe('WebSocket API', () => {
     expect(outputs.CallsTableName?.Value).toEqual({ Ref: resources(dev, 'AWS::DynamoDB::Table')[0]![0] });
     expect(outputs.AppSecretName?.Value).toBe('voice-agent/dev');
     expect(outputs.AlarmTopicArn?.Value).toEqual({ Ref: resources(dev, 'AWS::SNS::Topic')[0]![0] });
+    expect(JSON.stringify(outputs.CallHistoryPage?.Value)).toMatch(/call-history\.html/);
   });
 });
 
@@ -207,6 +208,18 @@ describe('HTTP routes and the browser page', () => {
     const token = stage.Properties.RouteSettings['POST /browser/token'] as { ThrottlingRateLimit: number; ThrottlingBurstLimit: number };
     expect(token.ThrottlingRateLimit).toBeLessThan(stageLimit);
     expect(token.ThrottlingBurstLimit).toBeGreaterThan(0);
+    // The history too: an engineer's page, far below the stage.
+    expect((stage.Properties.RouteSettings['GET /history'] as { ThrottlingRateLimit: number }).ThrottlingRateLimit).toBeLessThan(stageLimit);
+  });
+
+  it('answers the history page\'s preflight from HTTP_CORS (GET with an Authorization header, from the page\'s origin)', () => {
+    const [, api] = resources(dev, 'AWS::ApiGatewayV2::Api').find(([id]) => id === httpApiId)!;
+    expect(api.Properties.CorsConfiguration).toEqual({
+      AllowOrigins: [...HTTP_CORS.allowOrigins],
+      AllowMethods: [...HTTP_CORS.allowMethods],
+      AllowHeaders: [...HTTP_CORS.allowHeaders],
+      MaxAge: HTTP_CORS.maxAgeSeconds,
+    });
   });
 
   it('keeps the page in a private bucket: public access blocked, TLS only, emptied and deleted with the stack', () => {
@@ -259,6 +272,8 @@ describe('functions', () => {
     expect(vars).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'voice-agent', VOICE_AGENT_ENV: 'dev', NODE_OPTIONS: '--enable-source-maps' });
     // Only what the function may use: the table name where it has table access, the secret id where it may read it.
     expect(vars.CALLS_TABLE).toEqual(spec.permissions.table.length > 0 ? { Ref: resources(dev, 'AWS::DynamoDB::Table')[0]![0] } : undefined);
+    // Calls and transcripts live as long as the environment keeps them (TTL written by the functions).
+    expect(vars.CALL_RETENTION_HOURS).toBe(spec.permissions.table.length > 0 ? String(ENVIRONMENT_CONFIG.dev.table.callRetentionHours) : undefined);
     expect(vars.APP_SECRET_ID).toEqual(spec.permissions.appSecret ? { Ref: resources(dev, 'AWS::SecretsManager::Secret')[0]![0] } : undefined);
     expect(vars.SPEECH_PROVIDERS).toBe(['start', 'media', 'dtmf'].includes(name) ? 'vendors' : undefined);
     expect(fn.Properties.LoggingConfig?.LogGroup).toBeDefined();
@@ -310,6 +325,22 @@ describe('call table', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
     });
+  });
+
+  it('has the sparse calls-by-day index of the shared schema (the local table is created from the same definition)', () => {
+    const [, table] = resources(dev, 'AWS::DynamoDB::Table')[0]!;
+    const local = createTableInput('calls').GlobalSecondaryIndexes!;
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual(
+      local.map((i) => ({ IndexName: i.IndexName, KeySchema: i.KeySchema, Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...CALLS_BY_DAY.projected] } })),
+    );
+    // Nothing a turn or a frame writes is projected: the hot path's writes never reach the index.
+    for (const hot of ['turnCount', 'watch', 'agent', 'lastEndpointChunk', 'dialog', 'dialogTurn']) expect(CALLS_BY_DAY.projected).not.toContain(hot);
+  });
+
+  it('keeps calls no longer in dev than in prod, and at most a week anywhere', () => {
+    const hours = Object.values(ENVIRONMENT_CONFIG).map((c) => c.table.callRetentionHours);
+    expect(Math.max(...hours)).toBeLessThanOrEqual(7 * 24);
+    expect(ENVIRONMENT_CONFIG.dev.table.callRetentionHours).toBeLessThanOrEqual(ENVIRONMENT_CONFIG.prod.table.callRetentionHours);
   });
 
   it('is retained and protected from deletion in prod, not in dev', () => {
