@@ -3,7 +3,7 @@ import { PLACEMENTS, type Placement } from './runtime/types';
 import { LocalStack, PROVIDERS, type Providers } from './stack';
 
 /** Function settings `npm start` passes through from its own environment (functions see nothing else of it). */
-const TUNING_VARIABLES = ['PREEMPT_SILENCE_MS', 'ENDPOINT_SILENCE_MS', 'END_OF_TURN', 'COMPLETE_SILENCE_MS', 'COMPLETE_MIN_CONFIDENCE', 'UNSURE_SILENCE_MS', 'INCOMPLETE_SILENCE_MS', 'TICK_MS', 'STT_TIMEOUT_MS', 'TTS_TIMEOUT_MS', 'VAD_THRESHOLD_DBFS', 'PROMPT_CACHE', 'POWERTOOLS_LOG_LEVEL', 'CALL_RETENTION_HOURS'];
+const TUNING_VARIABLES = ['PREEMPT_SILENCE_MS', 'ENDPOINT_SILENCE_MS', 'END_OF_TURN', 'COMPLETE_SILENCE_MS', 'COMPLETE_MIN_CONFIDENCE', 'UNSURE_SILENCE_MS', 'INCOMPLETE_SILENCE_MS', 'TICK_MS', 'SPEECH_END_TICK_MS', 'STT_TIMEOUT_MS', 'TTS_TIMEOUT_MS', 'VAD_THRESHOLD_DBFS', 'PROMPT_CACHE', 'POWERTOOLS_LOG_LEVEL', 'CALL_RETENTION_HOURS'];
 
 async function main() {
   const providers = (process.env.PROVIDERS || 'offline') as Providers;

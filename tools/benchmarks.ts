@@ -44,8 +44,8 @@ function matrix(quick: boolean): Run[] {
   runs.push({ id: 'cache-on-1', group: 'cache', args: `--calls 1 --duration ${d(1)} --profile seed --reply-cache on` });
   // End of turn (issue 17): the words decide (default) against the fixed 400 ms silence as it was before, one call,
   // longer runs (about 20 turns each) so the p95 is not just the slowest of a handful. "Before": preemption at 200 ms
-  // of silence and a coordination tick every 200 ms, as they were.
-  const before = '--function-env END_OF_TURN=fixed --function-env PREEMPT_SILENCE_MS=200 --function-env TICK_MS=200';
+  // of silence and a coordination tick every 200 ms, no read at the end of speech, as they were.
+  const before = '--function-env END_OF_TURN=fixed --function-env PREEMPT_SILENCE_MS=200 --function-env TICK_MS=200 --function-env SPEECH_END_TICK_MS=0';
   const eot = quick ? 20 : 180;
   for (const frame of [20, 100]) {
     runs.push({ id: `eot-before-${frame}ms-1`, group: 'end-of-turn', args: `--calls 1 --duration ${eot} --profile seed --reply-cache off --frame-ms ${frame} ${before}` });
@@ -53,6 +53,10 @@ function matrix(quick: boolean): Run[] {
   }
   // What a 100 ms coordination tick would add (TICK_MS=100: the words are transcribed up to 100 ms sooner, for twice the
   // ticks' reads).
+  // The words deciding, but the pause found by the ticks alone (no read at the end of speech, SPEECH_END_TICK_MS=0).
+  runs.push({ id: 'eot-words-noearly-20ms-1', group: 'end-of-turn', args: `--calls 1 --duration ${eot} --profile seed --reply-cache off --function-env SPEECH_END_TICK_MS=0` });
+  // Reading at 80 ms of silence instead of 40: fewer pauses inside the words taken for the end, for a later start.
+  runs.push({ id: 'eot-words-end80-20ms-1', group: 'end-of-turn', args: `--calls 1 --duration ${eot} --profile seed --reply-cache off --function-env SPEECH_END_TICK_MS=80` });
   runs.push({ id: 'eot-words-tick100-20ms-1', group: 'end-of-turn', args: `--calls 1 --duration ${eot} --profile seed --reply-cache off --function-env TICK_MS=100` });
   // The model path: the Bedrock stand-in at a Haiku-class latency (first token ≈ 0.4 s) on top of the seed profile.
   for (const calls of quick ? [1] : [1, 10, 100]) {
@@ -330,9 +334,11 @@ function endOfTurnSection(reports: Map<string, LoadReport>, runs: Run[]): string
   const out = ['## End of turn: by the words, against a fixed silence (issue 17; one call, seed profile, rule responder)', ''];
   out.push(
     '"before": the turn ends after 400 ms of silence whatever was said, preemptive generation starts at 200 ms of silence, the coordination tick is 200 ms ' +
-      '(`--function-env END_OF_TURN=fixed --function-env PREEMPT_SILENCE_MS=200 --function-env TICK_MS=200`). "words": the defaults — the watcher ' +
-      'transcribes at the first frame of silence, the responder judges the words, and the turn ends after 300 ms when they sound finished, 700 ms when ' +
-      'it cannot tell, 1,000 ms when they stop mid-phrase; ticks every 200 ms as before (docs/LATENCY.md, "End of turn"). The callers\' lines are the load test\'s ' +
+      '(`--function-env END_OF_TURN=fixed --function-env PREEMPT_SILENCE_MS=200 --function-env TICK_MS=200 --function-env SPEECH_END_TICK_MS=0`). "words": the defaults — the ' +
+      'environment that saw the last speech frame reads at 40 ms of silence (otherwise the next tick does), the watcher transcribes at once, the responder judges ' +
+      'the words, and the turn ends after 300 ms when they sound finished, 700 ms when it cannot tell, 1,000 ms when they stop mid-phrase; ticks every 200 ms ' +
+      'as before (docs/LATENCY.md, "End of turn"). "noearly": the words deciding, the pause found by the ticks alone (SPEECH_END_TICK_MS=0); "end80": the read at 80 ms of ' +
+      'silence. Each row says when it ran (UTC): rows of different runs compare less well on this shared machine than rows of one. The callers\' lines are the load test\'s ' +
       '(synthetic, in-domain): the recordings test (`test/integration/stack/real-recordings.test.ts`) covers real speech.',
     '',
     '| run | turns | p50 | p95 | mean | endpoint stage p50 / p95 | ended as complete / unsure / incomplete / not judged | early answers discarded per call-minute | DynamoDB requests per media frame | media function billed ms per call-minute | platform $ per call-minute | + speech-to-text audio $ per call-minute | target p50 ≤ 450, p95 ≤ 550 |',
@@ -349,7 +355,7 @@ function endOfTurnSection(reports: Map<string, LoadReport>, runs: Run[]): string
     const discarded = c?.turnTaking ? (c.turnTaking.speculationsDiscarded / c.callMinutes).toFixed(1) : '—';
     const target = r.latency.server.p50 <= 450 && r.p95_latency_ms <= 550 ? 'met' : 'not met';
     out.push(
-      `| ${run.id} | ${r.turns.answered} | ${ms(r.latency.server.p50)} | ${ms(r.p95_latency_ms)} | ${ms(r.avg_latency_ms)} | ${ms(r.stages.endpoint.p50)} / ${ms(r.stages.endpoint.p95)} | ${judged} | ${discarded} | ` +
+      `| ${run.id} (${r.run?.date ? r.run.date.slice(0, 16).replace('T', ' ') : 'undated'}) | ${r.turns.answered} | ${ms(r.latency.server.p50)} | ${ms(r.p95_latency_ms)} | ${ms(r.avg_latency_ms)} | ${ms(r.stages.endpoint.p50)} / ${ms(r.stages.endpoint.p95)} | ${judged} | ${discarded} | ` +
         `${c && media ? (requests / media.invocations).toFixed(3) : '—'} | ${c && media ? Math.round(media.billedMs / c.callMinutes) : '—'} | ${platform !== undefined ? `$${platform.toFixed(5)}` : '—'} | ${stt !== undefined ? `$${stt.toFixed(5)}` : '—'} | ${target} |`,
     );
   }

@@ -46,6 +46,8 @@ const EnvSchema = z.object({
   INCOMPLETE_SILENCE_MS: num(DEFAULT_ENDPOINTING.incompleteSilenceMs),
   /** The coordination schedule: one read per call per this much stream time (docs/ARCHITECTURE.md, "The hot path"). */
   TICK_MS: z.coerce.number().int().min(20).max(1000).default(DEFAULT_MEDIA_CONFIG.tickMs),
+  /** The silent frame that makes this much silence after speech the same environment handled reads at once (0: off). */
+  SPEECH_END_TICK_MS: z.coerce.number().int().min(0).max(1000).default(DEFAULT_MEDIA_CONFIG.speechEndTickMs),
   /** Longest call in seconds, from connect (API Gateway closes every connection at 2 hours regardless). */
   MAX_CALL_SECONDS: z.coerce.number().positive().max(7200).default(DEFAULT_MEDIA_CONFIG.maxCallMs / 1000),
   /**
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       completeMinConfidence: e.COMPLETE_MIN_CONFIDENCE,
       incompleteSilenceMs: e.INCOMPLETE_SILENCE_MS,
       tickMs: e.TICK_MS,
+      speechEndTickMs: e.SPEECH_END_TICK_MS,
       maxCallMs: e.MAX_CALL_SECONDS * 1000,
       preemptSilenceMs: e.PREEMPT_SILENCE_MS ?? preemptionDefault(e.SPEECH_PROVIDERS),
     },

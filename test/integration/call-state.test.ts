@@ -364,11 +364,15 @@ describe('endpointing across environments', () => {
     }).reduce((a: number, b) => a + b, 0);
     expect(firstLooks).toBeGreaterThan(0); // the layout does exercise it
     expect(firstLooks).toBeLessThan(7);
-    expect(eight.diff).toEqual({ ...one.diff, GetItem: (one.diff.GetItem ?? 0) + firstLooks });
+    // One environment that handles a speech frame and the silent frame 40 ms after it reads at once (speechEndTickMs):
+    // one read per utterance end, where the call is not spread. Eight never see both frames: the ticks alone. More
+    // environments never cost more.
+    const speechEnds = 2;
+    expect(eight.diff).toEqual({ ...one.diff, GetItem: (one.diff.GetItem ?? 0) + firstLooks, Query: one.diff.Query! - speechEnds });
     // One that did not declare it: each environment reads the call once, on its first frame of it, tick or not.
     const undeclared = await requestsWith(8, false);
     expect(undeclared.turns).toEqual(one.turns);
-    expect(undeclared.diff).toEqual({ ...one.diff, GetItem: (one.diff.GetItem ?? 0) + 8 });
+    expect(undeclared.diff).toEqual({ ...one.diff, GetItem: (one.diff.GetItem ?? 0) + 8, Query: one.diff.Query! - speechEnds });
   }, 30_000);
 
   it('a watcher whose own frame reached it late waits as long again, so the last words behind it are heard', async () => {
@@ -770,7 +774,9 @@ describe('preemptive generation', () => {
   });
 
   it('closes the utterance from a later tick when its watcher dies', async () => {
-    const w = world(PREEMPT);
+    // The watch tick (chunk 41) is the watcher: no read at the end of speech in the environment that handled it.
+    const config: MediaConfig = { ...PREEMPT, speechEndTickMs: 0 };
+    const w = world(config);
     // The environment that handles the watch tick dies there, having reserved the watch: its read of the utterance
     // never returns.
     const dying = new Proxy(w.store, {
@@ -779,7 +785,7 @@ describe('preemptive generation', () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const dead = new MediaProcessor({ store: dying, sender: w.sender, turns: w.turns, telemetry: w.telemetry, config: PREEMPT, now: Date.now });
+    const dead = new MediaProcessor({ store: dying, sender: w.sender, turns: w.turns, telemetry: w.telemetry, config, now: Date.now });
     const live = w.environment();
     const { callId, streamSid } = await startedCall(w);
     const frames = stream(streamSid, layout([5, '.'], [30, 's'], [110, '.']));
@@ -884,6 +890,49 @@ describe('end of turn by the words', () => {
     const speech = (await w.store.listTurns(callId)).filter((t) => t.kind === 'speech');
     expect(speech.map((t) => t.endOfTurn)).toEqual([{ silenceMs: 700, heard: 'unsure' }]);
     expect(w.telemetry.counts.get('EndpointsShortened')).toBeUndefined();
+  });
+});
+
+describe('the end of speech, seen up close (speechEndTickMs)', () => {
+  // Ticks every second here, so which read found the pause is plain: the speech ends at chunk 35 (700 ms), the first
+  // tick after it is chunk 51 (1,000 ms), the silent frame 40 ms after the speech is chunk 37.
+  const SLOW_TICKS: MediaConfig = { ...CONFIG, preemptSilenceMs: 20, endOfTurn: 'adaptive', tickMs: 1000 };
+
+  /** The frame being sent when speech-to-text was first asked (1-based), over `envs` environments round-robin. */
+  async function transcribedAtFrame(config: MediaConfig, environments: number): Promise<number | undefined> {
+    const stt = new LengthSpeechToText(() => 'what are your opening hours');
+    let sent = 0;
+    let firstAsked: number | undefined;
+    const transcribe = stt.transcribe.bind(stt);
+    stt.transcribe = async (audio, format) => {
+      firstAsked ??= sent;
+      return transcribe(audio, format);
+    };
+    const w = world(config, undefined, stt);
+    const { callId, streamSid } = await startedCall(w);
+    const envs = Array.from({ length: environments }, () => w.environment());
+    const running: Promise<unknown>[] = [];
+    for (const [i, f] of stream(streamSid, layout([5, '.'], [30, 's'], [60, '.'])).entries()) {
+      sent = i + 1;
+      running.push(envs[i % envs.length]!.process({ callId, receivedAt: Date.now() }, f));
+      await sleep(20);
+    }
+    await Promise.all(running);
+    const speech = (await w.store.listTurns(callId)).filter((t) => t.kind === 'speech');
+    expect(speech.map((t) => [t.fromChunk, t.toChunk, t.status])).toEqual([[6, 35, 'completed']]);
+    return firstAsked;
+  }
+
+  it('transcribes at 40 ms of silence when one environment saw the speech end, not at the next tick', async () => {
+    const early = await transcribedAtFrame(SLOW_TICKS, 1);
+    expect(early).toBeGreaterThanOrEqual(37);
+    expect(early).toBeLessThan(45); // well before the tick at chunk 51
+    // Switched off: the tick finds the pause.
+    expect(await transcribedAtFrame({ ...SLOW_TICKS, speechEndTickMs: 0 }, 1)).toBeGreaterThanOrEqual(51);
+  });
+
+  it('is only a hint: spread so that no environment sees both frames, the tick finds the pause as before', async () => {
+    expect(await transcribedAtFrame(SLOW_TICKS, 3)).toBeGreaterThanOrEqual(51);
   });
 });
 

@@ -16,6 +16,8 @@ export interface CallView {
   verified: boolean;
   /** This environment already asked for the call to end (a limit was crossed): its further frames are dropped. */
   ending?: boolean;
+  /** The newest speech frame this environment handled (its chunk, and where it ended in stream time): a hint only. */
+  lastSpeech?: { readonly chunk: number; readonly endTs: number };
 }
 
 /** A bounded LRU of call views (a warm environment may see thousands of calls over its life). */

@@ -50,6 +50,14 @@ export interface MediaConfig extends EndpointingConfig {
    */
   readonly preemptSilenceMs: number;
   /**
+   * The end of speech, seen up close: the silent frame that brings the silence after a speech frame this same
+   * environment handled to this much makes the call's coordination read at once, instead of waiting for the next
+   * tick (up to `tickMs` later). A hint from the warm cache, never needed for correctness: it fires at most once per
+   * utterance end (only one frame reaches that silence), and never when a call's frames are spread so that no
+   * environment sees both; the read decides, as a tick's does. 0 turns it off.
+   */
+  readonly speechEndTickMs: number;
+  /**
    * Longest call, from connect: a frame of an older call ends it (API Gateway's own cap is 2 hours). Checked on the
    * cached call, so it costs nothing per frame.
    */
@@ -73,6 +81,8 @@ export const DEFAULT_MEDIA_CONFIG: Omit<MediaConfig, keyof EndpointingConfig> = 
   // the end of the turn (`endOfTurn`) and the answer is ready when it comes; a pause inside a sentence costs a
   // transcription thrown away (SpeculationsDiscarded). 0 turns it off.
   preemptSilenceMs: PREEMPT_SILENCE_MS,
+  // Two 20 ms frames: one silent frame alone is often a gap inside a word.
+  speechEndTickMs: 40,
   maxCallMs: 30 * 60 * 1000,
   maxAheadMs: 3000,
 };
@@ -167,6 +177,7 @@ export class MediaProcessor {
       // Stored even when it looks late (chunk at or before the last endpoint): the turn of its utterance merges it
       // while nothing has been sent, and counts it lost otherwise (TurnRunner, LateFrames).
       const frame: StoredFrame = { chunk, ts, durationMs: frameMs, audio, receivedAt: ctx.receivedAt };
+      if (!view.lastSpeech || chunk > view.lastSpeech.chunk) view.lastSpeech = { chunk, endTs: ts + frameMs };
       if (!tick) {
         // A frame of a call this environment has not read yet is checked against the call before it is stored.
         if (!view.verified) await this.firstLook(ctx.callId, view, message);
@@ -187,9 +198,13 @@ export class MediaProcessor {
       await this.maybeBargeIn(ctx, view, [frame, ...read.filter((f) => f.chunk !== chunk)], chunk, frameMs);
       return 'handled';
     }
-    if (!tick) return 'handled'; // silence between ticks costs nothing
+    const speechEnd = !tick && this.endsSpeech(view, chunk, ts, frameMs);
+    if (!tick && !speechEnd) return 'handled'; // silence between ticks costs nothing
     const [newest] = await this.tickRead(ctx.callId, view, message, 1);
     if (!newest) return 'handled'; // no utterance open
+    // A speech-end read whose hint was stale (the caller went on, in frames another environment handled) leaves the
+    // utterance to the ticks.
+    if (speechEnd && ts + frameMs - (newest.ts + newest.durationMs) < this.config.speechEndTickMs) return 'handled';
     await this.onUtteranceOpen(ctx, view, newest, ts);
     return 'handled';
   }
@@ -441,6 +456,17 @@ export class MediaProcessor {
   private unknownCall(callId: string): never {
     this.cache.delete(callId);
     throw new ProtocolError('media for an unknown call');
+  }
+
+  /**
+   * Whether this silent frame is the one that brings the silence after the last speech frame this environment handled
+   * to `speechEndTickMs` (speechEndTickMs): consecutive chunks of one stream, so exactly one frame can be it.
+   */
+  private endsSpeech(view: CallView, chunk: number, ts: number, frameMs: number): boolean {
+    const { speechEndTickMs } = this.config;
+    const last = view.lastSpeech;
+    if (speechEndTickMs <= 0 || !last || chunk <= last.chunk || frameMs <= 0) return false;
+    return chunk === last.chunk + Math.max(1, Math.ceil(speechEndTickMs / frameMs)) && ts + frameMs - last.endTs >= speechEndTickMs;
   }
 
   private crossesTick(ts: number, frameMs: number): boolean {

@@ -45,13 +45,19 @@ it('books through tool calls, keeps the conversation, survives a failing model, 
   expect(stored!.dialog!.history).toBeUndefined(); // kept apart from the call item
   expect((await store.getHistory(callId))!.length).toBeGreaterThanOrEqual(8);
 
-  // The model fails twice in a row (the try and its one retry): the rules answer from the stored facts.
-  stack.bedrock!.faults.next('http-500', 2);
+  // The model fails (the try and its one retry) on every request while the caller says this: the rules answer from
+  // the stored facts. Every request, not the next two: preemptive generation may start on a pause inside the words
+  // (and be discarded), and its model calls would take two scripted faults the answer never meets (a CI run saw it).
+  const failing = stack.bedrock!.requests.length;
+  stack.bedrock!.faults.next('http-500', 1000);
   const fallback = await say('what are your opening hours');
+  stack.bedrock!.faults.clear();
   expect(fallback.intent).toBe('hours');
   expect(fallback.reply).toMatch(/open Monday to Friday/);
-  expect(stack.logs.metric('LlmFallbacks').sum).toBe(1);
-  expect(stack.logs.metric('LlmErrors').sum).toBe(1);
+  expect(stack.logs.metric('LlmFallbacks').sum).toBeGreaterThanOrEqual(1);
+  expect(stack.logs.metric('LlmErrors').sum).toBeGreaterThanOrEqual(1);
+  // The answer that fell back asked twice (the try and the retry), and got 500 both times.
+  expect(stack.bedrock!.requests.slice(failing).filter((r) => r.status === 500).length).toBeGreaterThanOrEqual(2);
 
   const bye = await say('goodbye');
   expect(bye.intent).toBe('end_call');
