@@ -74,13 +74,15 @@
   }
 
   /**
-   * Where the API is, as the call page finds it (app.js initialApi): `?api=` or `#api=`, else the address the
-   * deployed page was built with, else this page's own origin (the local stack serves both).
+   * Where the API is: the address the deployed page was built with, and nothing else (a link that names another
+   * address must not get the token sent there: the hash is not part of a presigned URL's signature); without one,
+   * `?api=` or `#api=`, else this page's own origin (the local stack serves both).
    */
   function apiFrom(search, hash, baked, origin, protocol) {
+    if (baked) return baked;
     const query = new URLSearchParams(search);
     const fromHash = new URLSearchParams(String(hash || '').replace(/^#/, ''));
-    return query.get('api') || fromHash.get('api') || baked || (/^https?:$/.test(protocol) ? origin : '');
+    return query.get('api') || fromHash.get('api') || (/^https?:$/.test(protocol) ? origin : '');
   }
 
   /** What to tell the engineer about a refused request. */
@@ -403,7 +405,11 @@
       root.location.hash = hashWith(undefined);
     });
     root.addEventListener('hashchange', () => void route());
-    void route();
+    // A stored token goes by itself only to this page's own API (the built-in address or this origin); to an address
+    // the link named, only when the engineer presses Show calls.
+    const named = $('api').value !== ((baked && baked.content) || root.location.origin);
+    if (named && $('token').value) message(`Press Show calls to send your token to ${$('api').value}.`, 'info');
+    else void route();
   }
 
   start();

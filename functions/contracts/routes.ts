@@ -132,11 +132,12 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
 /**
  * The HTTP API's CORS configuration (API Gateway answers preflights itself and sets the CORS headers of every answer;
  * the local gateway does the same). Needed by the history page, deployed beside the call page on another origin,
- * which sends an Authorization header; the other routes take simple requests.
+ * which sends an Authorization header; the other routes take simple requests (the call page's POST /browser/token).
  */
 export const HTTP_CORS = {
   allowOrigins: ['*'],
-  allowMethods: ['GET'],
+  // POST too: with CORS configured, HTTP API sets every answer's CORS headers itself, the token endpoint's included.
+  allowMethods: ['GET', 'POST'],
   allowHeaders: ['authorization'],
   maxAgeSeconds: 3600,
 } as const;

@@ -50,7 +50,7 @@ export const RETENTION = {
 
 /**
  * The index of calls by the day they connected. Projected: what a call's summary in the history needs (status, times,
- * how it ended, phone or not, format), nothing a turn, tick or frame writes (`turnCount`, `watch`, `agent`,
+ * how it ended, phone or not, format, and its expiry: calls past retention that TTL has not deleted yet are not listed), nothing a turn, tick or frame writes (`turnCount`, `watch`, `agent`,
  * `lastEndpointChunk`, `dialog`), so the index is written three times a call (connect, start, end), never per frame
  * or turn.
  */
@@ -58,7 +58,7 @@ export const CALLS_BY_DAY = {
   indexName: 'calls-by-day',
   partitionKey: 'callsDay',
   sortKey: 'createdAt',
-  projected: ['callId', 'status', 'startedAt', 'endedAt', 'endReason', 'callSid', 'format'],
+  projected: ['callId', 'status', 'startedAt', 'endedAt', 'endReason', 'callSid', 'format', 'expiresAt'],
 } as const;
 
 export function createTableInput(tableName: string): CreateTableCommandInput {

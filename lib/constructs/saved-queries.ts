@@ -23,8 +23,9 @@ export const CALL_FUNCTIONS: readonly string[] = ROUTES.map((r) => r.name);
 export const TURN_FINISHED_MESSAGE = 'turn finished';
 
 /**
- * The stage numbers of that line, on the turn's path and in its order: for a speech turn they add up to `latencyMs`
- * (end of caller speech → first agent audio), so the row of a slow turn shows which stage took the time.
+ * The stage numbers of that line, on the turn's path and in its order: for a speech turn all but `modelFirstTokenMs`
+ * (a part of `responderMs`) add up to `latencyMs` (end of caller speech → first agent audio), so the row of a slow
+ * turn shows which stage took the time.
  */
 export const TURN_STAGE_FIELDS = ['endpointMs', 'sttMs', 'responderMs', 'modelFirstTokenMs', 'ttsFirstByteMs', 'sendMs'] as const;
 

@@ -15,7 +15,8 @@ import { SecretsManagerServer } from '../../local/secrets/secrets-manager-server
 import { startTestTable, type TestTable } from '../support/dynamo';
 
 const HOUR = 3600_000;
-const NOW = Date.parse('2026-12-07T10:00:00Z');
+/** 10:00 UTC today: the calls below fall on two UTC days, and `GET /history` (on the wall clock) still sees them all. */
+const NOW = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 10 * HOUR;
 let table: TestTable;
 let dev: DynamoCallStore;
 let staging: DynamoCallStore;
@@ -94,11 +95,16 @@ describe('listing', () => {
     const page = await stagingHistory.listCalls(1, undefined, NOW - HOUR * 3.5);
     // A staging cursor handed to the dev history is refused, as are garbage and days outside the window.
     const stagingCursor = Buffer.from(JSON.stringify({ day: '2026-12-07', after: { pk: 'CALL#stg-1', sk: 'META', callsDay: keys.callsDay('staging', NOW), createdAt: NOW - 4 * HOUR } })).toString('base64url');
-    for (const bad of [stagingCursor, 'not-a-cursor', Buffer.from(JSON.stringify({ day: '2020-01-01' })).toString('base64url')]) {
+    const cursor = (c: unknown) => Buffer.from(JSON.stringify(c)).toString('base64url');
+    const tomorrow = new Date(NOW + 24 * HOUR).toISOString().slice(0, 10);
+    const edited = cursor({ day: new Date(NOW).toISOString().slice(0, 10), after: { pk: '', sk: 'META', callsDay: keys.callsDay('dev', NOW), createdAt: NOW } });
+    for (const bad of [stagingCursor, 'not-a-cursor', cursor({ day: tomorrow }), edited]) {
       await expect(history.listCalls(5, bad, NOW)).rejects.toBeInstanceOf(BadCursorError);
     }
+    // A cursor the retention window has moved past (midnight came between two pages): an empty last page, not an error.
+    expect(await history.listCalls(5, cursor({ day: '2020-01-01' }), NOW)).toEqual({ environment: 'dev', calls: [] });
     expect(page.calls.map((c) => c.callId)).toEqual(['stg-1']);
-    expect(await history.getCall('stg-1')).toBeUndefined();
+    expect(await history.getCall('stg-1', NOW)).toBeUndefined();
   });
 });
 
@@ -122,7 +128,7 @@ describe('retention', () => {
 
 describe('one call', () => {
   it('gives each turn what was heard and answered, its status, end of turn and stage timings as stored', async () => {
-    const detail = (await history.getCall('dev-2')) as CallDetail;
+    const detail = (await history.getCall('dev-2', NOW)) as CallDetail;
     expect(detail.call).toMatchObject({ callId: 'dev-2', turns: 2, bargeIns: 1 });
     expect(detail.turns.map((t) => [t.turn, t.status])).toEqual([
       [2, 'completed'],
@@ -142,7 +148,11 @@ describe('one call', () => {
       timings: stored.timings,
       providerMs: stored.providerMs,
     });
-    expect(await history.getCall('no-such-call')).toBeUndefined();
+    expect(await history.getCall('no-such-call', NOW)).toBeUndefined();
+    // Past its retention (TTL has not deleted it yet): neither shown nor listed.
+    const dayLater = NOW + 25 * HOUR;
+    expect(await history.getCall('dev-2', dayLater)).toBeUndefined();
+    expect((await history.listCalls(25, undefined, dayLater)).calls.map((c) => c.callId)).not.toContain('dev-2');
   });
 });
 

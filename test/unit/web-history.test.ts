@@ -48,8 +48,11 @@ describe('web/history.js helpers', () => {
   });
 
   it('finds the API as the call page does: ?api=, #api=, the deployed address, this origin', () => {
-    expect(H.apiFrom('?api=https://a.example', '#api=https://b.example', 'https://c.example', 'http://localhost:3000', 'http:')).toBe('https://a.example');
-    expect(H.apiFrom('', '#call=CA1&api=https://b.example', 'https://c.example', 'http://localhost:3000', 'http:')).toBe('https://b.example');
+    // The deployed page's own address wins over any the link names (the token must not go elsewhere).
+    expect(H.apiFrom('?api=https://a.example', '#api=https://b.example', 'https://c.example', 'http://localhost:3000', 'http:')).toBe('https://c.example');
+    expect(H.apiFrom('', '#call=CA1&api=https://b.example', 'https://c.example', 'http://localhost:3000', 'http:')).toBe('https://c.example');
+    expect(H.apiFrom('?api=https://a.example', '', '', 'http://localhost:3000', 'http:')).toBe('https://a.example');
+    expect(H.apiFrom('', '#call=CA1&api=https://b.example', undefined, 'http://localhost:3000', 'http:')).toBe('https://b.example');
     expect(H.apiFrom('', '#call=CA1', 'https://c.example', 'http://localhost:3000', 'http:')).toBe('https://c.example');
     expect(H.apiFrom('', '', '', 'http://localhost:3000', 'http:')).toBe('http://localhost:3000');
     expect(H.apiFrom('', '', undefined, 'null', 'file:')).toBe('');

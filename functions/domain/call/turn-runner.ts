@@ -392,7 +392,8 @@ export class TurnRunner {
     telemetry.count('ModelOutputTokens', usage.outputTokens);
     if (usage.errors.length > 0) {
       telemetry.count('LlmErrors', usage.errors.length);
-      telemetry.warn('the language model failed', { turn, errors: usage.errors, fellBack: usage.fellBack });
+      // `error`: the last failure as one string, the field the saved query "calls with provider errors" reads.
+      telemetry.warn('the language model failed', { turn, errors: usage.errors, error: usage.errors.at(-1), fellBack: usage.fellBack });
     }
     if (usage.fellBack) telemetry.count('LlmFallbacks');
   }

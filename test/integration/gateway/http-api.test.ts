@@ -38,7 +38,7 @@ it('answers the preflight of a cross-origin request with an Authorization header
   expect(res.status).toBe(204);
   expect(Object.fromEntries([...res.headers].filter(([k]) => k.startsWith('access-control-')))).toEqual({
     'access-control-allow-origin': '*',
-    'access-control-allow-methods': 'GET',
+    'access-control-allow-methods': 'GET,POST',
     'access-control-allow-headers': 'authorization',
     'access-control-max-age': '3600',
   });
